@@ -1,0 +1,1 @@
+"""The ``wardlink`` command. Each sub-command lives in its own module."""
