@@ -1,0 +1,1 @@
+"""Gateway pipelines: device acquisition (DeviceProxy) and the spool writer."""

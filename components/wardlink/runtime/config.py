@@ -1,0 +1,96 @@
+"""Component configuration: one schema, two sources.
+
+Under Greengrass the configuration is the component's configuration document
+(IPC GetConfiguration, updated at run time through SubscribeToConfigurationUpdate).
+Outside Greengrass it is a YAML file. Both are validated by the same pydantic
+models, so a typo fails at start-up with a clear message rather than at 3 a.m.
+Keys are camelCase in Greengrass documents and YAML alike (recipes use camelCase);
+snake_case is accepted too.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+
+from wardlink.model.identity import DEVICE_ID_PATTERN
+
+
+class _Config(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid", alias_generator=to_camel, populate_by_name=True, frozen=True
+    )
+
+
+class SpoolConfig(_Config):
+    path: Path = Path("var/spool/wardlink.sqlite3")
+    max_bytes: int = Field(default=256 * 1024 * 1024, ge=64 * 1024)
+    ttl_seconds: float = Field(default=7 * 24 * 3600, gt=0)
+    durability: Literal["full", "normal"] = "full"
+
+
+class BrokerConfig(_Config):
+    """Direct MQTT connection (no Greengrass). ``mqtts://`` needs cert, key and ca."""
+
+    url: str = "mqtt://127.0.0.1:1883"
+    cert: Path | None = None
+    key: Path | None = None
+    ca: Path | None = None
+
+
+class UplinkConfig(_Config):
+    max_publishes_per_second: float = Field(default=100.0, gt=0, le=100.0)
+    max_bytes_per_second: float | None = Field(default=512 * 1024, gt=0)
+    max_in_flight: int = Field(default=20, ge=1, le=100)
+    heartbeat_seconds: float = Field(default=30.0, gt=0)
+    drain_timeout_seconds: float = Field(default=10.0, ge=0)
+
+
+class SerialTransportConfig(_Config):
+    path: str | None = None
+    usb_vid: int | None = None
+    usb_pid: int | None = None
+    usb_serial_number: str | None = None
+    baudrate: int = 9600
+
+
+class DeviceConfig(_Config):
+    device_id: str = Field(pattern=DEVICE_ID_PATTERN)
+    model: str
+    manufacturer: str = "unknown"
+    codec: str
+    serial: SerialTransportConfig | None = None
+    tcp_listen: int | None = Field(default=None, ge=0, le=65535)
+    expected_interval_s: float = Field(default=5.0, gt=0)
+    serial_number: str | None = None
+    firmware_version: str | None = None
+
+
+class GatewayConfig(_Config):
+    gateway_id: str = Field(default="wardlink-dev-gateway", pattern=r"^[a-zA-Z0-9:_-]{1,128}$")
+    log_level: str = "INFO"
+    spool: SpoolConfig = SpoolConfig()
+    uplink: UplinkConfig = UplinkConfig()
+    broker: BrokerConfig | None = None
+    devices: tuple[DeviceConfig, ...] = ()
+    policy_file: Path | None = None
+    secrets_file: Path | None = None
+
+
+def load_config_file(path: Path) -> GatewayConfig:
+    raw = yaml.safe_load(path.read_text()) or {}
+    if not isinstance(raw, dict):
+        raise ValueError(f"{path}: configuration must be a mapping")
+    return GatewayConfig.model_validate(raw)
+
+
+def config_from_document(document: dict[str, Any]) -> GatewayConfig:
+    """From a Greengrass configuration document (accessControl etc. are ignored)."""
+    allowed = set(GatewayConfig.model_fields) | {
+        f.alias for f in GatewayConfig.model_fields.values() if f.alias
+    }
+    return GatewayConfig.model_validate({k: v for k, v in document.items() if k in allowed})

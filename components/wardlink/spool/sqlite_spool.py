@@ -1,0 +1,414 @@
+"""A bounded, prioritised, crash-safe spool on SQLite in WAL mode.
+
+Why SQLite/WAL: it is in the Python standard library, survives ``kill -9`` by
+construction (a committed transaction is in the WAL before ``commit`` returns),
+lets the device-proxy process append while the uplink process reads and deletes,
+and gives us transactions for "delete only after PUBACK" for free. A hand-written
+append-only log would be faster but would have to re-invent all of that.
+
+Durability (the fsync policy, see docs/uplink.md):
+
+* ``FULL`` (default): ``synchronous=FULL`` - every commit fsyncs the WAL, so an
+  acquired batch survives power loss once ``append`` returns. Appends are batched
+  by the caller, so this costs one fsync per batch, not per observation.
+* ``NORMAL``: ``synchronous=NORMAL`` - survives process crashes; on power loss the
+  last few batches since the WAL was last synced may be lost. For SD-card gateways
+  where fsync latency is extreme.
+
+Bounds: the total bytes of stored bodies is kept in a one-row table by triggers,
+so both processes see the same number. When an append would go over ``max_bytes``,
+the oldest *routine telemetry* is evicted first and counted; alerts and status are
+evicted only if nothing else is left. Records older than ``ttl_seconds`` expire.
+Acquisition never blocks: if the disk itself is full, telemetry is evicted and the
+append retried once; if it still fails, the batch is dropped and counted.
+
+Ordering: ``seq`` is SQLite's AUTOINCREMENT rowid, so it is gateway-scoped and
+strictly increasing even across deletes. A high-water mark is mirrored to a
+sidecar file so that a fresh spool, started after a corrupt one was quarantined,
+continues above every ``seq`` ever issued.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import sqlite3
+import threading
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+
+from wardlink.model import RecordKind, RedactedDeviceStatus, RedactedObservation, SpooledRecord
+from wardlink.model.seal import sealing
+
+log = logging.getLogger(__name__)
+
+_PRIORITY: dict[RecordKind, int] = {
+    RecordKind.ALERT: 0,
+    RecordKind.STATUS: 1,
+    RecordKind.HEALTH: 2,
+    RecordKind.TELEMETRY: 3,
+}
+ROUTINE = _PRIORITY[RecordKind.TELEMETRY]
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS records (
+    seq      INTEGER PRIMARY KEY AUTOINCREMENT,
+    kind     TEXT    NOT NULL,
+    priority INTEGER NOT NULL,
+    created  REAL    NOT NULL,
+    size     INTEGER NOT NULL,
+    body     BLOB    NOT NULL
+);
+CREATE INDEX IF NOT EXISTS records_by_priority ON records (priority, seq);
+CREATE TABLE IF NOT EXISTS totals (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    bytes INTEGER NOT NULL,
+    evicted INTEGER NOT NULL,
+    expired INTEGER NOT NULL,
+    dropped INTEGER NOT NULL
+);
+INSERT OR IGNORE INTO totals VALUES (1, 0, 0, 0, 0);
+CREATE TRIGGER IF NOT EXISTS records_ins AFTER INSERT ON records
+    BEGIN UPDATE totals SET bytes = bytes + NEW.size WHERE id = 1; END;
+CREATE TRIGGER IF NOT EXISTS records_del AFTER DELETE ON records
+    BEGIN UPDATE totals SET bytes = bytes - OLD.size WHERE id = 1; END;
+"""
+
+
+def priority_of(kind: RecordKind) -> int:
+    return _PRIORITY[kind]
+
+
+class Durability(StrEnum):
+    FULL = "full"
+    NORMAL = "normal"
+
+
+@dataclass(frozen=True)
+class AppendResult:
+    first_seq: int | None
+    last_seq: int | None
+    evicted: int = 0
+    dropped: int = 0
+
+
+@dataclass(frozen=True)
+class SpoolStats:
+    depth: int
+    bytes: int
+    oldest_age_s: float
+    evicted_total: int
+    expired_total: int
+    dropped_total: int
+    quarantined: tuple[str, ...] = ()
+    last_seq: int = 0
+    depth_by_kind: dict[str, int] = field(default_factory=dict)
+
+
+class Spool:
+    """One spool file. Safe to share between a writer process and a reader process.
+
+    Methods are synchronous and short; asyncio callers batch and run them in a
+    worker thread. One ``Spool`` object may be used from several threads.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        max_bytes: int = 256 * 1024 * 1024,
+        ttl_seconds: float = 7 * 24 * 3600,
+        durability: Durability = Durability.FULL,
+    ) -> None:
+        self.path = Path(path)
+        self.max_bytes = max_bytes
+        self.ttl_seconds = ttl_seconds
+        self.durability = durability
+        self._lock = threading.RLock()
+        self._quarantined: list[str] = []
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._hwm_path = self.path.with_suffix(self.path.suffix + ".hwm")
+        self._db = self._open()
+
+    # ----------------------------------------------------------------- opening
+    def _connect(self) -> sqlite3.Connection:
+        db = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute(f"PRAGMA synchronous={'FULL' if self.durability is Durability.FULL else 'NORMAL'}")
+        db.execute("PRAGMA busy_timeout=30000")
+        return db
+
+    def _open(self) -> sqlite3.Connection:
+        try:
+            db = self._connect()
+            (verdict,) = db.execute("PRAGMA quick_check").fetchone()
+            if verdict != "ok":
+                db.close()
+                raise sqlite3.DatabaseError(f"quick_check: {verdict}")
+            db.executescript(_SCHEMA)
+        except sqlite3.DatabaseError as exc:
+            self._quarantine(str(exc))
+            db = self._connect()
+            db.executescript(_SCHEMA)
+        self._seed_sequence(db)
+        return db
+
+    def _quarantine(self, reason: str) -> None:
+        stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+        qdir = self.path.parent / "quarantine"
+        qdir.mkdir(exist_ok=True)
+        target = qdir / f"{self.path.name}.{stamp}.{os.getpid()}"
+        for suffix in ("", "-wal", "-shm"):
+            src = Path(str(self.path) + suffix)
+            if src.exists():
+                shutil.move(src, Path(str(target) + suffix))
+        self._quarantined.append(str(target))
+        log.error(
+            "spool file is corrupt; moved to quarantine and started a fresh spool",
+            extra={"reason": reason, "quarantine": str(target)},
+        )
+
+    def _read_hwm(self) -> int:
+        try:
+            return int(self._hwm_path.read_text().strip() or 0)
+        except (OSError, ValueError):
+            return 0
+
+    def _write_hwm(self, seq: int) -> None:
+        try:
+            tmp = self._hwm_path.with_suffix(".tmp")
+            tmp.write_text(str(seq))
+            os.replace(tmp, self._hwm_path)
+        except OSError as exc:  # a missing hwm only matters after a quarantine
+            log.warning("could not record spool high-water mark", extra={"error": str(exc)})
+
+    def _seed_sequence(self, db: sqlite3.Connection) -> None:
+        """Continue numbering above every seq issued, even by a quarantined file."""
+        hwm = self._read_hwm()
+        row = db.execute("SELECT seq FROM sqlite_sequence WHERE name='records'").fetchone()
+        current = row[0] if row else 0
+        if hwm > current:
+            db.execute("BEGIN IMMEDIATE")
+            if row:
+                db.execute("UPDATE sqlite_sequence SET seq=? WHERE name='records'", (hwm,))
+            else:
+                db.execute("INSERT INTO sqlite_sequence(name, seq) VALUES ('records', ?)", (hwm,))
+            db.execute("COMMIT")
+
+    def _reopen_after_corruption(self, exc: sqlite3.DatabaseError) -> None:
+        with self._lock:
+            try:
+                self._db.close()
+            except sqlite3.Error:
+                pass
+            self._quarantine(str(exc))
+            self._db = self._connect()
+            self._db.executescript(_SCHEMA)
+            self._seed_sequence(self._db)
+
+    # ----------------------------------------------------------------- writing
+    def append_sealed(
+        self, items: Sequence[RedactedObservation | RedactedDeviceStatus], kind: RecordKind
+    ) -> AppendResult:
+        """Append outbound items produced by the redaction policy."""
+        for item in items:
+            if not isinstance(item, RedactedObservation | RedactedDeviceStatus):
+                raise TypeError(f"the spool only stores sealed types, not {type(item).__name__}")
+        return self._append(kind, [item.to_json_bytes() for item in items])
+
+    def append_health(self, body: bytes) -> AppendResult:
+        """Append a gateway health document (no device or patient data in it)."""
+        return self._append(RecordKind.HEALTH, [body])
+
+    def _append(self, kind: RecordKind, bodies: list[bytes]) -> AppendResult:
+        if not bodies:
+            return AppendResult(None, None)
+        size = sum(len(b) for b in bodies)
+        for attempt in range(2):
+            try:
+                with self._lock:
+                    return self._append_locked(kind, bodies, size)
+            except sqlite3.OperationalError as exc:
+                if "full" not in str(exc).lower() or attempt:
+                    return self._drop(len(bodies), exc)
+                log.warning("disk full under the spool; evicting telemetry")
+                with self._lock:
+                    self._evict_locked(max(size, self.max_bytes // 10))
+            except sqlite3.DatabaseError as exc:
+                self._reopen_after_corruption(exc)
+        return self._drop(len(bodies), None)
+
+    def _drop(self, count: int, exc: Exception | None) -> AppendResult:
+        log.error("spool append failed; batch dropped", extra={"count": count, "error": str(exc)})
+        try:
+            with self._lock:
+                self._db.execute("UPDATE totals SET dropped = dropped + ? WHERE id = 1", (count,))
+        except sqlite3.Error:
+            pass
+        return AppendResult(None, None, dropped=count)
+
+    def _append_locked(self, kind: RecordKind, bodies: list[bytes], size: int) -> AppendResult:
+        db = self._db
+        now = time.time()
+        priority = _PRIORITY[kind]
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            (stored,) = db.execute("SELECT bytes FROM totals WHERE id = 1").fetchone()
+            evicted = 0
+            if stored + size > self.max_bytes:
+                evicted = self._evict_locked(stored + size - self.max_bytes, in_txn=True)
+            db.executemany(
+                "INSERT INTO records (kind, priority, created, size, body) VALUES (?, ?, ?, ?, ?)",
+                [(kind.value, priority, now, len(b), b) for b in bodies],
+            )
+            (last,) = db.execute("SELECT seq FROM sqlite_sequence WHERE name='records'").fetchone()
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        self._write_hwm(last)
+        return AppendResult(last - len(bodies) + 1, last, evicted=evicted)
+
+    def _evict_locked(self, need_bytes: int, in_txn: bool = False) -> int:
+        """Free at least ``need_bytes``, lowest priority and oldest first. Returns rows evicted."""
+        db = self._db
+        if not in_txn:
+            db.execute("BEGIN IMMEDIATE")
+        freed = evicted = 0
+        try:
+            for priority in sorted(set(_PRIORITY.values()), reverse=True):
+                while freed < need_bytes:
+                    rows = db.execute(
+                        "SELECT seq, size FROM records WHERE priority = ? ORDER BY seq LIMIT 512",
+                        (priority,),
+                    ).fetchall()
+                    if not rows:
+                        break
+                    chosen: list[int] = []
+                    for seq, size in rows:
+                        chosen.append(seq)
+                        freed += size
+                        if freed >= need_bytes:
+                            break
+                    db.executemany("DELETE FROM records WHERE seq = ?", [(s,) for s in chosen])
+                    evicted += len(chosen)
+                if freed >= need_bytes:
+                    break
+            db.execute("UPDATE totals SET evicted = evicted + ? WHERE id = 1", (evicted,))
+            if not in_txn:
+                db.execute("COMMIT")
+        except BaseException:
+            if not in_txn:
+                db.execute("ROLLBACK")
+            raise
+        if evicted:
+            log.warning("spool full: evicted oldest records", extra={"evicted": evicted})
+        return evicted
+
+    # ----------------------------------------------------------------- reading
+    def read(
+        self,
+        *,
+        after_seq: dict[int, int] | None = None,
+        max_items: int = 500,
+        max_bytes: int = 120_000,
+    ) -> list[SpooledRecord]:
+        """Next records of the most urgent non-empty class, oldest first.
+
+        ``after_seq`` maps priority -> highest seq already in flight, so that the
+        uplink can keep several batches outstanding without re-reading them.
+        Only one kind is returned per call, so the result fits one envelope.
+        """
+        after = after_seq or {}
+        with self._lock:
+            try:
+                for priority in sorted(set(_PRIORITY.values())):
+                    rows = self._db.execute(
+                        "SELECT seq, kind, body FROM records WHERE priority = ? AND seq > ?"
+                        " ORDER BY seq LIMIT ?",
+                        (priority, after.get(priority, 0), max_items),
+                    ).fetchall()
+                    if rows:
+                        return self._restore(rows, max_bytes)
+            except sqlite3.DatabaseError as exc:
+                self._reopen_after_corruption(exc)
+        return []
+
+    @staticmethod
+    def _restore(rows: list[tuple[int, str, bytes]], max_bytes: int) -> list[SpooledRecord]:
+        out: list[SpooledRecord] = []
+        total = 0
+        with sealing():
+            for seq, kind, body in rows:
+                total += len(body) + 16
+                if out and total > max_bytes:
+                    break
+                out.append(SpooledRecord(seq=seq, kind=RecordKind(kind), body=bytes(body)))
+        return out
+
+    def ack(self, seqs: Iterable[int]) -> int:
+        """Delete records the broker acknowledged. Returns how many were deleted."""
+        params = [(s,) for s in seqs]
+        if not params:
+            return 0
+        with self._lock:
+            db = self._db
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                deleted = db.executemany("DELETE FROM records WHERE seq = ?", params).rowcount
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+        return deleted
+
+    def expire(self) -> int:
+        """Delete records older than the TTL. Returns how many expired."""
+        cutoff = time.time() - self.ttl_seconds
+        with self._lock:
+            db = self._db
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                expired = db.execute("DELETE FROM records WHERE created < ?", (cutoff,)).rowcount
+                if expired:
+                    db.execute("UPDATE totals SET expired = expired + ? WHERE id = 1", (expired,))
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+        if expired:
+            log.warning("spool records expired before delivery", extra={"expired": expired})
+        return int(expired)
+
+    def stats(self) -> SpoolStats:
+        with self._lock:
+            db = self._db
+            bytes_, evicted, expired, dropped = db.execute(
+                "SELECT bytes, evicted, expired, dropped FROM totals WHERE id = 1"
+            ).fetchone()
+            by_kind = dict(db.execute("SELECT kind, count(*) FROM records GROUP BY kind").fetchall())
+            oldest = db.execute("SELECT min(created) FROM records").fetchone()[0]
+            row = db.execute("SELECT seq FROM sqlite_sequence WHERE name='records'").fetchone()
+        return SpoolStats(
+            depth=sum(by_kind.values()),
+            bytes=int(bytes_),
+            oldest_age_s=max(0.0, time.time() - oldest) if oldest else 0.0,
+            evicted_total=int(evicted),
+            expired_total=int(expired),
+            dropped_total=int(dropped),
+            quarantined=tuple(self._quarantined),
+            last_seq=int(row[0]) if row else 0,
+            depth_by_kind={str(k): int(v) for k, v in by_kind.items()},
+        )
+
+    def close(self) -> None:
+        with self._lock:
+            try:
+                self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            except sqlite3.Error:
+                pass
+            self._db.close()
