@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 
 from tests.support.mosquitto import Mosquitto
-from tests.support.mqtt_capture import MqttCapture
 from wardlink.bus.mqtt_direct import DirectMqttBus, MqttEndpoint
 from wardlink.codecs import DecodeContext, get_codec
 from wardlink.codecs.nonin2 import encode_packet
+from wardlink.devtools.mqtt_observer import MqttObserver
 from wardlink.devtools.pki import make_dev_pki
 from wardlink.gateway.device_worker import DeviceWorker
 from wardlink.gateway.spool_writer import SpoolWriter
@@ -57,7 +57,7 @@ async def _feed_pty(master: int, packets: int, stop: asyncio.Event) -> None:
 
 @pytest.mark.integration
 async def test_slice_delivers_over_mutual_tls_without_phi(mosquitto_tls: Mosquitto, tmp_path: Path) -> None:
-    capture = MqttCapture("127.0.0.1", mosquitto_tls.port, mosquitto_tls.pki)
+    capture = MqttObserver("127.0.0.1", mosquitto_tls.port, mosquitto_tls.pki)
     await asyncio.to_thread(capture.start)
     master, slave = os.openpty()
     tty.setraw(slave)

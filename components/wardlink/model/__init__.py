@@ -2,6 +2,7 @@
 
 from wardlink.model.envelope import SCHEMA_VERSION, Envelope, RecordKind, SpooledRecord
 from wardlink.model.errors import PHIBoundaryError, RedactionError, WardlinkError
+from wardlink.model.health import GatewayHealth
 from wardlink.model.identity import DeviceIdentity
 from wardlink.model.observation import Metric, Observation, Quality
 from wardlink.model.patient import PatientContext, RelatedPerson
@@ -14,6 +15,7 @@ __all__ = [
     "DeviceIdentity",
     "DeviceStatus",
     "Envelope",
+    "GatewayHealth",
     "Metric",
     "Observation",
     "PHIBoundaryError",

@@ -50,6 +50,8 @@ def configure_logging(component: str, level: str = "INFO", stream: Any = None) -
     root.addHandler(handler)
     root.setLevel(level.upper())
     logging.getLogger("awscrt").setLevel(logging.WARNING)
-    from wardlink.phi.logfilter import install_log_filter
-
+    try:
+        from wardlink.phi.logfilter import install_log_filter
+    except ModuleNotFoundError:  # pragma: no cover - transitional, see wardlink.phi
+        return
     install_log_filter()

@@ -42,6 +42,7 @@ from enum import StrEnum
 from pathlib import Path
 
 from wardlink.model import RecordKind, RedactedDeviceStatus, RedactedObservation, SpooledRecord
+from wardlink.model.health import GatewayHealth
 from wardlink.model.seal import sealing
 
 log = logging.getLogger(__name__)
@@ -220,9 +221,11 @@ class Spool:
                 raise TypeError(f"the spool only stores sealed types, not {type(item).__name__}")
         return self._append(kind, [item.to_json_bytes() for item in items])
 
-    def append_health(self, body: bytes) -> AppendResult:
-        """Append a gateway health document (no device or patient data in it)."""
-        return self._append(RecordKind.HEALTH, [body])
+    def append_health(self, health: GatewayHealth) -> AppendResult:
+        """Append a gateway heartbeat (numbers only, so it needs no redaction)."""
+        if not isinstance(health, GatewayHealth):
+            raise TypeError("append_health takes a GatewayHealth")
+        return self._append(RecordKind.HEALTH, [health.to_json_bytes()])
 
     def _append(self, kind: RecordKind, bodies: list[bytes]) -> AppendResult:
         if not bodies:

@@ -1,4 +1,9 @@
-"""Records every message a broker delivers on ``#``: what "the broker saw" in tests."""
+"""Records every message a broker delivers: what "the broker saw".
+
+The demo and the tests use it to count deliveries by ``seq`` and to prove that no
+PHI canary value ever reached the broker. It re-subscribes after every reconnect,
+because a restarted broker has forgotten our subscription.
+"""
 
 from __future__ import annotations
 
@@ -25,7 +30,7 @@ class Captured:
 
 
 @dataclass
-class MqttCapture:
+class MqttObserver:
     host: str
     port: int
     pki: DevPki | None
@@ -34,6 +39,7 @@ class MqttCapture:
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _client: Any = None
     _connected: threading.Event = field(default_factory=threading.Event)
+    _subscribed_once: bool = False
 
     def _on_publish(self, data: mqtt5.PublishReceivedData) -> None:
         packet = data.publish_packet
@@ -42,26 +48,42 @@ class MqttCapture:
 
     def _on_success(self, _data: Any) -> None:
         self._connected.set()
+        if self._subscribed_once:
+            threading.Thread(target=self._subscribe_quietly, daemon=True).start()
+
+    def _subscribe_quietly(self) -> None:
+        try:
+            self.resubscribe(5.0)
+        except Exception:  # noqa: S110 - the next reconnect tries again
+            pass
 
     def start(self, timeout: float = 10.0) -> None:
         client_id = f"capture-{time.monotonic_ns()}"
         if self.pki is not None:
             self._client = mqtt5_client_builder.mtls_from_path(
-                endpoint=self.host, port=self.port,
-                cert_filepath=str(self.pki.client_cert), pri_key_filepath=str(self.pki.client_key),
-                ca_filepath=str(self.pki.ca_cert), client_id=client_id,
+                endpoint=self.host,
+                port=self.port,
+                cert_filepath=str(self.pki.client_cert),
+                pri_key_filepath=str(self.pki.client_key),
+                ca_filepath=str(self.pki.ca_cert),
+                client_id=client_id,
                 on_publish_received=self._on_publish,
                 on_lifecycle_connection_success=self._on_success,
-                min_reconnect_delay_ms=100, max_reconnect_delay_ms=1000,
+                min_reconnect_delay_ms=100,
+                max_reconnect_delay_ms=1000,
             )
         else:
-            self._client = mqtt5.Client(mqtt5.ClientOptions(
-                host_name=self.host, port=self.port,
-                connect_options=mqtt5.ConnectPacket(client_id=client_id),
-                on_publish_callback_fn=self._on_publish,
-                on_lifecycle_event_connection_success_fn=self._on_success,
-                min_reconnect_delay_ms=100, max_reconnect_delay_ms=1000,
-            ))
+            self._client = mqtt5.Client(
+                mqtt5.ClientOptions(
+                    host_name=self.host,
+                    port=self.port,
+                    connect_options=mqtt5.ConnectPacket(client_id=client_id),
+                    on_publish_callback_fn=self._on_publish,
+                    on_lifecycle_event_connection_success_fn=self._on_success,
+                    min_reconnect_delay_ms=100,
+                    max_reconnect_delay_ms=1000,
+                )
+            )
         self._client.start()
         if not self._connected.wait(timeout):
             raise RuntimeError("capture client could not connect")
@@ -74,10 +96,15 @@ class MqttCapture:
             mqtt5.SubscribePacket([mqtt5.Subscription(self.topic_filter, mqtt5.QoS.AT_LEAST_ONCE)])
         )
         future.result(timeout)
+        self._subscribed_once = True
 
     def snapshot(self) -> list[Captured]:
         with self._lock:
             return list(self.messages)
+
+    def clear(self) -> None:
+        with self._lock:
+            self.messages.clear()
 
     def stop(self) -> None:
         if self._client is not None:

@@ -1,0 +1,1 @@
+"""``wardlink demo``: a whole simulated site on one machine."""

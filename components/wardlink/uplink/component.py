@@ -1,0 +1,72 @@
+"""The Uplink component: drains the shared spool to IoT Core and sends the heartbeat.
+
+It never sees raw data: the spool holds sealed records only, so a bug here can
+lose or duplicate telemetry but cannot leak PHI.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+
+from wardlink.bus.port import EdgeBus, LocalMessage
+from wardlink.runtime.config import GatewayConfig
+from wardlink.runtime.runner import Component
+from wardlink.spool import Durability, Spool
+from wardlink.uplink.health import Heartbeat
+from wardlink.uplink.limits import UplinkLimits
+from wardlink.uplink.publisher import Publisher
+
+log = logging.getLogger(__name__)
+
+
+def limits_from(config: GatewayConfig) -> UplinkLimits:
+    u = config.uplink
+    return UplinkLimits(
+        max_publishes_per_second=u.max_publishes_per_second,
+        max_bytes_per_second=u.max_bytes_per_second,
+        max_in_flight=u.max_in_flight,
+    )
+
+
+class Uplink(Component):
+    name = "com.wardlink.Uplink"
+
+    def __init__(self) -> None:
+        self.publisher: Publisher | None = None
+        self.heartbeat: Heartbeat | None = None
+        self._devices: dict[str, str] = {}
+
+    async def _on_devices(self, message: LocalMessage) -> None:
+        try:
+            self._devices = {str(k): str(v) for k, v in json.loads(message.payload).items()}
+        except (ValueError, AttributeError):
+            log.warning("ignored malformed device summary")
+
+    async def run(self, bus: EdgeBus, config: GatewayConfig, stop: asyncio.Event) -> None:
+        spool = Spool(
+            config.spool.path, max_bytes=config.spool.max_bytes,
+            ttl_seconds=config.spool.ttl_seconds, durability=Durability(config.spool.durability),
+        )
+        self.publisher = Publisher(bus, spool, config.gateway_id, limits_from(config))
+        self.heartbeat = Heartbeat(
+            bus, spool, self.publisher, config.gateway_id, config.uplink.heartbeat_seconds,
+            connected_devices=lambda: sum(1 for v in self._devices.values() if v == "connected"),
+        )
+        try:
+            await bus.subscribe_local("wardlink/local/devices", self._on_devices)
+        except Exception as exc:
+            log.warning("no local device summary", extra={"error": str(exc)})
+        inner_stop = asyncio.Event()
+        tasks = [
+            asyncio.create_task(self.publisher.run(inner_stop)),
+            asyncio.create_task(self.heartbeat.run(inner_stop)),
+        ]
+        await stop.wait()
+        inner_stop.set()
+        await asyncio.gather(*tasks)
+        # Graceful stop: give what is spooled a bounded chance to leave.
+        drained = await self.publisher.drain(config.uplink.drain_timeout_seconds)
+        log.info("uplink stopped", extra={"drained": drained, "left": spool.stats().depth})
+        spool.close()
