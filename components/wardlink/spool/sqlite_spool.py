@@ -131,6 +131,8 @@ class Spool:
         self.durability = durability
         self._lock = threading.RLock()
         self._quarantined: list[str] = []
+        self._evicted_unreported = 0
+        self._evict_logged_at = -1e9
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._hwm_path = self.path.with_suffix(self.path.suffix + ".hwm")
         self._db = self._open()
@@ -309,7 +311,12 @@ class Spool:
                 db.execute("ROLLBACK")
             raise
         if evicted:
-            log.warning("spool full: evicted oldest records", extra={"evicted": evicted})
+            self._evicted_unreported += evicted
+            now = time.monotonic()
+            if now - self._evict_logged_at >= 10.0:  # one line per 10 s, not one per batch
+                log.warning("spool full: evicted oldest records", extra={"evicted": self._evicted_unreported})
+                self._evicted_unreported = 0
+                self._evict_logged_at = now
         return evicted
 
     # ----------------------------------------------------------------- reading
