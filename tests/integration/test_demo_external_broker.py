@@ -24,9 +24,21 @@ def test_demo_delivers_every_seq_and_no_phi(tmp_path: Path) -> None:
     summary_path = tmp_path / "summary.json"
     try:
         result = subprocess.run(
-            [sys.executable, "-m", "wardlink.cli.main", "demo", "--duration", str(DURATION),
-             "--broker", broker.url, "--summary", str(summary_path)],
-            capture_output=True, text=True, timeout=DURATION + 60,
+            [
+                sys.executable,
+                "-m",
+                "wardlink.cli.main",
+                "demo",
+                "--duration",
+                str(DURATION),
+                "--broker",
+                broker.url,
+                "--summary",
+                str(summary_path),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=DURATION + 60,
         )
     finally:
         messages = observer.snapshot()

@@ -41,8 +41,11 @@ def _bus(broker: Mosquitto, client_id: str = "wardlink-test-gateway") -> DirectM
     assert broker.pki is not None
     return DirectMqttBus(
         MqttEndpoint(
-            url=broker.url, client_id=client_id, cert=str(broker.pki.client_cert),
-            key=str(broker.pki.client_key), ca=str(broker.pki.ca_cert),
+            url=broker.url,
+            client_id=client_id,
+            cert=str(broker.pki.client_cert),
+            key=str(broker.pki.client_key),
+            ca=str(broker.pki.ca_cert),
         )
     )
 
@@ -56,7 +59,9 @@ async def _feed_pty(master: int, packets: int, stop: asyncio.Event) -> None:
 
 
 @pytest.mark.integration
-async def test_slice_delivers_over_mutual_tls_without_phi(mosquitto_tls: Mosquitto, tmp_path: Path) -> None:
+async def test_slice_delivers_over_mutual_tls_without_phi(
+    mosquitto_tls: Mosquitto, tmp_path: Path
+) -> None:
     capture = MqttObserver("127.0.0.1", mosquitto_tls.port, mosquitto_tls.pki)
     await asyncio.to_thread(capture.start)
     master, slave = os.openpty()
@@ -122,13 +127,18 @@ async def test_slice_delivers_over_mutual_tls_without_phi(mosquitto_tls: Mosquit
 async def test_plain_and_foreign_certificate_connections_are_refused(
     mosquitto_tls: Mosquitto, tmp_path: Path
 ) -> None:
-    plain = DirectMqttBus(MqttEndpoint(url=f"mqtt://127.0.0.1:{mosquitto_tls.port}", client_id="plain"))
+    plain = DirectMqttBus(
+        MqttEndpoint(url=f"mqtt://127.0.0.1:{mosquitto_tls.port}", client_id="plain")
+    )
     rogue_pki = make_dev_pki(tmp_path / "rogue")
     assert mosquitto_tls.pki is not None
     rogue = DirectMqttBus(
         MqttEndpoint(
-            url=mosquitto_tls.url, client_id="rogue", cert=str(rogue_pki.client_cert),
-            key=str(rogue_pki.client_key), ca=str(mosquitto_tls.pki.ca_cert),
+            url=mosquitto_tls.url,
+            client_id="rogue",
+            cert=str(rogue_pki.client_cert),
+            key=str(rogue_pki.client_key),
+            ca=str(mosquitto_tls.pki.ca_cert),
         )
     )
     good = _bus(mosquitto_tls, "good")

@@ -26,15 +26,24 @@ from wardlink.model.seal import sealing
 from wardlink.phi.policy import RedactionPolicy
 
 PATIENT = PatientContext(
-    patient_id="MRN-123456", family_name="Doe", given_name="Jane", birth_date="1962-07-04",
-    phone="555-010-9999", related=(RelatedPerson(relationship="spouse", name="John Doe"),),
+    patient_id="MRN-123456",
+    family_name="Doe",
+    given_name="Jane",
+    birth_date="1962-07-04",
+    phone="555-010-9999",
+    related=(RelatedPerson(relationship="spouse", name="John Doe"),),
 )
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 
 
 def _observation(annotation: str | None = None) -> Observation:
     return Observation(
-        device_id="bed-1", metric=mdc.SPO2, value=97, unit="%", measured_at=NOW, annotation=annotation
+        device_id="bed-1",
+        metric=mdc.SPO2,
+        value=97,
+        unit="%",
+        measured_at=NOW,
+        annotation=annotation,
     )
 
 
@@ -72,8 +81,13 @@ def test_patient_context_nested_in_a_model_still_refuses() -> None:
 
 def test_redacted_types_cannot_be_built_outside_the_policy() -> None:
     fields = dict(
-        device_id="bed-1", mdc_code=150456, mdc_name="MDC_PULS_OXIM_SAT_O2", value=97.0,
-        unit="%", measured_at=NOW, quality="valid",
+        device_id="bed-1",
+        mdc_code=150456,
+        mdc_name="MDC_PULS_OXIM_SAT_O2",
+        value=97.0,
+        unit="%",
+        measured_at=NOW,
+        quality="valid",
     )
     with pytest.raises(PHIBoundaryError):
         RedactedObservation(**fields)  # type: ignore[arg-type]
@@ -108,6 +122,8 @@ def test_policy_builds_from_allow_list_and_drops_unscrubbable_text() -> None:
 
 def test_observation_rejects_naive_time_and_bad_ids() -> None:
     with pytest.raises(ValidationError):
-        Observation(device_id="bed-1", metric=mdc.SPO2, value=1, unit="%", measured_at=datetime(2026, 1, 1))
+        Observation(
+            device_id="bed-1", metric=mdc.SPO2, value=1, unit="%", measured_at=datetime(2026, 1, 1)
+        )
     with pytest.raises(ValidationError):
         Observation(device_id="bed 1/../x", metric=mdc.SPO2, value=1, unit="%", measured_at=NOW)

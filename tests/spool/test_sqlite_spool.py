@@ -9,7 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from wardlink.model import Connectivity, DeviceIdentity, DeviceStatus, GatewayHealth, Observation, RecordKind
+from wardlink.model import (
+    Connectivity,
+    DeviceIdentity,
+    DeviceStatus,
+    GatewayHealth,
+    Observation,
+    RecordKind,
+)
 from wardlink.model import nomenclature as mdc
 from wardlink.phi.policy import RedactionPolicy
 from wardlink.spool import Spool
@@ -21,7 +28,9 @@ POLICY = RedactionPolicy()
 def _telemetry(n: int) -> list:  # type: ignore[type-arg]
     now = datetime.now(UTC)
     observations = [
-        Observation(device_id="bed-1", metric=mdc.SPO2, value=90 + i % 10, unit="%", measured_at=now)
+        Observation(
+            device_id="bed-1", metric=mdc.SPO2, value=90 + i % 10, unit="%", measured_at=now
+        )
         for i in range(n)
     ]
     return POLICY.redact_observations(observations, DEVICE)
@@ -29,7 +38,9 @@ def _telemetry(n: int) -> list:  # type: ignore[type-arg]
 
 def _status(error: str | None = None):  # type: ignore[no-untyped-def]
     status = DeviceStatus(
-        device_id="bed-1", at=datetime.now(UTC), connectivity=Connectivity.CONNECTED,
+        device_id="bed-1",
+        at=datetime.now(UTC),
+        connectivity=Connectivity.CONNECTED,
         error_codes=(error,) if error else (),
     )
     return POLICY.redact_status(status, DEVICE)
@@ -67,7 +78,12 @@ def test_full_spool_evicts_oldest_telemetry_first_and_counts(tmp_path: Path) -> 
     assert stats.bytes <= 64 * 1024
     assert stats.evicted_total > 0
     assert stats.depth_by_kind["alert"] == 1  # alerts survive while telemetry can go
-    remaining = [r.seq for r in spool.read(after_seq={0: 10**9, 1: 10**9, 2: 10**9}, max_items=100_000, max_bytes=10**9)]
+    remaining = [
+        r.seq
+        for r in spool.read(
+            after_seq={0: 10**9, 1: 10**9, 2: 10**9}, max_items=100_000, max_bytes=10**9
+        )
+    ]
     assert remaining == sorted(remaining) and remaining[-1] == stats.last_seq  # newest kept
 
 
@@ -94,7 +110,9 @@ def test_corrupt_file_is_quarantined_and_seq_continues(tmp_path: Path) -> None:
 
 def test_spool_refuses_unsealed_data(tmp_path: Path) -> None:
     spool = Spool(tmp_path / "s.sqlite3")
-    raw = Observation(device_id="bed-1", metric=mdc.SPO2, value=97, unit="%", measured_at=datetime.now(UTC))
+    raw = Observation(
+        device_id="bed-1", metric=mdc.SPO2, value=97, unit="%", measured_at=datetime.now(UTC)
+    )
     with pytest.raises(TypeError):
         spool.append_sealed([raw], RecordKind.TELEMETRY)  # type: ignore[list-item]
     with pytest.raises(TypeError):
@@ -104,9 +122,21 @@ def test_spool_refuses_unsealed_data(tmp_path: Path) -> None:
 def test_health_is_spooled(tmp_path: Path) -> None:
     spool = Spool(tmp_path / "s.sqlite3")
     health = GatewayHealth(
-        gateway_id="gw-1", at=datetime.now(UTC), uptime_s=1, spool_depth=0, spool_bytes=0,
-        spool_oldest_age_s=0, delivered_total=0, delivered_per_s=0, evicted_total=0, expired_total=0,
-        dropped_total=0, quarantined_total=0, connected_devices=2, uplink_connected=True, last_seq=0,
+        gateway_id="gw-1",
+        at=datetime.now(UTC),
+        uptime_s=1,
+        spool_depth=0,
+        spool_bytes=0,
+        spool_oldest_age_s=0,
+        delivered_total=0,
+        delivered_per_s=0,
+        evicted_total=0,
+        expired_total=0,
+        dropped_total=0,
+        quarantined_total=0,
+        connected_devices=2,
+        uplink_connected=True,
+        last_seq=0,
     )
     assert spool.append_health(health).first_seq == 1
     assert spool.read()[0].kind is RecordKind.HEALTH

@@ -39,6 +39,10 @@ def _translate(exc: BaseException) -> BusError:
     return NotConnected(f"{name}: {exc}")
 
 
+async def _call(handler: LocalHandler, message: LocalMessage) -> None:
+    await handler(message)
+
+
 class GreengrassIpcBus(EdgeBus):
     """EdgeBus through the Greengrass nucleus."""
 
@@ -104,7 +108,9 @@ class GreengrassIpcBus(EdgeBus):
         client = self._require()
         message = PublishMessage(binary_message=BinaryMessage(message=payload))
         try:
-            await asyncio.wrap_future(client.publish_to_topic_async(topic=topic, publish_message=message))
+            await asyncio.wrap_future(
+                client.publish_to_topic_async(topic=topic, publish_message=message)
+            )
         except Exception as exc:
             raise _translate(exc) from exc
 
@@ -123,7 +129,7 @@ class GreengrassIpcBus(EdgeBus):
                 source = getattr(getattr(json_msg, "context", None), "topic", None) or topic
             else:
                 return
-            asyncio.run_coroutine_threadsafe(handler(LocalMessage(source, payload)), loop)
+            asyncio.run_coroutine_threadsafe(_call(handler, LocalMessage(source, payload)), loop)
 
         def on_error(exc: Exception) -> bool:
             log.error("local subscription stream error", extra={"topic": topic, "error": str(exc)})
@@ -131,7 +137,9 @@ class GreengrassIpcBus(EdgeBus):
 
         try:
             _, operation = await asyncio.to_thread(
-                client.subscribe_to_topic, topic=topic, on_stream_event=on_event,
+                client.subscribe_to_topic,
+                topic=topic,
+                on_stream_event=on_event,
                 on_stream_error=on_error,
             )
         except Exception as exc:

@@ -36,6 +36,8 @@ from wardlink.bus.port import (
 
 log = logging.getLogger(__name__)
 
+_KEEP_QOS1_WHILE_OFFLINE = mqtt5.ClientOperationQueueBehaviorType.FAIL_NON_QOS1_PUBLISH_ON_DISCONNECT
+
 
 @dataclass(frozen=True)
 class MqttEndpoint:
@@ -102,7 +104,7 @@ class DirectMqttBus(EdgeBus):
             "max_reconnect_delay_ms": 15_000,
             "ack_timeout_sec": 30,
             # Keep QoS 1 publishes across a disconnect; they complete after reconnecting.
-            "offline_queue_behavior": mqtt5.ClientOperationQueueBehaviorType.FAIL_NON_QOS1_PUBLISH_ON_DISCONNECT,
+            "offline_queue_behavior": _KEEP_QOS1_WHILE_OFFLINE,
         }
         if ep.tls:
             if not (ep.cert and ep.key and ep.ca):
@@ -146,7 +148,9 @@ class DirectMqttBus(EdgeBus):
         self._call(self._set_connected, True)
 
     def _on_failure(self, data: Any) -> None:
-        self._call(log.warning, "uplink connection attempt failed: %s", getattr(data, "exception", ""))
+        self._call(
+            log.warning, "uplink connection attempt failed: %s", getattr(data, "exception", "")
+        )
 
     def _on_disconnect(self, _data: Any) -> None:
         self._call(self._set_connected, False)
@@ -163,7 +167,7 @@ class DirectMqttBus(EdgeBus):
 
     async def wait_connected(self, timeout: float) -> bool:
         deadline = asyncio.get_running_loop().time() + timeout
-        while not self._connected and asyncio.get_running_loop().time() < deadline:
+        while not self._connected and asyncio.get_running_loop().time() < deadline:  # noqa: ASYNC110
             await asyncio.sleep(0.05)
         return self._connected
 
@@ -195,7 +199,10 @@ class DirectMqttBus(EdgeBus):
             raise NotConnected(f"publish failed: {exc}") from exc
         puback = getattr(result, "puback", None)
         code = getattr(puback, "reason_code", mqtt5.PubackReasonCode.SUCCESS)
-        if code not in (mqtt5.PubackReasonCode.SUCCESS, mqtt5.PubackReasonCode.NO_MATCHING_SUBSCRIBERS):
+        if code not in (
+            mqtt5.PubackReasonCode.SUCCESS,
+            mqtt5.PubackReasonCode.NO_MATCHING_SUBSCRIBERS,
+        ):
             raise BusError(f"broker refused the publish: {code!r}")
 
     async def publish_local(self, topic: str, payload: bytes) -> None:

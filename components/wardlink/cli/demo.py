@@ -15,8 +15,11 @@ def _demo(args: argparse.Namespace) -> int:
 
     configure_logging("wardlink-demo", args.log_level)
     options = DemoOptions(
-        duration=args.duration, broker=args.broker, summary=args.summary,
-        workdir=args.workdir, seed=args.seed,
+        duration=args.duration,
+        broker=args.broker,
+        summary=args.summary,
+        workdir=args.workdir,
+        seed=args.seed,
     )
 
     async def main() -> int:

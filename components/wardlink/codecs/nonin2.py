@@ -23,7 +23,7 @@ from typing import ClassVar
 
 from wardlink.codecs.base import CodecEvent, DecodeContext, Decoded, FrameError, StreamCodec
 from wardlink.codecs.registry import register
-from wardlink.model import Observation, Quality
+from wardlink.model import Metric, Observation, Quality
 from wardlink.model import nomenclature as mdc
 
 FRAME_LEN = 5
@@ -92,7 +92,9 @@ class Nonin2Codec(StreamCodec):
             bad = self._first_bad_frame(packet)
             if bad is not None:
                 events.append(FrameError(f"bad frame {bad + 1} of 25 in packet", packet))
-                pos += FRAME_LEN * max(bad, 1)
+                # Hunt again from the next byte, not the next frame: a frame that only
+                # looked like SYNC (noise) may sit a few bytes before the real packet.
+                pos += 1
                 continue
             if skipped:
                 events.append(FrameError(f"skipped {skipped} bytes of noise"))
@@ -135,14 +137,22 @@ class Nonin2Codec(StreamCodec):
         now = self.context.now()
         device_id = self.context.device_id
 
-        def observe(metric: mdc.Metric, value: int, missing: int, unit: str) -> Observation:
+        def observe(metric: Metric, value: int, missing: int, unit: str) -> Observation:
             if value == missing:
                 return Observation(
-                    device_id=device_id, metric=metric, value=None, unit=unit,
-                    measured_at=now, quality=Quality.UNAVAILABLE, flags=tuple(flags),
+                    device_id=device_id,
+                    metric=metric,
+                    value=None,
+                    unit=unit,
+                    measured_at=now,
+                    quality=Quality.UNAVAILABLE,
+                    flags=tuple(flags),
                 )
             return Observation(
-                device_id=device_id, metric=metric, value=float(value), unit=unit,
+                device_id=device_id,
+                metric=metric,
+                value=float(value),
+                unit=unit,
                 measured_at=now,
                 quality=Quality.QUESTIONABLE if degraded else Quality.VALID,
                 flags=tuple(flags),

@@ -23,12 +23,20 @@ SimulatorLoop = Callable[[asyncio.Event], Awaitable[None]]
 
 _DEMO_PATIENTS = (
     PatientContext(
-        patient_id="MRN-40271953", family_name="Okonkwo-Lindqvist", given_name="Marisol",
-        birth_date="1948-03-17", phone="(617) 555-0142", address="18 Harborview Terrace, Quincy, MA 02169",
+        patient_id="MRN-40271953",
+        family_name="Okonkwo-Lindqvist",
+        given_name="Marisol",
+        birth_date="1948-03-17",
+        phone="(617) 555-0142",
+        address="18 Harborview Terrace, Quincy, MA 02169",
     ),
     PatientContext(
-        patient_id="MRN-55810264", family_name="Thorvaldsen", given_name="Ezekiel",
-        birth_date="1939-11-02", phone="617-555-0199", address="7 Willowmere Court, Braintree, MA 02184",
+        patient_id="MRN-55810264",
+        family_name="Thorvaldsen",
+        given_name="Ezekiel",
+        birth_date="1939-11-02",
+        phone="617-555-0199",
+        address="7 Willowmere Court, Braintree, MA 02184",
     ),
 )
 
@@ -60,7 +68,7 @@ def _nonin_loop(master: int, seed: int, ready: Callable[[], bool]) -> SimulatorL
     rng = random.Random(seed)
 
     async def loop(stop: asyncio.Event) -> None:
-        while not ready() and not stop.is_set():
+        while not ready() and not stop.is_set():  # noqa: ASYNC110 - polls the port state
             await asyncio.sleep(0.05)
         heart_rate, spo2 = 72.0, 97.0
         while not stop.is_set():
@@ -72,6 +80,10 @@ def _nonin_loop(master: int, seed: int, ready: Callable[[], bool]) -> SimulatorL
                 await asyncio.wait_for(stop.wait(), timeout=1 / 3)
 
     return loop
+
+
+def _connected_probe(worker: DeviceWorker) -> Callable[[], bool]:
+    return lambda: worker.transport.connected
 
 
 async def build_site(
@@ -97,5 +109,7 @@ async def build_site(
         worker = build_worker(device, policy, writer, patient=patient)
         site.workers.append(worker)
         site.canaries += patient.values()
-        site.simulators.append(_nonin_loop(master, seed + index, lambda w=worker: w.transport.connected))
+        site.simulators.append(
+            _nonin_loop(master, seed + index, lambda w=worker: w.transport.connected)
+        )
     return site

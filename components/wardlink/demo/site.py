@@ -70,7 +70,8 @@ class _Broker:
         self.pki = make_dev_pki(self.workdir / "pki", client_name=GATEWAY_ID)
         broker = EmbeddedBroker()
         await broker.start(
-            "127.0.0.1", 0,
+            "127.0.0.1",
+            0,
             ssl_context=mutual_tls_server_context(
                 self.pki.ca_cert, self.pki.server_cert, self.pki.server_key
             ),
@@ -85,7 +86,8 @@ class _Broker:
     def endpoint(self, client_id: str) -> MqttEndpoint:
         pki = self.pki
         return MqttEndpoint(
-            url=self.url, client_id=client_id,
+            url=self.url,
+            client_id=client_id,
             cert=str(pki.client_cert) if pki else None,
             key=str(pki.client_key) if pki else None,
             ca=str(pki.ca_cert) if pki else None,
@@ -122,10 +124,16 @@ class SiteDemo:
         await bus.start()
         publisher = Publisher(bus, spool, GATEWAY_ID)
         writer = SpoolWriter(spool, on_appended=publisher.notify)
-        site: SimulatedSite = await build_site(workdir, RedactionPolicy(), writer, seed=self.options.seed)
+        site: SimulatedSite = await build_site(
+            workdir, RedactionPolicy(), writer, seed=self.options.seed
+        )
         self.summary.phi_canaries = site.phi_canaries()
         heartbeat = Heartbeat(
-            bus, spool, publisher, GATEWAY_ID, interval_s=5.0,
+            bus,
+            spool,
+            publisher,
+            GATEWAY_ID,
+            interval_s=5.0,
             connected_devices=site.connected_devices,
         )
 
@@ -142,8 +150,15 @@ class SiteDemo:
         try:
             while not stop.is_set() and (deadline is None or time.monotonic() < deadline):
                 self._update(site, writer, publisher, spool)
-                show(render_line(time.monotonic() - started, self.summary, bus.uplink_connected,
-                                 spool.stats().depth), live=self.options.live)
+                show(
+                    render_line(
+                        time.monotonic() - started,
+                        self.summary,
+                        bus.uplink_connected,
+                        spool.stats().depth,
+                    ),
+                    live=self.options.live,
+                )
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), timeout=1.0)
         finally:
@@ -160,10 +175,20 @@ class SiteDemo:
             self._check(observer)
             self.summary.spool_depth_at_exit = spool.stats().depth
             self.summary.duration_s = round(time.monotonic() - started, 2)
-            show(render_line(self.summary.duration_s, self.summary, bus.uplink_connected,
-                             self.summary.spool_depth_at_exit), live=self.options.live)
-            print(f"\nspool drained: {drained}; broker saw {self.summary.broker_items} items; "
-                  f"missing seqs: {self.summary.missing_seqs}; PHI leaks: {len(self.summary.phi_leaks)}")
+            show(
+                render_line(
+                    self.summary.duration_s,
+                    self.summary,
+                    bus.uplink_connected,
+                    self.summary.spool_depth_at_exit,
+                ),
+                live=self.options.live,
+            )
+            print(
+                f"\nspool drained: {drained}; broker saw {self.summary.broker_items} items; "
+                f"missing seqs: {self.summary.missing_seqs}; "
+                f"PHI leaks: {len(self.summary.phi_leaks)}"
+            )
             observer.stop()
             await bus.close()
             spool.close()
@@ -172,7 +197,9 @@ class SiteDemo:
                 self.summary.write(self.options.summary)
         return self.summary
 
-    def _update(self, site: SimulatedSite, writer: SpoolWriter, publisher: Publisher, spool: Spool) -> None:
+    def _update(
+        self, site: SimulatedSite, writer: SpoolWriter, publisher: Publisher, spool: Spool
+    ) -> None:
         s = self.summary
         s.acquired = sum(w.counters.acquired for w in site.workers)
         s.frame_errors = sum(w.counters.frame_errors for w in site.workers)
@@ -181,7 +208,9 @@ class SiteDemo:
         s.last_seq = publisher.counters.last_seq
         s.devices = {w.identity.device_id: w.connectivity.value for w in site.workers}
 
-    async def _await_observer(self, observer: MqttObserver, last_seq: int, timeout: float = 5.0) -> None:
+    async def _await_observer(
+        self, observer: MqttObserver, last_seq: int, timeout: float = 5.0
+    ) -> None:
         end = time.monotonic() + timeout
         while time.monotonic() < end:
             if self._seqs(observer) >= set(range(1, last_seq + 1)):

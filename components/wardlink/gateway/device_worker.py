@@ -95,12 +95,19 @@ class DeviceWorker:
                 try:
                     await self.transport.write(event.data)
                 except TransportError as exc:
-                    log.warning("could not answer device", extra={"device_id": self.identity.device_id, "error": str(exc)})
+                    log.warning(
+                        "could not answer device",
+                        extra={"device_id": self.identity.device_id, "error": str(exc)},
+                    )
             elif isinstance(event, FrameError):
                 self.counters.frame_errors += 1
                 log.warning(
                     "malformed frame skipped",
-                    extra={"device_id": self.identity.device_id, "reason": event.reason, "bytes": len(event.raw)},
+                    extra={
+                        "device_id": self.identity.device_id,
+                        "reason": event.reason,
+                        "bytes": len(event.raw),
+                    },
                 )
             else:
                 self._accept(event)
@@ -129,9 +136,14 @@ class DeviceWorker:
         if state is self.connectivity:
             return
         self.connectivity = state
-        log.info("device connectivity changed", extra={"device_id": self.identity.device_id, "state": state.value})
+        log.info(
+            "device connectivity changed",
+            extra={"device_id": self.identity.device_id, "state": state.value},
+        )
         self._emit_status(
-            DeviceStatus(device_id=self.identity.device_id, at=datetime.now(UTC), connectivity=state)
+            DeviceStatus(
+                device_id=self.identity.device_id, at=datetime.now(UTC), connectivity=state
+            )
         )
 
     async def _watch_silence(self, stop: asyncio.Event) -> None:

@@ -42,8 +42,11 @@ def build_transport(device: DeviceConfig) -> Transport:
         s = device.serial
         return SerialTransport(
             SerialSettings(
-                path=s.path, usb_vid=s.usb_vid, usb_pid=s.usb_pid,
-                usb_serial_number=s.usb_serial_number, baudrate=s.baudrate,
+                path=s.path,
+                usb_vid=s.usb_vid,
+                usb_pid=s.usb_pid,
+                usb_serial_number=s.usb_serial_number,
+                baudrate=s.baudrate,
             )
         )
     raise ValueError(f"device {device.device_id}: no supported transport configured")
@@ -60,8 +63,11 @@ def build_worker(
     if not issubclass(codec_class, StreamCodec):
         raise ValueError(f"device {device.device_id}: codec {device.codec} is not a stream codec")
     identity = DeviceIdentity(
-        device_id=device.device_id, model=device.model, manufacturer=device.manufacturer,
-        serial_number=device.serial_number, firmware_version=device.firmware_version,
+        device_id=device.device_id,
+        model=device.model,
+        manufacturer=device.manufacturer,
+        serial_number=device.serial_number,
+        firmware_version=device.firmware_version,
     )
     return DeviceWorker(
         identity,

@@ -11,6 +11,7 @@ them, because the uplink runs this for every observation and must stay cheap.
 
 from __future__ import annotations
 
+import itertools
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -71,7 +72,7 @@ class Envelope(BaseModel):
             if item.kind is not kind:
                 raise ValueError(f"record {item.seq} is {item.kind}, envelope is {kind}")
         seqs = [item.seq for item in items]
-        if any(b <= a for a, b in zip(seqs, seqs[1:], strict=False)):
+        if any(b <= a for a, b in itertools.pairwise(seqs)):
             raise ValueError("records in an envelope must have strictly increasing seq")
         return cls(
             gateway_id=gateway_id,
@@ -86,11 +87,16 @@ class Envelope(BaseModel):
     def render(self) -> bytes:
         """Serialize to the JSON payload, each item gaining its ``seq``."""
         head = (
-            b'{"schema_version":"' + self.schema_version.encode()
-            + b'","gateway_id":' + _json_str(self.gateway_id)
-            + b',"batch_id":"' + self.batch_id.encode()
-            + b'","kind":"' + self.kind.value.encode()
-            + b'","sent_at":"' + self.sent_at.isoformat().encode()
+            b'{"schema_version":"'
+            + self.schema_version.encode()
+            + b'","gateway_id":'
+            + _json_str(self.gateway_id)
+            + b',"batch_id":"'
+            + self.batch_id.encode()
+            + b'","kind":"'
+            + self.kind.value.encode()
+            + b'","sent_at":"'
+            + self.sent_at.isoformat().encode()
             + b'","items":['
         )
         parts = [b'{"seq":' + str(item.seq).encode() + b"," + item.body[1:] for item in self.items]

@@ -76,17 +76,15 @@ class PatientContext(BaseModel):
                 found.append(str(value))
         for person in self.related:
             found.extend(
-                str(v)
-                for v in (person.name, person.phone, person.address, person.employer)
-                if v
+                str(v) for v in (person.name, person.phone, person.address, person.employer) if v
             )
         found.extend(v for v in self.extra.values() if v)
         return found
 
-    def model_dump(self, *args: Any, **kwargs: Any) -> NoReturn:  # type: ignore[override]
+    def model_dump(self, *args: Any, **kwargs: Any) -> NoReturn:
         _refuse()
 
-    def model_dump_json(self, *args: Any, **kwargs: Any) -> NoReturn:  # type: ignore[override]
+    def model_dump_json(self, *args: Any, **kwargs: Any) -> NoReturn:
         _refuse()
 
     def __repr__(self) -> str:

@@ -34,7 +34,9 @@ class JsonFormatter(logging.Formatter):
         }
         for key, value in vars(record).items():
             if key not in _STANDARD and not key.startswith("_"):
-                doc[key] = value if isinstance(value, int | float | bool | type(None)) else str(value)
+                doc[key] = (
+                    value if isinstance(value, int | float | bool | type(None)) else str(value)
+                )
         if record.exc_info:
             doc["exception"] = self.formatException(record.exc_info)
         return json.dumps(doc, ensure_ascii=False)

@@ -44,7 +44,7 @@ class Component(ABC):
     async def run(self, bus: EdgeBus, config: GatewayConfig, stop: asyncio.Event) -> None:
         """Work until ``stop`` is set, then flush and return."""
 
-    async def reconfigure(self, config: GatewayConfig) -> None:  # noqa: B027 - optional
+    async def reconfigure(self, config: GatewayConfig) -> None:
         """Apply a configuration pushed at run time. Default: keep running as is."""
         log.info("configuration updated; restart the component to apply structural changes")
 

@@ -141,7 +141,9 @@ class Spool:
     def _connect(self) -> sqlite3.Connection:
         db = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
         db.execute("PRAGMA journal_mode=WAL")
-        db.execute(f"PRAGMA synchronous={'FULL' if self.durability is Durability.FULL else 'NORMAL'}")
+        db.execute(
+            f"PRAGMA synchronous={'FULL' if self.durability is Durability.FULL else 'NORMAL'}"
+        )
         db.execute("PRAGMA busy_timeout=30000")
         return db
 
@@ -314,7 +316,10 @@ class Spool:
             self._evicted_unreported += evicted
             now = time.monotonic()
             if now - self._evict_logged_at >= 10.0:  # one line per 10 s, not one per batch
-                log.warning("spool full: evicted oldest records", extra={"evicted": self._evicted_unreported})
+                log.warning(
+                    "spool full: evicted oldest records",
+                    extra={"evicted": self._evicted_unreported},
+                )
                 self._evicted_unreported = 0
                 self._evict_logged_at = now
         return evicted
@@ -400,7 +405,9 @@ class Spool:
             bytes_, evicted, expired, dropped = db.execute(
                 "SELECT bytes, evicted, expired, dropped FROM totals WHERE id = 1"
             ).fetchone()
-            by_kind = dict(db.execute("SELECT kind, count(*) FROM records GROUP BY kind").fetchall())
+            by_kind = dict(
+                db.execute("SELECT kind, count(*) FROM records GROUP BY kind").fetchall()
+            )
             oldest = db.execute("SELECT min(created) FROM records").fetchone()[0]
             row = db.execute("SELECT seq FROM sqlite_sequence WHERE name='records'").fetchone()
         return SpoolStats(

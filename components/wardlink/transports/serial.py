@@ -134,8 +134,13 @@ class SerialTransport(Transport):
             fd = None
         if fd is None:
             return await asyncio.to_thread(_blocking_read, port)
-        ready = loop.create_future()
-        loop.add_reader(fd, lambda: ready.done() or ready.set_result(None))
+        ready: asyncio.Future[None] = loop.create_future()
+
+        def wake() -> None:
+            if not ready.done():
+                ready.set_result(None)
+
+        loop.add_reader(fd, wake)
         try:
             await ready
         finally:
@@ -154,7 +159,9 @@ class SerialTransport(Transport):
                 return
             try:
                 while not self._closing.is_set():
-                    yield Chunk(await self._read(self._port))
+                    data = await self._read(self._port)
+                    if data:
+                        yield Chunk(data)
             except (OSError, serial.SerialException) as exc:
                 log.warning("serial link lost, reconnecting", extra={"error": str(exc)})
                 self.reconnects += 1

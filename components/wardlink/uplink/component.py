@@ -46,12 +46,18 @@ class Uplink(Component):
 
     async def run(self, bus: EdgeBus, config: GatewayConfig, stop: asyncio.Event) -> None:
         spool = Spool(
-            config.spool.path, max_bytes=config.spool.max_bytes,
-            ttl_seconds=config.spool.ttl_seconds, durability=Durability(config.spool.durability),
+            config.spool.path,
+            max_bytes=config.spool.max_bytes,
+            ttl_seconds=config.spool.ttl_seconds,
+            durability=Durability(config.spool.durability),
         )
         self.publisher = Publisher(bus, spool, config.gateway_id, limits_from(config))
         self.heartbeat = Heartbeat(
-            bus, spool, self.publisher, config.gateway_id, config.uplink.heartbeat_seconds,
+            bus,
+            spool,
+            self.publisher,
+            config.gateway_id,
+            config.uplink.heartbeat_seconds,
             connected_devices=lambda: sum(1 for v in self._devices.values() if v == "connected"),
         )
         try:

@@ -135,7 +135,10 @@ class Publisher:
         payload = envelope.render()
         if len(payload) > self.limits.max_payload_bytes:
             if len(batch) == 1:
-                log.error("record larger than the MQTT payload limit; dropped", extra={"seq": batch[0].seq})
+                log.error(
+                    "record larger than the MQTT payload limit; dropped",
+                    extra={"seq": batch[0].seq},
+                )
                 self.counters.oversize_dropped += 1
                 await asyncio.to_thread(self.spool.ack, [batch[0].seq])
                 return
@@ -148,7 +151,9 @@ class Publisher:
         await self._publish_rate.take()
         if self._byte_rate is not None:
             await self._byte_rate.take(len(payload))
-        task = asyncio.create_task(self._publish(uplink_topic(self.gateway_id, kind), payload, batch))
+        task = asyncio.create_task(
+            self._publish(uplink_topic(self.gateway_id, kind), payload, batch)
+        )
         self._in_flight.add(task)
         task.add_done_callback(self._in_flight.discard)
 
@@ -158,7 +163,10 @@ class Publisher:
         except BusError as exc:
             self.counters.failures += 1
             if not self._failed:
-                log.warning("publish failed; will retry", extra={"error": str(exc), "first_seq": batch[0].seq})
+                log.warning(
+                    "publish failed; will retry",
+                    extra={"error": str(exc), "first_seq": batch[0].seq},
+                )
             self._failed = True
             return
         finally:
