@@ -83,7 +83,10 @@ def _nonin_loop(master: int, seed: int, ready: Callable[[], bool]) -> SimulatorL
 
 
 def _connected_probe(worker: DeviceWorker) -> Callable[[], bool]:
-    return lambda: worker.transport.connected
+    def probe() -> bool:
+        return worker.transport.connected
+
+    return probe
 
 
 async def build_site(
@@ -109,7 +112,5 @@ async def build_site(
         worker = build_worker(device, policy, writer, patient=patient)
         site.workers.append(worker)
         site.canaries += patient.values()
-        site.simulators.append(
-            _nonin_loop(master, seed + index, lambda w=worker: w.transport.connected)
-        )
+        site.simulators.append(_nonin_loop(master, seed + index, _connected_probe(worker)))
     return site
