@@ -29,6 +29,7 @@ def mosquitto_available() -> bool:
 class Mosquitto:
     directory: Path
     tls: bool = True
+    persistent: bool = False  # keep sessions (and queued QoS 1 messages) across restarts
     port: int = field(default_factory=free_port)
     pki: DevPki | None = None
     process: subprocess.Popen[bytes] | None = None
@@ -40,13 +41,16 @@ class Mosquitto:
         lines = [
             f"listener {self.port} 127.0.0.1",
             "allow_anonymous true",
-            "persistence false",
             "max_packet_size 140000",
             "log_dest file " + str(self.directory / "mosquitto.log"),
             "log_type error",
             "log_type warning",
             "log_type notice",
         ]
+        if self.persistent:
+            lines += ["persistence true", f"persistence_location {self.directory}/"]
+        else:
+            lines.append("persistence false")
         if os.geteuid() == 0:
             lines.append("user root")  # test PKI files live in a root-only tmp dir
         if self.tls:

@@ -35,6 +35,8 @@ class MqttObserver:
     port: int
     pki: DevPki | None
     topic_filter: str = "#"
+    client_id: str = ""
+    persistent_session: bool = False  # broker keeps our subscription and queue while we are away
     messages: list[Captured] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _client: Any = None
@@ -58,7 +60,10 @@ class MqttObserver:
             pass
 
     def start(self, timeout: float = 10.0) -> None:
-        client_id = f"capture-{time.monotonic_ns()}"
+        client_id = self.client_id or f"observer-{time.monotonic_ns()}"
+        session: dict[str, Any] = {}
+        if self.persistent_session:
+            session = {"session_behavior": mqtt5.ClientSessionBehaviorType.REJOIN_ALWAYS}
         if self.pki is not None:
             self._client = mqtt5_client_builder.mtls_from_path(
                 endpoint=self.host,
@@ -77,7 +82,11 @@ class MqttObserver:
                 mqtt5.ClientOptions(
                     host_name=self.host,
                     port=self.port,
-                    connect_options=mqtt5.ConnectPacket(client_id=client_id),
+                    connect_options=mqtt5.ConnectPacket(
+                    client_id=client_id,
+                    session_expiry_interval_sec=3600 if self.persistent_session else 0,
+                ),
+                **session,
                     on_publish_callback_fn=self._on_publish,
                     on_lifecycle_event_connection_success_fn=self._on_success,
                     min_reconnect_delay_ms=100,

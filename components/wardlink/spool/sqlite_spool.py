@@ -130,7 +130,6 @@ class Spool:
         self.ttl_seconds = ttl_seconds
         self.durability = durability
         self._lock = threading.RLock()
-        self._quarantined: list[str] = []
         self._evicted_unreported = 0
         self._evict_logged_at = -1e9
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -171,7 +170,6 @@ class Spool:
             src = Path(str(self.path) + suffix)
             if src.exists():
                 shutil.move(src, Path(str(target) + suffix))
-        self._quarantined.append(str(target))
         log.error(
             "spool file is corrupt; moved to quarantine and started a fresh spool",
             extra={"reason": reason, "quarantine": str(target)},
@@ -417,9 +415,22 @@ class Spool:
             evicted_total=int(evicted),
             expired_total=int(expired),
             dropped_total=int(dropped),
-            quarantined=tuple(self._quarantined),
+            quarantined=self.quarantined_files(),
             last_seq=int(row[0]) if row else 0,
             depth_by_kind={str(k): int(v) for k, v in by_kind.items()},
+        )
+
+    def quarantined_files(self) -> tuple[str, ...]:
+        """Every spool file ever quarantined here, by this process or another one."""
+        qdir = self.path.parent / "quarantine"
+        if not qdir.is_dir():
+            return ()
+        return tuple(
+            sorted(
+                str(p)
+                for p in qdir.glob(self.path.name + ".*")
+                if not p.name.endswith(("-wal", "-shm"))
+            )
         )
 
     def close(self) -> None:
