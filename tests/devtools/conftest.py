@@ -6,9 +6,9 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
-from wardlink.devtools.mqtt_broker import EmbeddedBroker
 
 from tests.devtools.mqtt_peers import CrtClient
+from wardlink.devtools.mqtt_broker import EmbeddedBroker
 
 
 @pytest.fixture

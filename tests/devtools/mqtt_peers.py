@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 from awscrt import io, mqtt5
+
 from wardlink.devtools.mqtt_codec import encode_utf8, encode_varint, packet
 
 WAIT_S = 10.0
@@ -40,7 +41,8 @@ class CrtClient:
             connect_options=mqtt5.ConnectPacket(
                 client_id=client_id, keep_alive_interval_sec=keep_alive_s
             ),
-            min_reconnect_delay_ms=5_000,
+            min_reconnect_delay_ms=5_000,  # no jitter: a reconnect must not race a test
+            retry_jitter_mode=mqtt5.ExponentialBackoffJitterMode.NONE,
             max_reconnect_delay_ms=10_000,
             ack_timeout_sec=int(WAIT_S),
             on_publish_callback_fn=lambda data: self._push(self.received, data.publish_packet),

@@ -8,12 +8,13 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 from awscrt import mqtt5
-from wardlink.devtools.mqtt_broker import EmbeddedBroker, ReceivedMessage
 
 from tests.devtools.mqtt_peers import CrtClient
+from wardlink.devtools.mqtt_broker import EmbeddedBroker, ReceivedMessage
 
-pytestmark = __import__("pytest").mark.integration
+pytestmark = pytest.mark.integration
 
 
 async def test_connack_advertises_iot_core_like_limits(
@@ -123,6 +124,13 @@ async def test_invalid_topics_get_puback_topic_name_invalid(
     assert broker.stats.rejected == 2
 
 
+def drain(queue: asyncio.Queue[ReceivedMessage]) -> list[ReceivedMessage]:
+    items = []
+    while not queue.empty():
+        items.append(queue.get_nowait())
+    return items
+
+
 async def test_tap_listener_and_recording_see_every_accepted_publish(
     tmp_path: Path, broker: EmbeddedBroker, crt_client: Callable[..., CrtClient]
 ) -> None:
@@ -131,6 +139,7 @@ async def test_tap_listener_and_recording_see_every_accepted_publish(
     tap = broker.tap()
     seen: list[ReceivedMessage] = []
     remove = broker.add_listener(seen.append)
+    everything = broker.tap(include_rejected=True)
 
     def failing(_message: ReceivedMessage) -> None:
         raise RuntimeError("a failing listener must not matter")
@@ -155,6 +164,12 @@ async def test_tap_listener_and_recording_see_every_accepted_publish(
     )
     assert second.payload == b"second"
     assert [m.payload for m in seen] == [b"\x00\xffbinary", b"second"]
+    assert [(m.payload, m.rejected is None) for m in drain(everything)] == [
+        (b"\x00\xffbinary", True),
+        (b"second", True),
+        (b"rejected", False),  # a PHI check must see refused bytes too
+        (b"third", True),
+    ]
     await broker.stop()  # flushes and closes the recording
     lines = [json.loads(line) for line in record.read_text().splitlines()]
     assert [(line["topic"], base64.b64decode(line["payload_b64"])) for line in lines] == [

@@ -11,9 +11,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from wardlink.devtools.mqtt_broker import EmbeddedBroker
 
 from tests.devtools.mqtt_peers import WAIT_S, RawClient, publish_packet, wait_until
+from wardlink.devtools.mqtt_broker import EmbeddedBroker
 
 pytestmark = pytest.mark.integration
 

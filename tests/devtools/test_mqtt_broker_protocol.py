@@ -6,8 +6,6 @@ import asyncio
 import random
 
 import pytest
-from wardlink.devtools.mqtt_broker import BrokerLimits, EmbeddedBroker
-from wardlink.devtools.mqtt_codec import encode_utf8, packet
 
 from tests.devtools.mqtt_peers import (
     RawClient,
@@ -17,6 +15,8 @@ from tests.devtools.mqtt_peers import (
     subscribe_packet,
     wait_until,
 )
+from wardlink.devtools.mqtt_broker import BrokerLimits, EmbeddedBroker
+from wardlink.devtools.mqtt_codec import encode_utf8, packet
 
 pytestmark = pytest.mark.integration
 

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 from awscrt import io, mqtt5
-from wardlink.devtools.mqtt_broker import EmbeddedBroker
-from wardlink.devtools.pki import DevPki, make_dev_pki, mutual_tls_server_context
 
 from tests.devtools.mqtt_peers import WAIT_S, CrtClient, RawClient, connect_packet
+from wardlink.devtools.mqtt_broker import EmbeddedBroker
+from wardlink.devtools.pki import DevPki, make_dev_pki, mutual_tls_server_context
 
 pytestmark = pytest.mark.integration
 

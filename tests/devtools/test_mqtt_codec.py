@@ -7,6 +7,7 @@ import contextlib
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from wardlink.devtools.mqtt_codec import (
     MQTT_5,
     MQTT_311,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import time
 import sys
 from pathlib import Path
 
@@ -62,6 +63,45 @@ def test_demo_delivers_every_seq_and_no_phi(tmp_path: Path) -> None:
     assert summary["last_seq"] == max(seqs)
     assert seqs >= set(range(1, summary["last_seq"] + 1))
     assert summary["phi_canaries"], "the simulators must carry canary PHI"
+    everything = b"".join(m.topic.encode() + m.payload for m in messages).lower()
+    for canary in summary["phi_canaries"]:
+        assert canary.lower().encode() not in everything
+
+
+@pytest.mark.integration
+def test_demo_survives_broker_stopped_for_12_seconds(tmp_path: Path) -> None:
+    broker = Mosquitto(tmp_path / "broker", tls=False, persistent=True)
+    broker.start()
+    observer = MqttObserver(
+        "127.0.0.1", broker.port, None, topic_filter="wardlink/#",
+        client_id="outage-observer", persistent_session=True,
+    )
+    observer.start()
+    summary_path = tmp_path / "summary.json"
+    demo = subprocess.Popen(
+        [sys.executable, "-m", "wardlink.cli.main", "demo", "--duration", "26",
+         "--broker", broker.url, "--summary", str(summary_path)],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    try:
+        time.sleep(6)
+        broker.stop()
+        time.sleep(12)
+        broker.start()
+        output, _ = demo.communicate(timeout=90)
+    finally:
+        if demo.poll() is None:
+            demo.kill()
+        time.sleep(1)
+        messages = observer.snapshot()
+        observer.stop()
+        broker.stop()
+    assert demo.returncode == 0, output[-3000:]
+    summary = json.loads(summary_path.read_text())
+    assert summary["missing_seqs"] == 0
+    assert summary["phi_leaks"] == []
+    seqs = {item["seq"] for m in messages for item in m.json()["items"]}
+    assert seqs >= set(range(1, summary["last_seq"] + 1))
     everything = b"".join(m.topic.encode() + m.payload for m in messages).lower()
     for canary in summary["phi_canaries"]:
         assert canary.lower().encode() not in everything

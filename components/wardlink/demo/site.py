@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import tempfile
 import time
 from dataclasses import dataclass
@@ -114,8 +115,10 @@ class SiteDemo:
         await broker.start()
         self.summary.broker = broker.url
         observer_ep = broker.endpoint("wardlink-demo-observer")
+        # A persistent session: if the broker restarts, it queues what we would miss.
         observer = MqttObserver(
-            observer_ep.host, observer_ep.port, broker.pki, topic_filter="wardlink/#"
+            observer_ep.host, observer_ep.port, broker.pki, topic_filter="wardlink/#",
+            client_id=f"wardlink-demo-observer-{os.getpid()}", persistent_session=True,
         )
         await asyncio.to_thread(observer.start)
 
