@@ -22,7 +22,6 @@ from typing import Any
 from urllib.parse import urlparse
 
 from awscrt import mqtt5
-from awsiot import mqtt5_client_builder
 
 from wardlink.bus.local import LocalPubSub
 from wardlink.bus.port import (
@@ -109,6 +108,10 @@ class DirectMqttBus(EdgeBus):
         if ep.tls:
             if not (ep.cert and ep.key and ep.ca):
                 raise BusError("mqtts:// needs a client certificate, key and CA (mutual TLS)")
+            # Imported here: the builder pulls in awscrt's HTTP/auth stack (~4 MB RSS),
+            # which plain loopback development connections do not need.
+            from awsiot import mqtt5_client_builder
+
             return mqtt5_client_builder.mtls_from_path(
                 endpoint=ep.host,
                 port=ep.port,

@@ -15,8 +15,9 @@ Durability (the fsync policy, see docs/uplink.md):
   last few batches since the WAL was last synced may be lost. For SD-card gateways
   where fsync latency is extreme.
 
-Bounds: the total bytes of stored bodies is kept in a one-row table by triggers,
-so both processes see the same number. When an append would go over ``max_bytes``,
+Bounds: the total bytes of stored bodies is kept in a one-row table, updated in
+the same transaction as every insert and delete, so both processes see the same
+number. When an append would go over ``max_bytes``,
 the oldest *routine telemetry* is evicted first and counted; alerts and status are
 evicted only if nothing else is left. Records older than ``ttl_seconds`` expire.
 Acquisition never blocks: if the disk itself is full, telemetry is evicted and the
@@ -73,11 +74,11 @@ CREATE TABLE IF NOT EXISTS totals (
     dropped INTEGER NOT NULL
 );
 INSERT OR IGNORE INTO totals VALUES (1, 0, 0, 0, 0);
-CREATE TRIGGER IF NOT EXISTS records_ins AFTER INSERT ON records
-    BEGIN UPDATE totals SET bytes = bytes + NEW.size WHERE id = 1; END;
-CREATE TRIGGER IF NOT EXISTS records_del AFTER DELETE ON records
-    BEGIN UPDATE totals SET bytes = bytes - OLD.size WHERE id = 1; END;
+DROP TRIGGER IF EXISTS records_ins;
+DROP TRIGGER IF EXISTS records_del;
 """
+
+_IN_CHUNK = 500  # bound on SQL parameters per statement
 
 
 def priority_of(kind: RecordKind) -> int:
@@ -270,6 +271,7 @@ class Spool:
                 "INSERT INTO records (kind, priority, created, size, body) VALUES (?, ?, ?, ?, ?)",
                 [(kind.value, priority, now, len(b), b) for b in bodies],
             )
+            db.execute("UPDATE totals SET bytes = bytes + ? WHERE id = 1", (size,))
             (last,) = db.execute("SELECT seq FROM sqlite_sequence WHERE name='records'").fetchone()
             db.execute("COMMIT")
         except BaseException:
@@ -299,7 +301,7 @@ class Spool:
                         freed += size
                         if freed >= need_bytes:
                             break
-                    db.executemany("DELETE FROM records WHERE seq = ?", [(s,) for s in chosen])
+                    _delete(db, chosen)
                     evicted += len(chosen)
                 if freed >= need_bytes:
                     break
@@ -353,26 +355,28 @@ class Spool:
 
     @staticmethod
     def _restore(rows: list[tuple[int, str, bytes]], max_bytes: int) -> list[SpooledRecord]:
+        """Rebuild sealed records. Our own file held only sealed bytes: no re-validation."""
         out: list[SpooledRecord] = []
         total = 0
+        kinds = {k.value: k for k in RecordKind}
         with sealing():
             for seq, kind, body in rows:
                 total += len(body) + 16
                 if out and total > max_bytes:
                     break
-                out.append(SpooledRecord(seq=seq, kind=RecordKind(kind), body=bytes(body)))
+                out.append(SpooledRecord.model_construct(seq=seq, kind=kinds[kind], body=body))
         return out
 
     def ack(self, seqs: Iterable[int]) -> int:
         """Delete records the broker acknowledged. Returns how many were deleted."""
-        params = [(s,) for s in seqs]
-        if not params:
+        chosen = list(seqs)
+        if not chosen:
             return 0
         with self._lock:
             db = self._db
             db.execute("BEGIN IMMEDIATE")
             try:
-                deleted = db.executemany("DELETE FROM records WHERE seq = ?", params).rowcount
+                deleted = _delete(db, chosen)
                 db.execute("COMMIT")
             except BaseException:
                 db.execute("ROLLBACK")
@@ -386,7 +390,11 @@ class Spool:
             db = self._db
             db.execute("BEGIN IMMEDIATE")
             try:
+                (freed,) = db.execute(
+                    "SELECT total(size) FROM records WHERE created < ?", (cutoff,)
+                ).fetchone()
                 expired = db.execute("DELETE FROM records WHERE created < ?", (cutoff,)).rowcount
+                db.execute("UPDATE totals SET bytes = bytes - ? WHERE id = 1", (int(freed),))
                 if expired:
                     db.execute("UPDATE totals SET expired = expired + ? WHERE id = 1", (expired,))
                 db.execute("COMMIT")
@@ -440,3 +448,18 @@ class Spool:
             except sqlite3.Error:
                 pass
             self._db.close()
+
+
+def _delete(db: sqlite3.Connection, seqs: list[int]) -> int:
+    """Delete records by seq inside the caller's transaction, keeping the byte total."""
+    deleted = 0
+    for start in range(0, len(seqs), _IN_CHUNK):
+        chunk = seqs[start : start + _IN_CHUNK]
+        marks = ",".join("?" * len(chunk))
+        (freed,) = db.execute(
+            f"SELECT total(size) FROM records WHERE seq IN ({marks})",  # noqa: S608 - placeholders only
+            chunk,
+        ).fetchone()
+        deleted += db.execute(f"DELETE FROM records WHERE seq IN ({marks})", chunk).rowcount  # noqa: S608
+        db.execute("UPDATE totals SET bytes = bytes - ? WHERE id = 1", (int(freed),))
+    return deleted
