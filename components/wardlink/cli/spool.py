@@ -12,9 +12,18 @@ from pathlib import Path
 from typing import Any
 
 
+def _missing(path: Path) -> bool:
+    if not path.exists():
+        print(f"no spool at {path}")
+        return True
+    return False
+
+
 def _stats(args: argparse.Namespace) -> int:
     from wardlink.spool import Spool
 
+    if _missing(args.path):
+        return 2
     spool = Spool(args.path)
     print(json.dumps(dataclasses.asdict(spool.stats()), indent=2))
     spool.close()
@@ -24,6 +33,8 @@ def _stats(args: argparse.Namespace) -> int:
 def _peek(args: argparse.Namespace) -> int:
     from wardlink.spool import Spool
 
+    if _missing(args.path):
+        return 2
     spool = Spool(args.path)
     for record in spool.read(max_items=args.limit):
         print(json.dumps({"seq": record.seq, "kind": record.kind.value, **json.loads(record.body)}))

@@ -5,13 +5,28 @@ names, never copied from the input and trimmed, so a field added to the raw type
 later stays inside the gateway until someone declares it safe here. Free text that
 must pass (annotations, status detail) goes through the text scrubber; if the
 scrubber fails, the text is dropped (fail closed).
+
+``RedactionPolicy()`` with no arguments is the fail-closed minimum: it needs no
+files and no keys, drops all free text and every patient identifier. Real
+deployments build one from the policy file with ``RedactionPolicy.from_file`` (or
+``from_config``), or take ``RedactionPolicy.default()``: the documented defaults
+with the real scrubber (docs/phi-policy.md).
+
+Besides the sealed pipeline types the policy also redacts whole documents -
+JSON observations, HL7 v2 messages and free text - for ``wardlink phi redact`` and
+for codecs that forward documents; those return a ``RedactionResult`` and never
+raise on bad input.
 """
 
 from __future__ import annotations
 
+import json
 import logging
-from collections.abc import Iterable, Sequence
-from typing import Protocol
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any, Protocol
 
 from wardlink.model import (
     DeviceIdentity,
@@ -20,10 +35,24 @@ from wardlink.model import (
     PatientContext,
     RedactedDeviceStatus,
     RedactedObservation,
+    RedactionError,
 )
 from wardlink.model.seal import sealing
+from wardlink.phi.config import PolicyConfig, load_config, load_config_file
+from wardlink.phi.fields import DROP, FieldActions
+from wardlink.phi.generalize import truncate_datetime
+from wardlink.phi.hl7_redact import Hl7Redactor
+from wardlink.phi.json_redact import JsonRedactor
+from wardlink.phi.keys import FileSecretSource, SecretSource
+from wardlink.phi.pseudonym import Pseudonymizer
+from wardlink.phi.result import Format, RedactionResult
+from wardlink.phi.scrubber import Scrubber
+from wardlink.phi.vault import TokenVault
 
 log = logging.getLogger(__name__)
+
+_CODE_RE = re.compile(r"^[A-Za-z0-9_.:/#+-]{1,48}$")
+_LONG_DIGITS_RE = re.compile(r"\d{7}")
 
 
 class TextScrubber(Protocol):
@@ -42,8 +71,65 @@ class DropAllText:
 class RedactionPolicy:
     """Builds outbound types from raw ones. Stateless apart from its configuration."""
 
-    def __init__(self, scrubber: TextScrubber | None = None) -> None:
+    def __init__(
+        self,
+        scrubber: TextScrubber | None = None,
+        *,
+        config: PolicyConfig | None = None,
+        pseudonyms: Pseudonymizer | None = None,
+        today: Callable[[], date] | None = None,
+    ) -> None:
         self.scrubber: TextScrubber = scrubber or DropAllText()
+        self.config: PolicyConfig = config or PolicyConfig()
+        self.pseudonyms = pseudonyms or Pseudonymizer({})
+        self._actions = FieldActions(
+            self.config, self.scrubber, self.pseudonyms, today or (lambda: datetime.now(UTC).date())
+        )
+        self._json = JsonRedactor(self.config.json_.fields, self._actions)
+        self._hl7 = Hl7Redactor(self.config.hl7.segments, self._actions)
+
+    # -- construction ------------------------------------------------------------
+
+    @classmethod
+    def default(cls, *, secrets: SecretSource | None = None) -> RedactionPolicy:
+        """The documented defaults (``default_policy.yaml``) with the real scrubber."""
+        return cls.from_config({}, secrets=secrets)
+
+    @classmethod
+    def from_file(
+        cls, path: str | Path, *, secrets: SecretSource | None = None
+    ) -> RedactionPolicy:
+        """Load a YAML policy file merged over the defaults. Raises PolicyError."""
+        return cls._build(load_config_file(path), secrets)
+
+    @classmethod
+    def from_config(
+        cls, data: Mapping[str, Any] | PolicyConfig, *, secrets: SecretSource | None = None
+    ) -> RedactionPolicy:
+        """Build from a mapping (e.g. Greengrass component configuration) or a config.
+
+        ``secrets`` supplies HMAC and vault keys; on a gateway pass a
+        ``GreengrassSecretSource``. Without it, ``hmac.secrets_dir`` is used.
+        """
+        config = data if isinstance(data, PolicyConfig) else load_config(data)
+        return cls._build(config, secrets)
+
+    @classmethod
+    def _build(cls, config: PolicyConfig, secrets: SecretSource | None) -> RedactionPolicy:
+        source = secrets
+        if source is None and config.hmac.secrets_dir is not None:
+            source = FileSecretSource(config.hmac.secrets_dir)
+        modes = config.identifiers.modes()
+        vault: Callable[[], TokenVault] | None = None
+        if "vault" in modes.values():
+            vault = _vault_opener(config, source)
+        pseudonyms = Pseudonymizer(
+            modes, vault=vault, secrets=source, hmac_key_ids=config.hmac.key_ids
+        )
+        scrubber = Scrubber(keep_terms=config.text.keep_terms, dates=config.text.dates)
+        return cls(scrubber, config=config, pseudonyms=pseudonyms)
+
+    # -- the sealed pipeline -----------------------------------------------------
 
     def _text(self, text: str | None, patient: PatientContext | None) -> str | None:
         if not text:
@@ -52,9 +138,44 @@ class RedactionPolicy:
         try:
             cleaned = self.scrubber.scrub(text, known)
         except Exception:
-            log.exception("free text could not be scrubbed; dropped")
+            log.error("free text could not be scrubbed; dropped")
             return None
         return cleaned or None
+
+    def _patient_ref(self, patient: PatientContext | None) -> str | None:
+        if patient is None or not patient.patient_id:
+            return None
+        token = self._actions.pseudonym("patient_id", patient.patient_id)
+        return None if token is DROP else str(token)
+
+    def _moment(self, moment: datetime) -> datetime:
+        truncated = truncate_datetime(moment, self.config.dates.timestamps)
+        if truncated is None:
+            # The outbound types require a time; 'drop' degrades to the year.
+            truncated = truncate_datetime(moment, "year")
+        assert truncated is not None
+        return truncated
+
+    def _codes(self, codes: Iterable[str]) -> tuple[str, ...]:
+        """Device codes and flags: kept only if code-shaped and untouched by the scrubber.
+
+        The shape check needs no scrubber, so the fail-closed default still passes
+        error codes (the cloud detectors need them) but nothing with a space, an
+        '@' or a run of seven digits.
+        """
+        kept: list[str] = []
+        check = not isinstance(self.scrubber, DropAllText)
+        for code in codes:
+            if not _CODE_RE.match(code) or _LONG_DIGITS_RE.search(code):
+                continue
+            if check:
+                try:
+                    if self.scrubber.scrub(code) != code:
+                        continue
+                except Exception:
+                    continue
+            kept.append(code)
+        return tuple(kept)
 
     def redact_observations(
         self,
@@ -62,6 +183,7 @@ class RedactionPolicy:
         device: DeviceIdentity,
         patient: PatientContext | None = None,
     ) -> list[RedactedObservation]:
+        patient_ref = self._patient_ref(patient)
         with sealing():
             return [
                 RedactedObservation(
@@ -71,10 +193,11 @@ class RedactionPolicy:
                     mdc_name=obs.metric.mdc_name,
                     value=obs.value,
                     unit=obs.unit,
-                    measured_at=obs.measured_at,
+                    measured_at=self._moment(obs.measured_at),
                     quality=obs.quality,
-                    flags=obs.flags,
+                    flags=self._codes(obs.flags),
                     annotation=self._text(obs.annotation, patient),
+                    patient_ref=patient_ref,
                 )
                 for obs in observations
             ]
@@ -89,9 +212,90 @@ class RedactionPolicy:
             return RedactedDeviceStatus(
                 device_id=status.device_id,
                 device_model=device.model,
-                at=status.at,
+                at=self._moment(status.at),
                 connectivity=status.connectivity,
                 battery_percent=status.battery_percent,
-                error_codes=status.error_codes,
+                error_codes=self._codes(status.error_codes),
                 detail=self._text(status.detail, patient),
             )
+
+    # -- documents ---------------------------------------------------------------
+
+    def redact_text(self, text: object, known: Sequence[str] = ()) -> RedactionResult:
+        if not isinstance(text, str):
+            return RedactionResult.failure("text input must be a string")
+        try:
+            return RedactionResult.success(self.scrubber.scrub(text, known))
+        except Exception as exc:
+            return RedactionResult.failure(f"scrubber failed: {type(exc).__name__}")
+
+    def redact_json(
+        self, document: object, patient: PatientContext | None = None
+    ) -> RedactionResult:
+        """Redact a JSON value (already parsed) or JSON text."""
+        if isinstance(document, (str, bytes)):
+            try:
+                document = json.loads(document)
+            except (ValueError, UnicodeDecodeError) as exc:
+                return RedactionResult.failure(f"malformed JSON: {_short(exc)}")
+        known = patient.values() if patient is not None else []
+        try:
+            return RedactionResult.success(self._json.redact(document, known))
+        except RedactionError as exc:
+            return RedactionResult.failure(str(exc))
+        except Exception as exc:
+            log.error("JSON redaction failed: %s", type(exc).__name__)
+            return RedactionResult.failure(f"redaction failed: {type(exc).__name__}")
+
+    def redact_hl7(
+        self, message: object, patient: PatientContext | None = None
+    ) -> RedactionResult:
+        if not isinstance(message, (str, bytes)):
+            return RedactionResult.failure("HL7 input must be a string")
+        known = patient.values() if patient is not None else ()
+        try:
+            return RedactionResult.success(self._hl7.redact(message, known))
+        except RedactionError as exc:
+            return RedactionResult.failure(str(exc))
+        except Exception as exc:
+            log.error("HL7 redaction failed: %s", type(exc).__name__)
+            return RedactionResult.failure(f"redaction failed: {type(exc).__name__}")
+
+    def redact(self, kind: Format, payload: object) -> RedactionResult:
+        """Dispatch on the format name used by the CLI (json | hl7 | text)."""
+        if kind == "json":
+            return self.redact_json(payload)
+        if kind == "hl7":
+            return self.redact_hl7(payload)
+        if kind == "text":
+            return self.redact_text(payload)
+        return RedactionResult.failure(f"unknown format {kind!r}")
+
+
+def _vault_opener(config: PolicyConfig, source: SecretSource | None) -> Callable[[], TokenVault]:
+    """Open the vault on first use: its key may only be reachable once IPC is up."""
+    vault_config = config.vault
+    if vault_config.path is None:
+        raise RedactionError("identifiers use mode 'vault' but vault.path is not set")
+    if vault_config.key_file is None and vault_config.key_secret_id is None:
+        raise RedactionError("identifiers use mode 'vault' but no vault key is configured")
+    path = vault_config.path
+
+    def open_vault() -> TokenVault:
+        if vault_config.key_file is not None:
+            directory = vault_config.key_file.parent
+            key = FileSecretSource(directory).get_secret(vault_config.key_file.name)
+        else:
+            if source is None:
+                raise RedactionError("vault.key_secret_id needs a secret source")
+            assert vault_config.key_secret_id is not None
+            key = source.get_secret(vault_config.key_secret_id)
+        return TokenVault(path, key)
+
+    return open_vault
+
+
+def _short(exc: Exception) -> str:
+    """An error message without input content (json errors quote no data, but be sure)."""
+    text = str(exc)
+    return text.split(":")[0][:80] if text else type(exc).__name__

@@ -21,6 +21,7 @@ from wardlink.transports.base import (
     Backoff,
     Chunk,
     Transport,
+    TransportClosed,
     TransportError,
     sleep_backoff,
 )
@@ -111,22 +112,32 @@ class SerialTransport(Transport):
     def connected(self) -> bool:
         return self._port is not None and bool(self._port.is_open)
 
-    async def _open(self) -> serial.SerialBase:
+    async def _open(self) -> serial.SerialBase | None:
+        """Open the port, retrying with backoff; None once the transport is closing."""
         attempt = 0
-        while True:
+        while not self._closing.is_set():
             try:
                 path = _resolve(self.settings)
                 port = await asyncio.to_thread(self._opener, self.settings, path)
+                if self._closing.is_set():  # closed while the open was in flight
+                    with contextlib.suppress(Exception):
+                        port.close()
+                    return None
                 log.info("serial port open", extra={"port": path})
                 return port
             except (OSError, serial.SerialException, TransportError) as exc:
                 log.warning("serial port unavailable, retrying", extra={"error": str(exc)})
             if not await sleep_backoff(self.backoff, attempt, self._closing):
-                raise asyncio.CancelledError
+                return None
             attempt += 1
+        return None
 
     async def _read(self, port: serial.SerialBase) -> bytes:
-        """Wait for data without a thread per read where the port has a file descriptor."""
+        """Wait for data without a thread per read where the port has a file descriptor.
+
+        The wait also ends when the transport is closed: a closed descriptor is
+        silently dropped by epoll, so waiting on readability alone would hang.
+        """
         loop = asyncio.get_running_loop()
         try:
             fd = port.fileno()
@@ -141,10 +152,14 @@ class SerialTransport(Transport):
                 ready.set_result(None)
 
         loop.add_reader(fd, wake)
+        closing = asyncio.ensure_future(self._closing.wait())
         try:
-            await ready
+            await asyncio.wait({ready, closing}, return_when=asyncio.FIRST_COMPLETED)
         finally:
+            closing.cancel()
             loop.remove_reader(fd)
+        if self._closing.is_set():
+            raise TransportClosed("serial transport closed")
         data = port.read(READ_SIZE)
         if not data:
             # Readable with nothing to read is how a closed pty or unplugged adapter looks.
@@ -153,18 +168,21 @@ class SerialTransport(Transport):
 
     async def chunks(self) -> AsyncIterator[Chunk]:
         while not self._closing.is_set():
-            try:
-                self._port = await self._open()
-            except asyncio.CancelledError:
+            port = await self._open()
+            if port is None:
                 return
+            self._port = port
             try:
                 while not self._closing.is_set():
-                    data = await self._read(self._port)
+                    data = await self._read(port)
                     if data:
                         yield Chunk(data)
+            except TransportClosed:
+                return
             except (OSError, serial.SerialException) as exc:
-                log.warning("serial link lost, reconnecting", extra={"error": str(exc)})
-                self.reconnects += 1
+                if not self._closing.is_set():
+                    log.warning("serial link lost, reconnecting", extra={"error": str(exc)})
+                    self.reconnects += 1
             finally:
                 self._drop()
 
