@@ -1,0 +1,1 @@
+"""Lambda entry points, one per module: ``wardlink.cloudapi.handlers.<name>.handler``."""
