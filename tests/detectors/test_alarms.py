@@ -211,7 +211,7 @@ def test_audit_trail_records_who_when_what_why() -> None:
     item = a.audit[1].to_json()
     assert item == {
         "alarm_id": "wardlink-device-offline#offline#gw-1/pump-7",
-        "at_seq": "2026-11-21T10:00:20Z#000002",
+        "at_seq": "2026-11-21T10:00:20.000Z#000002",
         "at": "2026-11-21T10:00:20Z",
         "who": "bob@support",
         "action": "acknowledge",

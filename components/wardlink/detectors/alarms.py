@@ -34,7 +34,8 @@ from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
 
-from wardlink.detectors.timeutil import format_iso_ms, parse_iso_ms
+from wardlink.detectors.timeutil import format_iso_ms_fixed as format_iso_ms
+from wardlink.detectors.timeutil import parse_iso_ms
 
 SYSTEM = "system"
 

@@ -20,6 +20,16 @@ def parse_iso_ms(text: str) -> int:
     return round(value.timestamp() * 1000)
 
 
+def format_iso_ms_fixed(epoch_ms: int) -> str:
+    """Like ``format_iso_ms`` but always with milliseconds, so strings sort by time.
+
+    Used for stored sort keys (Alarms ``last_change``, AlarmAudit ``at_seq``).
+    """
+    seconds, millis = divmod(int(epoch_ms), 1000)
+    text = datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%S")
+    return f"{text}.{millis:03d}Z"
+
+
 def format_iso_ms(epoch_ms: int) -> str:
     """Format epoch milliseconds as ``YYYY-MM-DDTHH:MM:SS[.mmm]Z`` (UTC)."""
     seconds, millis = divmod(int(epoch_ms), 1000)
