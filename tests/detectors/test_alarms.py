@@ -212,7 +212,7 @@ def test_audit_trail_records_who_when_what_why() -> None:
     assert item == {
         "alarm_id": "wardlink-device-offline#offline#gw-1/pump-7",
         "at_seq": "2026-11-21T10:00:20.000Z#000002",
-        "at": "2026-11-21T10:00:20Z",
+        "at": "2026-11-21T10:00:20.000Z",
         "who": "bob@support",
         "action": "acknowledge",
         "why": "called the ward, device reseated",
@@ -237,5 +237,5 @@ def test_alarm_state_json_round_trip() -> None:
     respond(a, AlarmAction.SNOOZE, 20, snooze_seconds=60)
     data = a.state.to_json()
     assert data["state"] == "SNOOZE_DISABLED"
-    assert data["snooze_until"] == "2026-11-21T10:01:20Z"
+    assert data["snooze_until"] == "2026-11-21T10:01:20.000Z"
     assert AlarmState.from_json(data) == a.state
