@@ -13,6 +13,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from typing import Any
 
 import serial
 from serial.tools import list_ports
@@ -54,8 +55,10 @@ class SerialSettings:
 def find_usb_port(vid: int, pid: int, serial_number: str | None) -> str | None:
     """The device path of the matching USB serial adapter, if one is plugged in."""
     for port in list_ports.comports():
-        if port.vid == vid and port.pid == pid and (
-            serial_number is None or port.serial_number == serial_number
+        if (
+            port.vid == vid
+            and port.pid == pid
+            and (serial_number is None or port.serial_number == serial_number)
         ):
             return str(port.device)
     return None
@@ -153,8 +156,9 @@ class SerialTransport(Transport):
 
         loop.add_reader(fd, wake)
         closing = asyncio.ensure_future(self._closing.wait())
+        waiters: set[asyncio.Future[Any]] = {ready, closing}
         try:
-            await asyncio.wait({ready, closing}, return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
         finally:
             closing.cancel()
             loop.remove_reader(fd)

@@ -1,0 +1,235 @@
+"""``wardlink devices ...`` - tools for device engineers working with captures and profiles.
+
+* ``devices decode --codec NAME --hex HEX`` (or ``--file CAPTURE``) decodes bytes
+  and prints the events as JSON. Observations are printed in full; patient data
+  never is: a decoded patient shows as ``"<redacted: N fields>"``, free-text
+  annotations and device details as their length only, and frame errors without
+  their raw bytes (which may hold a whole HL7 message).
+* ``devices codecs`` lists the codecs, ``devices profiles`` the device profiles,
+  ``devices validate FILE`` checks a profile and explains what is wrong.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from wardlink.codecs import (
+    CodecError,
+    CodecEvent,
+    DecodeContext,
+    Decoded,
+    FrameError,
+    Reply,
+    StreamCodec,
+    ValueCodec,
+    all_codecs,
+    get_codec,
+)
+from wardlink.model import DeviceStatus, Observation, PatientContext
+
+
+def _patient_fields(patient: PatientContext) -> int:
+    count = sum(1 for name in ("sex", "id_type") if getattr(patient, name))
+    return count + len(patient.values())
+
+
+def _redacted(text: str | None) -> str | None:
+    return None if text is None else f"<redacted: {len(text)} characters>"
+
+
+def observation_json(obs: Observation) -> dict[str, Any]:
+    return {
+        "device_id": obs.device_id,
+        "mdc_code": obs.metric.mdc_code,
+        "mdc_name": obs.metric.mdc_name,
+        "value": obs.value,
+        "unit": obs.unit,
+        "measured_at": obs.measured_at.isoformat(),
+        "quality": obs.quality.value,
+        "flags": list(obs.flags),
+        "annotation": _redacted(obs.annotation),
+    }
+
+
+def status_json(status: DeviceStatus) -> dict[str, Any]:
+    return {
+        "connectivity": status.connectivity.value,
+        "battery_percent": status.battery_percent,
+        "error_codes": list(status.error_codes),
+        "detail": _redacted(status.detail),
+    }
+
+
+def event_json(event: CodecEvent) -> dict[str, Any]:
+    """One codec event as PHI-free JSON."""
+    if isinstance(event, Decoded):
+        out: dict[str, Any] = {
+            "event": "decoded",
+            "observations": [observation_json(o) for o in event.observations],
+        }
+        if event.patient is not None:
+            out["patient"] = f"<redacted: {_patient_fields(event.patient)} fields>"
+        if event.status is not None:
+            out["status"] = status_json(event.status)
+        return out
+    if isinstance(event, Reply):
+        return {
+            "event": "reply",
+            "hex": event.data.hex(" ") if len(event.data) <= 16 else None,
+            "bytes": len(event.data),
+        }
+    extra = {k: v for k, v in (("key", getattr(event, "key", None)),) if v}
+    return {
+        "event": type(event).__name__,
+        "reason": event.reason,
+        "raw_bytes": len(event.raw),
+        **extra,
+    }
+
+
+def _read_input(args: argparse.Namespace) -> bytes:
+    if args.file is not None:
+        return Path(args.file).read_bytes()
+    text = "".join(args.hex.split()).replace(":", "").replace("-", "")
+    text = text.removeprefix("0x")
+    return bytes.fromhex(text)
+
+
+def _context(args: argparse.Namespace) -> DecodeContext:
+    if args.profile:
+        from wardlink.profiles import find_profile
+
+        return find_profile(args.profile).decode_context(args.device_id)
+    return DecodeContext(device_id=args.device_id)
+
+
+def _decode(args: argparse.Namespace) -> int:
+    try:
+        codec_class = get_codec(args.codec)
+    except KeyError as exc:
+        print(f"error: {exc.args[0]}", file=sys.stderr)
+        return 2
+    try:
+        data = _read_input(args)
+    except ValueError:
+        print("error: --hex is not hexadecimal", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"error: cannot read {args.file}: {exc.strerror}", file=sys.stderr)
+        return 2
+    try:
+        context = _context(args)
+    except Exception as exc:  # a profile error explains itself
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    events: list[CodecEvent]
+    status = 0
+    if issubclass(codec_class, StreamCodec):
+        events = codec_class(context).feed(data)
+    else:
+        assert issubclass(codec_class, ValueCodec)
+        try:
+            events = [codec_class(context).decode(data)]
+        except CodecError as exc:
+            events = [FrameError(str(exc), data)]
+            status = 1
+    result = {
+        "codec": args.codec,
+        "bytes": len(data),
+        "events": [event_json(e) for e in events],
+        "observations": sum(len(e.observations) for e in events if isinstance(e, Decoded)),
+        "errors": sum(1 for e in events if isinstance(e, FrameError)),
+    }
+    print(json.dumps(result, indent=2))
+    return status
+
+
+def _codecs(args: argparse.Namespace) -> int:
+    rows = [
+        {
+            "name": name,
+            "kind": "stream" if issubclass(cls, StreamCodec) else "value",
+            "description": cls.description,
+        }
+        for name, cls in all_codecs().items()
+    ]
+    if args.json:
+        print(json.dumps(rows, indent=2))
+    else:
+        width = max(len(r["name"]) for r in rows)
+        for row in rows:
+            print(f"{row['name']:<{width}}  {row['kind']:<6}  {row['description']}")
+    return 0
+
+
+def _profiles(args: argparse.Namespace) -> int:
+    from wardlink.profiles import ProfileError, builtin_profiles, load_profiles, profile_summary
+
+    try:
+        profiles = load_profiles(args.dir) if args.dir else builtin_profiles()
+    except ProfileError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    rows = [dict(profile_summary(p)) for p in profiles.values()]
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    width = max((len(r["name"]) for r in rows), default=4)
+    for row in rows:
+        sim = f"  sim: {row['simulator']}" if row["simulator"] else ""
+        print(
+            f"{row['name']:<{width}}  {row['codec']:<32} {row['transport']:<6} {row['model']}{sim}"
+        )
+    return 0
+
+
+def _validate(args: argparse.Namespace) -> int:
+    from wardlink.profiles import ProfileError, load_profile
+
+    failed = 0
+    for path in args.files:
+        try:
+            profile = load_profile(path)
+        except ProfileError as exc:
+            print(str(exc), file=sys.stderr)
+            failed += 1
+            continue
+        known = all_codecs()
+        note = "" if profile.codec in known else f" (codec {profile.codec} is not installed)"
+        print(f"{path}: ok - {profile.name}, {profile.codec}{note}")
+    return 1 if failed else 0
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser("devices", help="device codecs, captures and profiles")
+    sub = parser.add_subparsers(dest="devices_command", metavar="SUBCOMMAND", required=True)
+
+    decode = sub.add_parser("decode", help="decode captured bytes and print observations as JSON")
+    decode.add_argument("--codec", required=True, help="codec name, e.g. serial:nonin-2")
+    source = decode.add_mutually_exclusive_group(required=True)
+    source.add_argument("--hex", help="the bytes, in hex (spaces and colons allowed)")
+    source.add_argument("--file", type=Path, help="a binary capture file")
+    decode.add_argument(
+        "--device-id", default="capture", help="device id to stamp (default: capture)"
+    )
+    decode.add_argument("--profile", help="profile name or file whose metric mapping applies")
+    decode.set_defaults(func=_decode)
+
+    codecs = sub.add_parser("codecs", help="list the codecs")
+    codecs.add_argument("--json", action="store_true")
+    codecs.set_defaults(func=_codecs)
+
+    profiles = sub.add_parser("profiles", help="list device profiles")
+    profiles.add_argument(
+        "--dir", type=Path, help="a directory of profiles instead of the built-in ones"
+    )
+    profiles.add_argument("--json", action="store_true")
+    profiles.set_defaults(func=_profiles)
+
+    validate = sub.add_parser("validate", help="check profile files")
+    validate.add_argument("files", nargs="+", type=Path)
+    validate.set_defaults(func=_validate)

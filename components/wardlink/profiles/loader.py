@@ -1,0 +1,101 @@
+"""Loading device profiles from YAML, with errors a device engineer can act on.
+
+``load_profile(path)`` reads one file; ``builtin_profiles()`` the profiles shipped
+in ``profiles/builtin`` (a simulated device for every codec); ``find_profile``
+accepts either a built-in name or a path. Every failure is a ``ProfileError``
+whose message names the file and, for schema errors, each offending field::
+
+    sim-nonin.yaml: transport.baudrate: Input should be greater than 0
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from importlib import resources
+from pathlib import Path
+
+import yaml
+from pydantic import ValidationError
+
+from wardlink.model import WardlinkError
+from wardlink.profiles.schema import DeviceProfile
+
+BUILTIN_PACKAGE = "wardlink.profiles.builtin"
+
+
+class ProfileError(WardlinkError):
+    """A profile file is missing, is not YAML, or does not match the schema."""
+
+
+def _format_validation(source: str, error: ValidationError) -> str:
+    lines = []
+    for item in error.errors():
+        location = ".".join(str(part) for part in item["loc"]) or "(profile)"
+        lines.append(f"{source}: {location}: {item['msg']}")
+    return "\n".join(lines)
+
+
+def parse_profile(text: str, source: str = "<profile>") -> DeviceProfile:
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        where = getattr(exc, "problem_mark", None)
+        at = f" (line {where.line + 1}, column {where.column + 1})" if where is not None else ""
+        raise ProfileError(f"{source}: not valid YAML{at}") from None
+    if not isinstance(raw, dict):
+        raise ProfileError(f"{source}: a profile must be a YAML mapping")
+    try:
+        return DeviceProfile.model_validate(raw)
+    except ValidationError as exc:
+        raise ProfileError(_format_validation(source, exc)) from None
+
+
+def load_profile(path: str | Path) -> DeviceProfile:
+    """Read and validate one profile file."""
+    file = Path(path)
+    try:
+        text = file.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ProfileError(f"{file}: no such profile file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ProfileError(f"{file}: cannot read: {exc}") from None
+    return parse_profile(text, file.name)
+
+
+def load_profiles(directory: str | Path) -> dict[str, DeviceProfile]:
+    """Every ``*.yaml`` profile in a directory, by profile name (names must be unique)."""
+    found: dict[str, DeviceProfile] = {}
+    for file in sorted(Path(directory).glob("*.yaml")):
+        profile = load_profile(file)
+        if profile.name in found:
+            raise ProfileError(f"{file.name}: profile name {profile.name!r} is used twice")
+        found[profile.name] = profile
+    return found
+
+
+@cache
+def _builtin() -> dict[str, DeviceProfile]:
+    found: dict[str, DeviceProfile] = {}
+    for entry in sorted(resources.files(BUILTIN_PACKAGE).iterdir(), key=lambda e: e.name):
+        if entry.name.endswith(".yaml"):
+            profile = parse_profile(entry.read_text(encoding="utf-8"), entry.name)
+            if profile.name in found:
+                raise ProfileError(f"{entry.name}: profile name {profile.name!r} is used twice")
+            found[profile.name] = profile
+    return found
+
+
+def builtin_profiles() -> dict[str, DeviceProfile]:
+    """The profiles shipped with Wardlink, by name."""
+    return dict(_builtin())
+
+
+def find_profile(name_or_path: str) -> DeviceProfile:
+    """A built-in profile by name, or a profile file by path."""
+    builtin = _builtin()
+    if name_or_path in builtin:
+        return builtin[name_or_path]
+    if name_or_path.endswith((".yaml", ".yml")) or "/" in name_or_path:
+        return load_profile(name_or_path)
+    known = ", ".join(sorted(builtin))
+    raise ProfileError(f"unknown profile {name_or_path!r}; built-in: {known}")

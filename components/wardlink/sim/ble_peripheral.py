@@ -1,0 +1,291 @@
+"""Common ground of the Bumble health peripherals: a GATT server that advertises.
+
+Each profile simulator (``ble_glucose``, ``ble_blood_pressure``, ...) subclasses
+``BlePeripheralSim`` and adds its own service. Every simulator also offers
+Device Information (0x180A), Battery (0x180F, Battery Level 0x2A19 read/notify)
+and, where the profile uses a device clock, Current Time (0x1805, 0x2A2B read),
+whose value comes from a deliberately skewed simulated device clock so that
+clock-offset correction has something to correct.
+
+Data is canary-free: Bluetooth health profiles carry no patient names; the only
+person-related field is a small user index, which the codecs route to the
+patient context.
+
+Where the controller lives:
+
+* in-process: ``Sim.on_link(link, address)`` puts the peripheral on a virtual
+  controller on a shared ``bumble.link.LocalLink``; the gateway side reaches it
+  through ``transports.bleak_bumble.BumbleCentral.on_link(link)``. Tests and the
+  demo do this.
+* standalone (``wardlink sim ble-glucose``): ``serve_standalone`` creates a
+  LocalLink with the peripheral and one extra virtual controller exposed over a
+  Bumble HCI transport (default ``tcp-server:_:9321``); a gateway in another
+  process connects with ``BumbleCentral.open("tcp-client:127.0.0.1:9321")``.
+  ``--hci usb:0`` instead runs the peripheral on a real Bluetooth dongle.
+
+Fault injection: ``disconnect_all()`` drops every connection (the peripheral keeps
+advertising, like a meter that walked out of range and back).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
+from typing import Any, ClassVar
+
+from bumble import gatt
+from bumble.controller import Controller
+from bumble.core import UUID, AdvertisingData, BaseBumbleError
+from bumble.device import Connection, Device
+from bumble.hci import Address
+from bumble.link import LocalLink
+from bumble.transport import open_transport
+
+from wardlink.codecs._ble_common import encode_current_time
+from wardlink.transports.bleak_bumble import make_peripheral_device
+
+log = logging.getLogger(__name__)
+
+READ = gatt.Characteristic.Properties.READ
+WRITE = gatt.Characteristic.Properties.WRITE
+NOTIFY = gatt.Characteristic.Properties.NOTIFY
+INDICATE = gatt.Characteristic.Properties.INDICATE
+READABLE = gatt.Characteristic.Permissions.READABLE
+WRITEABLE = gatt.Characteristic.Permissions.WRITEABLE
+READ_ENCRYPTED = gatt.Characteristic.Permissions.READ_REQUIRES_ENCRYPTION
+WRITE_ENCRYPTED = gatt.Characteristic.Permissions.WRITE_REQUIRES_ENCRYPTION
+NO_ACCESS = gatt.Characteristic.Permissions(0)
+
+DEFAULT_HCI_LISTEN = "tcp-server:_:9321"
+
+
+def uuid(short: int) -> UUID:
+    return UUID.from_16_bits(short)
+
+
+def characteristic(
+    short: int,
+    properties: gatt.Characteristic.Properties,
+    permissions: gatt.Characteristic.Permissions = NO_ACCESS,
+    value: Any = b"",
+) -> gatt.Characteristic[Any]:
+    return gatt.Characteristic(uuid(short), properties, permissions, value)
+
+
+class BlePeripheralSim:
+    """One simulated BLE health device (GATT server + advertiser)."""
+
+    sim_name: ClassVar[str]
+    service_uuid: ClassVar[int]
+    model: ClassVar[str]
+    has_clock: ClassVar[bool] = True
+
+    def __init__(
+        self,
+        device: Device,
+        *,
+        battery_percent: int = 87,
+        clock_skew: timedelta = timedelta(minutes=-7, seconds=-30),
+    ) -> None:
+        self.device = device
+        self.battery_percent = battery_percent
+        self.clock_skew = clock_skew
+        self.connections = 0
+        self._started = False
+        self._stopping = False
+        self._battery = characteristic(0x2A19, READ | NOTIFY, READABLE, bytes([battery_percent]))
+        device.on(Device.EVENT_CONNECTION, self._on_connection)
+
+    @classmethod
+    def on_link(cls, link: LocalLink, address: str, **options: Any) -> BlePeripheralSim:
+        return cls(make_peripheral_device(link, address, cls.model), **options)
+
+    # -- what subclasses provide ---------------------------------------------------
+
+    def profile_services(self) -> list[gatt.Service]:
+        raise NotImplementedError
+
+    async def produce(self) -> None:
+        """One periodic reading for standalone runs; subclasses send something."""
+
+    # -- the device clock ----------------------------------------------------------
+
+    def device_now(self) -> datetime:
+        """The simulated device clock: local, naive, and a little wrong."""
+        return datetime.now() + self.clock_skew
+
+    def _read_current_time(self, _connection: Connection) -> bytes:
+        return encode_current_time(self.device_now())
+
+    # -- lifecycle -----------------------------------------------------------------
+
+    def _services(self) -> list[gatt.Service]:
+        services = self.profile_services()
+        services.append(
+            gatt.Service(
+                uuid(0x180A),
+                [
+                    characteristic(0x2A29, READ, READABLE, b"Wardlink Simulated Devices"),
+                    characteristic(0x2A24, READ, READABLE, self.model.encode()),
+                    characteristic(0x2A26, READ, READABLE, b"1.0.0"),
+                ],
+            )
+        )
+        services.append(gatt.Service(uuid(0x180F), [self._battery]))
+        if self.has_clock:
+            services.append(
+                gatt.Service(
+                    uuid(0x1805),
+                    [
+                        characteristic(
+                            0x2A2B, READ, READABLE,
+                            gatt.CharacteristicValue(read=self._read_current_time),
+                        )
+                    ],
+                )
+            )
+        return services
+
+    def advertising_data(self) -> bytes:
+        return bytes(
+            AdvertisingData(
+                [
+                    (AdvertisingData.FLAGS, bytes([0x06])),  # LE general discoverable, no BR/EDR
+                    (
+                        AdvertisingData.COMPLETE_LIST_OF_16_BIT_SERVICE_CLASS_UUIDS,
+                        bytes(uuid(self.service_uuid)),
+                    ),
+                    (AdvertisingData.COMPLETE_LOCAL_NAME, self.model.encode()),
+                ]
+            )
+        )
+
+    async def start(self) -> None:
+        if self._started:
+            return
+        self.device.add_services(self._services())
+        await self.device.power_on()
+        await self.device.start_advertising(
+            auto_restart=True,
+            advertising_data=self.advertising_data(),
+            advertising_interval_min=20.0,
+            advertising_interval_max=20.0,
+        )
+        self._started = True
+
+    async def stop(self) -> None:
+        self._stopping = True
+        await self.disconnect_all()
+        with contextlib.suppress(BaseBumbleError):
+            await self.device.stop_advertising()
+            await self.device.power_off()
+
+    def _on_connection(self, connection: Connection) -> None:
+        self.connections += 1
+        log.info("%s: connection from %s", self.sim_name, connection.peer_address)
+
+    @property
+    def is_connected(self) -> bool:
+        return bool(self.device.connections)
+
+    async def disconnect_all(self) -> None:
+        """Fault injection: drop every link (advertising resumes by itself)."""
+        for connection in list(self.device.connections.values()):
+            with contextlib.suppress(BaseBumbleError, asyncio.TimeoutError):
+                await connection.disconnect()
+
+    # -- sending -------------------------------------------------------------------
+
+    async def notify(self, char: gatt.Characteristic[Any], value: bytes) -> None:
+        await self.device.notify_subscribers(char, value)
+
+    async def indicate(self, char: gatt.Characteristic[Any], value: bytes) -> None:
+        """Indicate and wait for every subscriber's confirmation."""
+        await self.device.indicate_subscribers(char, value)
+
+    async def wait_subscribed(self, char: gatt.Characteristic[Any]) -> None:
+        """Until some connection has enabled notifications or indications on ``char``."""
+        ready = asyncio.Event()
+
+        def on_subscription(_bearer: object, notify: bool, indicate: bool) -> None:
+            if notify or indicate:
+                ready.set()
+
+        char.on(gatt.Characteristic.EVENT_SUBSCRIPTION, on_subscription)
+        try:
+            if not self._has_subscriber(char):
+                await ready.wait()
+        finally:
+            char.remove_listener(gatt.Characteristic.EVENT_SUBSCRIPTION, on_subscription)
+
+    def _has_subscriber(self, char: gatt.Characteristic[Any]) -> bool:
+        for cccds in self.device.gatt_server.subscribers.values():
+            value = cccds.get(char.handle)
+            if value and value[0] & 0x03:
+                return True
+        return False
+
+    async def set_battery(self, percent: int) -> None:
+        self.battery_percent = percent
+        self._battery.value = bytes([percent])
+        await self.notify(self._battery, bytes([percent]))
+
+    async def run(self, interval: float) -> None:
+        """Produce a reading every ``interval`` seconds while someone listens."""
+        await self.start()
+        while not self._stopping:
+            if self.is_connected:
+                try:
+                    await self.produce()
+                except BaseBumbleError as exc:
+                    log.info("%s: send failed (%s)", self.sim_name, exc)
+            await asyncio.sleep(interval)
+
+
+SimFactory = Callable[[Device], BlePeripheralSim]
+
+
+async def serve_standalone(
+    factory: SimFactory,
+    address: str,
+    hci: str | None = None,
+    listen: str = DEFAULT_HCI_LISTEN,
+    interval: float = 2.0,
+    until: Callable[[], Awaitable[None]] | None = None,
+) -> None:
+    """Run one simulator in its own process.
+
+    With ``hci`` (a Bumble transport spec such as ``usb:0``) the peripheral uses that
+    controller. Without it, the peripheral and a second virtual controller share a
+    LocalLink, and the second controller is served over ``listen`` so a gateway can
+    attach with ``BumbleCentral.open("tcp-client:127.0.0.1:9321")``.
+    """
+    transports = []
+    if hci is not None:
+        transport = await open_transport(hci)
+        transports.append(transport)
+        device = Device.with_hci(factory.__name__, Address(address), transport.source,
+                                 transport.sink)
+    else:
+        link = LocalLink()  # type: ignore[no-untyped-call]  # bumble leaves it unannotated
+        exposed = await open_transport(listen)
+        transports.append(exposed)
+        Controller("gateway-side", host_source=exposed.source, host_sink=exposed.sink, link=link)
+        device = make_peripheral_device(link, address, "sim")
+    sim = factory(device)
+    runner = asyncio.create_task(sim.run(interval))
+    try:
+        if until is not None:
+            await until()
+        else:
+            await asyncio.Event().wait()
+    finally:
+        runner.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await runner
+        await sim.stop()
+        for transport in transports:
+            await transport.close()
