@@ -1,52 +1,43 @@
-"""The simulated devices of the demo site and the gateway workers that read them."""
+"""The demo site: simulated devices, each read by a real gateway worker.
+
+* two bedside pulse oximeters (Nonin OEM III, serial format #2) on ptys; the
+  oximeter sends no patient data, so each is bound to its patient by a simulated
+  ADT bed assignment that lives only in the proxy process;
+* a point-of-care glucose meter (ASTM E1381/E1394) on a pty, whose P record names
+  the patient;
+* a bedside monitor sending IHE PCD-01 HL7 over MLLP to the gateway's listener,
+  whose PID/NK1/PV1 segments carry the patient, relative and visit.
+
+Every simulator carries canary PHI; the demo collects them to prove none leaves.
+Devices are declared by the same built-in profiles a site would use; only the
+ports differ.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
-import random
-import tty
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from wardlink.codecs.nonin2 import encode_packet
 from wardlink.gateway.device_worker import DeviceWorker
 from wardlink.gateway.proxy import build_worker
 from wardlink.gateway.spool_writer import SpoolWriter
-from wardlink.model import Connectivity, PatientContext
+from wardlink.model import Connectivity, PatientContext, RelatedPerson
 from wardlink.phi.policy import RedactionPolicy
-from wardlink.runtime.config import DeviceConfig, SerialTransportConfig
-
-SimulatorLoop = Callable[[asyncio.Event], Awaitable[None]]
-
-_DEMO_PATIENTS = (
-    PatientContext(
-        patient_id="MRN-40271953",
-        family_name="Okonkwo-Lindqvist",
-        given_name="Marisol",
-        birth_date="1948-03-17",
-        phone="(617) 555-0142",
-        address="18 Harborview Terrace, Quincy, MA 02169",
-    ),
-    PatientContext(
-        patient_id="MRN-55810264",
-        family_name="Thorvaldsen",
-        given_name="Ezekiel",
-        birth_date="1939-11-02",
-        phone="617-555-0199",
-        address="7 Willowmere Court, Braintree, MA 02184",
-    ),
-)
+from wardlink.runtime.config import DeviceConfig, SerialTransportConfig, TcpTransportConfig
+from wardlink.sim.patients import SimulatedPatient
+from wardlink.sim.registry import RunnableSimulator, SimOptions, create_simulator
+from wardlink.transports.tcp import TcpListenerTransport
 
 
 @dataclass
 class SimulatedSite:
     workers: list[DeviceWorker] = field(default_factory=list)
-    simulators: list[SimulatorLoop] = field(default_factory=list)
+    simulators: list[RunnableSimulator] = field(default_factory=list)
     canaries: list[str] = field(default_factory=list)
-    _fds: list[int] = field(default_factory=list)
+    monitor_listener: TcpListenerTransport | None = None
+    monitor_seed: int = 0
 
     def phi_canaries(self) -> list[str]:
         return sorted(set(self.canaries))
@@ -55,62 +46,113 @@ class SimulatedSite:
         return sum(1 for w in self.workers if w.connectivity is Connectivity.CONNECTED)
 
     async def run_simulators(self, stop: asyncio.Event) -> None:
-        await asyncio.gather(*(sim(stop) for sim in self.simulators))
+        """Run every simulator once the gateway has its ports open.
+
+        pyserial discards pending input when it opens a port, like a real UART driver,
+        so a device that talks before the gateway listens loses its first message (an
+        ASTM sender would then wait out the 15 s E1381 reply timeout).
+        """
+        deadline = asyncio.get_running_loop().time() + 10
+        for worker in self.workers:
+            if worker.transport is self.monitor_listener:
+                continue
+            while not worker.transport.connected and asyncio.get_running_loop().time() < deadline:
+                await asyncio.sleep(0.05)  # noqa: ASYNC110 - polls the port state
+        if self.monitor_listener is not None:
+            await asyncio.wait_for(self.monitor_listener.started.wait(), timeout=10)
+            port = self.monitor_listener.address[1]
+            monitor = create_simulator(
+                "hl7-mllp",
+                SimOptions(connect=("127.0.0.1", port), seed=self.monitor_seed, rate_hz=1.0),
+            )
+            await monitor.start()
+            self.simulators.append(monitor)
+            self.canaries += monitor.phi_canaries()
+        await asyncio.gather(*(sim.run(stop) for sim in self.simulators))
 
     async def close(self) -> None:
-        for fd in self._fds:
-            with contextlib.suppress(OSError):
-                os.close(fd)
+        for sim in self.simulators:
+            with contextlib.suppress(Exception):
+                await sim.close()
 
 
-def _nonin_loop(master: int, seed: int, ready: Callable[[], bool]) -> SimulatorLoop:
-    """A Nonin OEM III at its native rate: 3 packets (HR + SpO2) per second."""
-    rng = random.Random(seed)
-
-    async def loop(stop: asyncio.Event) -> None:
-        while not ready() and not stop.is_set():  # noqa: ASYNC110 - polls the port state
-            await asyncio.sleep(0.05)
-        heart_rate, spo2 = 72.0, 97.0
-        while not stop.is_set():
-            heart_rate = min(140, max(45, heart_rate + rng.uniform(-2, 2)))
-            spo2 = min(100, max(85, spo2 + rng.uniform(-0.5, 0.5)))
-            with contextlib.suppress(OSError):
-                os.write(master, encode_packet(round(heart_rate), round(spo2)))
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=1 / 3)
-
-    return loop
-
-
-def _connected_probe(worker: DeviceWorker) -> Callable[[], bool]:
-    def probe() -> bool:
-        return worker.transport.connected
-
-    return probe
+def adt_context(patient: SimulatedPatient) -> PatientContext:
+    """What an ADT feed would tell the gateway about the patient in a bed."""
+    kin = patient.next_of_kin
+    return PatientContext(
+        patient_id=patient.mrn,
+        family_name=patient.family_name,
+        given_name=patient.given_name,
+        birth_date=patient.birth_date.isoformat(),
+        sex=patient.sex,
+        phone=patient.phone,
+        address=f"{patient.street}, {patient.city}, {patient.state} {patient.zip_code}",
+        location=f"{patient.ward}^{patient.room}^{patient.bed}",
+        related=(RelatedPerson(relationship="next of kin", name=kin.full_name, phone=kin.phone),),
+    )
 
 
 async def build_site(
     workdir: Path, policy: RedactionPolicy, writer: SpoolWriter, seed: int = 7
 ) -> SimulatedSite:
+    """Create the simulators (devices open) and the workers that will read them."""
     site = SimulatedSite()
-    for index, patient in enumerate(_DEMO_PATIENTS, start=1):
-        master, slave = os.openpty()
-        tty.setraw(slave)
-        site._fds += [master, slave]
+    devdir = workdir / "dev"
+    devdir.mkdir(parents=True, exist_ok=True)
+
+    for index in (1, 2):
+        sim = create_simulator(
+            "nonin-2", SimOptions(pty_link=devdir / f"oximeter-{index}", seed=seed + index)
+        )
+        await sim.start()
+        patient: SimulatedPatient = sim.patient  # type: ignore[attr-defined]
         device = DeviceConfig(
             device_id=f"bed-{index}-oximeter",
-            model="Nonin OEM III (simulated)",
-            manufacturer="Nonin",
-            codec="serial:nonin-2",
-            serial=SerialTransportConfig(path=os.ttyname(slave), baudrate=9600),
-            expected_interval_s=1.0,
+            profile="sim-nonin-oem3",
+            serial=SerialTransportConfig(path=str(devdir / f"oximeter-{index}")),
             serial_number=f"SIM-NONIN-{index:04d}",
             firmware_version="2.4.0",
         )
-        # The bedside oximeter sends no patient data; the patient comes from the
-        # (simulated) ADT bed assignment, which lives only in the proxy process.
-        worker = build_worker(device, policy, writer, patient=patient)
-        site.workers.append(worker)
-        site.canaries += patient.values()
-        site.simulators.append(_nonin_loop(master, seed + index, _connected_probe(worker)))
+        site.workers.append(build_worker(device, policy, writer, patient=adt_context(patient)))
+        site.simulators.append(sim)
+        site.canaries += [*sim.phi_canaries(), *adt_context(patient).values()]
+
+    glucose = create_simulator(
+        # An analyzer uploading its queued results: one result set a second.
+        "astm-e1381",
+        SimOptions(pty_link=devdir / "glucose", seed=seed + 10, rate_hz=1.0),
+    )
+    await glucose.start()
+    site.workers.append(
+        build_worker(
+            DeviceConfig(
+                device_id="poc-glucose-1",
+                profile="sim-astm-glucose",
+                serial=SerialTransportConfig(path=str(devdir / "glucose")),
+                serial_number="SIM-GLU-0001",
+                firmware_version="1.2.0.4",
+            ),
+            policy,
+            writer,
+        )
+    )
+    site.simulators.append(glucose)
+    site.canaries += glucose.phi_canaries()
+
+    listener = TcpListenerTransport("127.0.0.1", 0)
+    monitor_worker = build_worker(
+        DeviceConfig(
+            device_id="bed-3-monitor",
+            profile="sim-hl7-monitor-tcp",
+            tcp=TcpTransportConfig(port=0),
+            serial_number="SIM-PCD01-0001",
+            firmware_version="5.1",
+        ),
+        policy,
+        writer,
+        transport=listener,
+    )
+    site.workers.append(monitor_worker)
+    site.monitor_listener = listener
+    site.monitor_seed = seed + 20
     return site

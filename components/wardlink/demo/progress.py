@@ -24,6 +24,7 @@ class DemoSummary:
     phi_leaks: list[str] = field(default_factory=list)
     frame_errors: int = 0
     devices: dict[str, str] = field(default_factory=dict)
+    delivered_by_device: dict[str, int] = field(default_factory=dict)
     spool_depth_at_exit: int = 0
     duration_s: float = 0.0
     broker: str = ""

@@ -117,8 +117,12 @@ class SiteDemo:
         observer_ep = broker.endpoint("wardlink-demo-observer")
         # A persistent session: if the broker restarts, it queues what we would miss.
         observer = MqttObserver(
-            observer_ep.host, observer_ep.port, broker.pki, topic_filter="wardlink/#",
-            client_id=f"wardlink-demo-observer-{os.getpid()}", persistent_session=True,
+            observer_ep.host,
+            observer_ep.port,
+            broker.pki,
+            topic_filter="wardlink/#",
+            client_id=f"wardlink-demo-observer-{os.getpid()}",
+            persistent_session=True,
         )
         await asyncio.to_thread(observer.start)
 
@@ -130,7 +134,6 @@ class SiteDemo:
         site: SimulatedSite = await build_site(
             workdir, RedactionPolicy(), writer, seed=self.options.seed
         )
-        self.summary.phi_canaries = site.phi_canaries()
         heartbeat = Heartbeat(
             bus,
             spool,
@@ -175,6 +178,7 @@ class SiteDemo:
             drained = await publisher.drain(self.options.drain_timeout)
             await self._await_observer(observer, publisher.counters.last_seq)
             self._update(site, writer, publisher, spool)
+            self.summary.phi_canaries = site.phi_canaries()
             self._check(observer)
             self.summary.spool_depth_at_exit = spool.stats().depth
             self.summary.duration_s = round(time.monotonic() - started, 2)
@@ -236,6 +240,13 @@ class SiteDemo:
         s.broker_items = len(seqs)
         s.broker_max_seq = max(seqs, default=0)
         s.missing_seqs = len(set(range(1, s.last_seq + 1)) - seqs)
+        by_device: dict[str, int] = {}
+        for message in observer.snapshot():
+            if not message.topic.endswith("/telemetry"):
+                continue
+            for item in message.json()["items"]:
+                by_device[item["device_id"]] = by_device.get(item["device_id"], 0) + 1
+        s.delivered_by_device = dict(sorted(by_device.items()))
         raw = b"\n".join(m.topic.encode() + b" " + m.payload for m in observer.snapshot())
         lowered = raw.lower()
         s.phi_leaks = [c for c in s.phi_canaries if c.encode().lower() in lowered]

@@ -55,6 +55,7 @@ class DeviceWorker:
         expected_interval_s: float = 5.0,
         patient: PatientContext | None = None,
         on_observations: Callable[[list[Observation]], None] | None = None,
+        limits: Callable[[Observation], Observation] | None = None,
     ) -> None:
         self.identity = identity
         self.transport = transport
@@ -64,6 +65,7 @@ class DeviceWorker:
         self.expected_interval_s = expected_interval_s
         self.patient = patient  # e.g. from an ADT bed assignment; protocol data overrides it
         self.on_observations = on_observations
+        self.limits = limits  # the profile's value limits: out of range -> quality invalid
         self.counters = WorkerCounters()
         self.connectivity = Connectivity.DISCONNECTED
 
@@ -119,6 +121,8 @@ class DeviceWorker:
             self.patient = decoded.patient
         if decoded.observations:
             observations = list(decoded.observations)
+            if self.limits is not None:
+                observations = [self.limits(o) for o in observations]
             self.counters.acquired += len(observations)
             if self.on_observations is not None:
                 self.on_observations(observations)

@@ -10,9 +10,12 @@ import asyncio
 import json
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass, replace
 
 from wardlink.bus.port import EdgeBus
 from wardlink.codecs import DecodeContext, StreamCodec, get_codec
+from wardlink.profiles import DeviceProfile, find_profile
+from wardlink.profiles.schema import SerialTransportSpec, TcpTransportSpec
 from wardlink.gateway.device_worker import DeviceWorker
 from wardlink.gateway.spool_writer import SpoolWriter
 from wardlink.model import Connectivity, DeviceIdentity, PatientContext
@@ -22,6 +25,7 @@ from wardlink.runtime.runner import Component
 from wardlink.spool import Durability, Spool
 from wardlink.transports import Transport
 from wardlink.transports.serial import SerialSettings, SerialTransport
+from wardlink.transports.tcp import TcpClientTransport, TcpListenerTransport, parse_networks
 
 log = logging.getLogger(__name__)
 
@@ -37,19 +41,76 @@ def open_spool(config: GatewayConfig) -> Spool:
     )
 
 
-def build_transport(device: DeviceConfig) -> Transport:
-    if device.serial is not None:
-        s = device.serial
-        return SerialTransport(
-            SerialSettings(
-                path=s.path,
-                usb_vid=s.usb_vid,
-                usb_pid=s.usb_pid,
-                usb_serial_number=s.usb_serial_number,
-                baudrate=s.baudrate,
-            )
+@dataclass(frozen=True)
+class ResolvedDevice:
+    """A configured device with its profile applied: everything a worker needs."""
+
+    identity: DeviceIdentity
+    codec: str
+    transport: Transport
+    expected_interval_s: float
+    profile: DeviceProfile | None
+
+
+def _serial_settings(device: DeviceConfig, profile: DeviceProfile | None) -> SerialSettings | None:
+    base = (
+        profile.transport.settings()
+        if profile is not None and isinstance(profile.transport, SerialTransportSpec)
+        else None
+    )
+    override = device.serial
+    if override is None:
+        return base
+    if override.path is not None or override.usb_vid is not None:
+        return SerialSettings(
+            path=override.path,
+            usb_vid=override.usb_vid,
+            usb_pid=override.usb_pid,
+            usb_serial_number=override.usb_serial_number,
+            baudrate=override.baudrate or (base.baudrate if base else 9600),
         )
+    if base is None:
+        return None
+    return replace(base, baudrate=override.baudrate or base.baudrate)
+
+
+def build_transport(device: DeviceConfig, profile: DeviceProfile | None) -> Transport:
+    """The transport backend for a device, from its profile and site overrides."""
+    serial = _serial_settings(device, profile)
+    if serial is not None:
+        return SerialTransport(serial)
+    spec = profile.transport if profile is not None else None
+    if isinstance(spec, TcpTransportSpec):
+        host = (device.tcp.host if device.tcp else None) or spec.host
+        port = device.tcp.port if device.tcp and device.tcp.port is not None else spec.port
+        if spec.role == "listen":
+            return TcpListenerTransport(host, port, parse_networks(spec.allowed_peers))
+        return TcpClientTransport(host, port)
     raise ValueError(f"device {device.device_id}: no supported transport configured")
+
+
+def resolve_device(device: DeviceConfig, transport: Transport | None = None) -> ResolvedDevice:
+    profile = find_profile(device.profile) if device.profile else None
+    codec = device.codec or (profile.codec if profile else None)
+    model = device.model or (profile.model if profile else None)
+    if codec is None or model is None:
+        raise ValueError(f"device {device.device_id}: no codec or model")
+    identity = DeviceIdentity(
+        device_id=device.device_id,
+        model=model,
+        manufacturer=device.manufacturer or (profile.manufacturer if profile else "unknown"),
+        serial_number=device.serial_number,
+        firmware_version=device.firmware_version,
+        profile=profile.name if profile else None,
+    )
+    interval = device.expected_interval_s or (profile.expected_interval_s if profile else 5.0)
+    return ResolvedDevice(
+        identity=identity,
+        codec=codec,
+        transport=transport or build_transport(device, profile),
+        expected_interval_s=interval,
+        profile=profile,
+    )
 
 
 def build_worker(
@@ -59,24 +120,25 @@ def build_worker(
     patient: PatientContext | None = None,
     transport: Transport | None = None,
 ) -> DeviceWorker:
-    codec_class = get_codec(device.codec)
+    resolved = resolve_device(device, transport)
+    codec_class = get_codec(resolved.codec)
     if not issubclass(codec_class, StreamCodec):
-        raise ValueError(f"device {device.device_id}: codec {device.codec} is not a stream codec")
-    identity = DeviceIdentity(
-        device_id=device.device_id,
-        model=device.model,
-        manufacturer=device.manufacturer,
-        serial_number=device.serial_number,
-        firmware_version=device.firmware_version,
+        raise ValueError(f"device {device.device_id}: codec {resolved.codec} is not a stream codec")
+    profile = resolved.profile
+    context = (
+        profile.decode_context(device.device_id)
+        if profile is not None
+        else DecodeContext(device.device_id)
     )
     return DeviceWorker(
-        identity,
-        transport or build_transport(device),
-        codec_class(DecodeContext(device.device_id)),
+        resolved.identity,
+        resolved.transport,
+        codec_class(context),
         policy,
         writer,
-        expected_interval_s=device.expected_interval_s,
+        expected_interval_s=resolved.expected_interval_s,
         patient=patient,
+        limits=profile.apply_limits if profile is not None else None,
     )
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic.alias_generators import to_camel
 
 from wardlink.model.identity import DEVICE_ID_PATTERN
@@ -51,23 +51,47 @@ class UplinkConfig(_Config):
 
 
 class SerialTransportConfig(_Config):
+    """Where this particular device is plugged in (overrides the profile's port)."""
+
     path: str | None = None
     usb_vid: int | None = None
     usb_pid: int | None = None
     usb_serial_number: str | None = None
-    baudrate: int = 9600
+    baudrate: int | None = None
+
+
+class TcpTransportConfig(_Config):
+    """Override of the profile's TCP endpoint (listen port, or the device's host/port)."""
+
+    host: str | None = None
+    port: int | None = Field(default=None, ge=0, le=65535)
 
 
 class DeviceConfig(_Config):
+    """One device at this site.
+
+    Normally a device names a *profile* (a built-in name such as ``sim-nonin-oem3``,
+    or a path to a YAML profile) and only says what is particular to this unit:
+    its id, where it is plugged in, its serial number. Without a profile, ``codec``,
+    ``model`` and a transport must be given here.
+    """
+
     device_id: str = Field(pattern=DEVICE_ID_PATTERN)
-    model: str
-    manufacturer: str = "unknown"
-    codec: str
+    profile: str | None = None
+    model: str | None = None
+    manufacturer: str | None = None
+    codec: str | None = None
     serial: SerialTransportConfig | None = None
-    tcp_listen: int | None = Field(default=None, ge=0, le=65535)
-    expected_interval_s: float = Field(default=5.0, gt=0)
+    tcp: TcpTransportConfig | None = None
+    expected_interval_s: float | None = Field(default=None, gt=0)
     serial_number: str | None = None
     firmware_version: str | None = None
+
+    @model_validator(mode="after")
+    def _profile_or_explicit(self) -> DeviceConfig:
+        if self.profile is None and not (self.codec and self.model):
+            raise ValueError(f"device {self.device_id}: give a profile, or codec and model")
+        return self
 
 
 class GatewayConfig(_Config):
