@@ -56,8 +56,10 @@ class SimulatedSite:
         for worker in self.workers:
             if worker.transport is self.monitor_listener:
                 continue
-            while not worker.transport.connected and asyncio.get_running_loop().time() < deadline:
-                await asyncio.sleep(0.05)  # noqa: ASYNC110 - polls the port state
+            while (  # noqa: ASYNC110 - polls the port state
+                not worker.transport.connected and asyncio.get_running_loop().time() < deadline
+            ):
+                await asyncio.sleep(0.05)
         if self.monitor_listener is not None:
             await asyncio.wait_for(self.monitor_listener.started.wait(), timeout=10)
             port = self.monitor_listener.address[1]

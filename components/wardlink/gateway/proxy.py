@@ -14,12 +14,12 @@ from dataclasses import dataclass, replace
 
 from wardlink.bus.port import EdgeBus
 from wardlink.codecs import DecodeContext, StreamCodec, get_codec
-from wardlink.profiles import DeviceProfile, find_profile
-from wardlink.profiles.schema import SerialTransportSpec, TcpTransportSpec
 from wardlink.gateway.device_worker import DeviceWorker
 from wardlink.gateway.spool_writer import SpoolWriter
 from wardlink.model import Connectivity, DeviceIdentity, PatientContext
 from wardlink.phi.policy import RedactionPolicy
+from wardlink.profiles import DeviceProfile, find_profile
+from wardlink.profiles.schema import SerialTransportSpec, TcpTransportSpec
 from wardlink.runtime.config import DeviceConfig, GatewayConfig
 from wardlink.runtime.runner import Component
 from wardlink.spool import Durability, Spool
