@@ -94,30 +94,43 @@ async def run_ours(port: int, count: int, workdir: Path) -> dict[str, float]:
             publisher.notify()
             produced += BATCH
             await asyncio.sleep(0)
-        while publisher.counters.delivered < count:
+        while publisher.counters.delivered < count:  # noqa: ASYNC110 - polls a counter
             await asyncio.sleep(0.01)
         elapsed = time.perf_counter() - started
         stop.set()
         await runner
     await bus.close()
     spool.close()
-    return {"observations_per_s": count / elapsed, "seconds": elapsed,
-            "messages": publisher.counters.messages, "steady_rss_mb": sampler.steady()}
+    return {
+        "observations_per_s": count / elapsed,
+        "seconds": elapsed,
+        "messages": publisher.counters.messages,
+        "steady_rss_mb": sampler.steady(),
+    }
 
 
-async def run_bare(port: int, count: int, items_per_message: int, item_bytes: int) -> dict[str, float]:
+async def run_bare(
+    port: int, count: int, items_per_message: int, item_bytes: int
+) -> dict[str, float]:
     """awscrt MQTT 5, QoS 1, same batching, in-flight window and publish rate."""
     from awscrt import mqtt5
 
     connected = threading.Event()
-    client = mqtt5.Client(mqtt5.ClientOptions(
-        host_name="127.0.0.1", port=port,
-        connect_options=mqtt5.ConnectPacket(client_id="bench-bare"),
-        on_lifecycle_event_connection_success_fn=lambda _d: connected.set(),
-    ))
+    client = mqtt5.Client(
+        mqtt5.ClientOptions(
+            host_name="127.0.0.1",
+            port=port,
+            connect_options=mqtt5.ConnectPacket(client_id="bench-bare"),
+            on_lifecycle_event_connection_success_fn=lambda _d: connected.set(),
+        )
+    )
     client.start()
     connected.wait(10)
-    payload = b'{"items":[' + b",".join([b'{"seq":1,"v":"' + b"x" * (item_bytes - 20) + b'"}'] * items_per_message) + b"]}"
+    payload = (
+        b'{"items":['
+        + b",".join([b'{"seq":1,"v":"' + b"x" * (item_bytes - 20) + b'"}'] * items_per_message)
+        + b"]}"
+    )
     messages = -(-count // items_per_message)
     window = asyncio.Semaphore(20)
     interval = 1 / 100.0
@@ -128,9 +141,15 @@ async def run_bare(port: int, count: int, items_per_message: int, item_bytes: in
 
         async def one() -> None:
             try:
-                await asyncio.wrap_future(client.publish(
-                    mqtt5.PublishPacket(topic="wardlink/v1/bench/telemetry", payload=payload, qos=mqtt5.QoS.AT_LEAST_ONCE)
-                ))
+                await asyncio.wrap_future(
+                    client.publish(
+                        mqtt5.PublishPacket(
+                            topic="wardlink/v1/bench/telemetry",
+                            payload=payload,
+                            qos=mqtt5.QoS.AT_LEAST_ONCE,
+                        )
+                    )
+                )
             finally:
                 window.release()
 
@@ -144,8 +163,12 @@ async def run_bare(port: int, count: int, items_per_message: int, item_bytes: in
         await asyncio.gather(*pending)
         elapsed = time.perf_counter() - started
     client.stop()
-    return {"observations_per_s": count / elapsed, "seconds": elapsed, "messages": messages,
-            "steady_rss_mb": sampler.steady()}
+    return {
+        "observations_per_s": count / elapsed,
+        "seconds": elapsed,
+        "messages": messages,
+        "steady_rss_mb": sampler.steady(),
+    }
 
 
 def start_mosquitto(directory: Path) -> tuple[subprocess.Popen[bytes], int]:
@@ -153,10 +176,16 @@ def start_mosquitto(directory: Path) -> tuple[subprocess.Popen[bytes], int]:
 
     port = free_port()
     conf = directory / "mosquitto.conf"
-    conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
-                    "max_packet_size 140000\nmax_inflight_messages 100\n" + ("user root\n" if os.geteuid() == 0 else ""))
-    proc = subprocess.Popen([shutil.which("mosquitto") or "/usr/sbin/mosquitto", "-c", str(conf)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    conf.write_text(
+        f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
+        "max_packet_size 140000\nmax_inflight_messages 100\n"
+        + ("user root\n" if os.geteuid() == 0 else "")
+    )
+    proc = subprocess.Popen(
+        [shutil.which("mosquitto") or "/usr/sbin/mosquitto", "-c", str(conf)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     time.sleep(0.5)
     return proc, port
 
@@ -166,7 +195,9 @@ def child(args: argparse.Namespace) -> None:
     if args.child == "ours":
         result = asyncio.run(run_ours(args.port, args.observations, workdir))
     else:
-        result = asyncio.run(run_bare(args.port, args.observations, args.items_per_message, args.item_bytes))
+        result = asyncio.run(
+            run_bare(args.port, args.observations, args.items_per_message, args.item_bytes)
+        )
     print(json.dumps(result))
 
 
@@ -176,7 +207,9 @@ def measure_item_shape() -> tuple[int, int]:
     from wardlink.model import DeviceIdentity
     from wardlink.phi.policy import RedactionPolicy
 
-    sealed = RedactionPolicy().redact_observations(observations(100), DeviceIdentity(device_id="load-0", model="LoadGen"))
+    sealed = RedactionPolicy().redact_observations(
+        observations(100), DeviceIdentity(device_id="load-0", model="LoadGen")
+    )
     item = statistics.mean(len(s.to_json_bytes()) + 12 for s in sealed)
     return int((128 * 1024 - 400) // (item + 1)), int(item)
 
@@ -201,22 +234,42 @@ def main() -> int:
                 if side == "bare":  # same batching as our publisher actually used
                     per_message = max(1, round(args.observations / results["ours"]["messages"]))
                 out = subprocess.run(
-                    [sys.executable, __file__, "--child", side, "--port", str(port),
-                     "--observations", str(args.observations), "--items-per-message", str(per_message),
-                     "--item-bytes", str(item_bytes)],
-                    capture_output=True, text=True, check=True, timeout=600,
+                    [
+                        sys.executable,
+                        __file__,
+                        "--child",
+                        side,
+                        "--port",
+                        str(port),
+                        "--observations",
+                        str(args.observations),
+                        "--items-per-message",
+                        str(per_message),
+                        "--item-bytes",
+                        str(item_bytes),
+                    ],
+                    capture_output=True,
+                    text=True,
+                    check=True,
+                    timeout=600,
                 )
                 results[side] = json.loads(out.stdout.strip().splitlines()[-1])
         finally:
             broker.terminate()
     ratio = results["ours"]["observations_per_s"] / results["bare"]["observations_per_s"]
     report = {
-        "benchmark": "uplink_end_to_end", "observations": args.observations,
-        "items_per_message": per_message, "item_bytes": item_bytes,
-        "baseline_bare_awsiotsdk": results["bare"], "wardlink_pipeline": results["ours"],
+        "benchmark": "uplink_end_to_end",
+        "observations": args.observations,
+        "items_per_message": per_message,
+        "item_bytes": item_bytes,
+        "baseline_bare_awsiotsdk": results["bare"],
+        "wardlink_pipeline": results["ours"],
         "ratio": round(ratio, 3),
-        "targets": {"ratio>=0.5": ratio >= 0.5, "obs_per_s>=20000": results["ours"]["observations_per_s"] >= 20_000,
-                    "steady_rss_mb<=60": results["ours"]["steady_rss_mb"] <= 60},
+        "targets": {
+            "ratio>=0.5": ratio >= 0.5,
+            "obs_per_s>=20000": results["ours"]["observations_per_s"] >= 20_000,
+            "steady_rss_mb<=60": results["ours"]["steady_rss_mb"] <= 60,
+        },
     }
     print(json.dumps(report, indent=2))
     return 0

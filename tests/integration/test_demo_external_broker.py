@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 import subprocess
-import time
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -73,15 +73,31 @@ def test_demo_survives_broker_stopped_for_12_seconds(tmp_path: Path) -> None:
     broker = Mosquitto(tmp_path / "broker", tls=False, persistent=True)
     broker.start()
     observer = MqttObserver(
-        "127.0.0.1", broker.port, None, topic_filter="wardlink/#",
-        client_id="outage-observer", persistent_session=True,
+        "127.0.0.1",
+        broker.port,
+        None,
+        topic_filter="wardlink/#",
+        client_id="outage-observer",
+        persistent_session=True,
     )
     observer.start()
     summary_path = tmp_path / "summary.json"
     demo = subprocess.Popen(
-        [sys.executable, "-m", "wardlink.cli.main", "demo", "--duration", "26",
-         "--broker", broker.url, "--summary", str(summary_path)],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        [
+            sys.executable,
+            "-m",
+            "wardlink.cli.main",
+            "demo",
+            "--duration",
+            "26",
+            "--broker",
+            broker.url,
+            "--summary",
+            str(summary_path),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     try:
         time.sleep(6)

@@ -33,7 +33,11 @@ class UplinkProcess:
         config = {
             "gatewayId": self.gateway_id,
             "spool": {"path": str(self.spool_path)},
-            "uplink": {"heartbeatSeconds": 1.0, "drainTimeoutSeconds": 5, "maxBytesPerSecond": None},
+            "uplink": {
+                "heartbeatSeconds": 1.0,
+                "drainTimeoutSeconds": 5,
+                "maxBytesPerSecond": None,
+            },
             "broker": {
                 "url": f"mqtts://127.0.0.1:{self.broker_port}",
                 "cert": str(pki.client_cert),  # type: ignore[attr-defined]
@@ -50,7 +54,15 @@ class UplinkProcess:
 
     def start(self) -> None:
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "wardlink.cli.main", "run", "uplink", "--config", str(self.config_path)],
+            [
+                sys.executable,
+                "-m",
+                "wardlink.cli.main",
+                "run",
+                "uplink",
+                "--config",
+                str(self.config_path),
+            ],
             stdout=subprocess.DEVNULL,
             stderr=self.log_path.open("wb"),
         )
@@ -72,12 +84,27 @@ class UplinkProcess:
             return -9
 
     def logs(self) -> str:
-        return "\n".join(p.read_text(errors="replace") for p in sorted(self.directory.glob("uplink-*.log")))
+        return "\n".join(
+            p.read_text(errors="replace") for p in sorted(self.directory.glob("uplink-*.log"))
+        )
 
 
-def run_loadgen(spool: Path, rate: float, seconds: float, report: Path, **extra: object) -> subprocess.Popen[bytes]:
-    args = [sys.executable, "-m", "wardlink.devtools.loadgen", "--spool", str(spool), "--rate", str(rate),
-            "--seconds", str(seconds), "--report", str(report)]
+def run_loadgen(
+    spool: Path, rate: float, seconds: float, report: Path, **extra: object
+) -> subprocess.Popen[bytes]:
+    args = [
+        sys.executable,
+        "-m",
+        "wardlink.devtools.loadgen",
+        "--spool",
+        str(spool),
+        "--rate",
+        str(rate),
+        "--seconds",
+        str(seconds),
+        "--report",
+        str(report),
+    ]
     for key, value in extra.items():
         args += [f"--{key.replace('_', '-')}", str(value)]
     return subprocess.Popen(args, stdout=subprocess.DEVNULL)
@@ -94,7 +121,9 @@ def observed_seqs(observer: MqttObserver) -> tuple[set[int], int]:
     return seen, total - len(seen)
 
 
-def wait_until_drained(spool_path: Path, observer: MqttObserver, timeout: float) -> tuple[set[int], int, int]:
+def wait_until_drained(
+    spool_path: Path, observer: MqttObserver, timeout: float
+) -> tuple[set[int], int, int]:
     """Wait until the spool is empty and the observer has every seq. Returns (seen, dups, last)."""
     deadline = time.monotonic() + timeout
     last = 0

@@ -35,23 +35,33 @@ def broker(tmp_path: Path):  # type: ignore[no-untyped-def]
 @pytest.fixture
 def observer(broker: Mosquitto):  # type: ignore[no-untyped-def]
     watcher = MqttObserver(
-        "127.0.0.1", broker.port, broker.pki, topic_filter="wardlink/#",
-        client_id="fault-observer", persistent_session=True,
+        "127.0.0.1",
+        broker.port,
+        broker.pki,
+        topic_filter="wardlink/#",
+        client_id="fault-observer",
+        persistent_session=True,
     )
     watcher.start()
     yield watcher
     watcher.stop()
 
 
-def _finish(uplink: UplinkProcess, observer: MqttObserver, timeout: float = 30) -> tuple[set[int], int, int]:
+def _finish(
+    uplink: UplinkProcess, observer: MqttObserver, timeout: float = 30
+) -> tuple[set[int], int, int]:
     seen, dups, last = wait_until_drained(uplink.spool_path, observer, timeout)
     missing = set(range(1, last + 1)) - seen
-    assert not missing, f"{len(missing)} seqs never arrived, e.g. {sorted(missing)[:10]}\n{uplink.logs()[-3000:]}"
+    assert not missing, (
+        f"{len(missing)} seqs never arrived, e.g. {sorted(missing)[:10]}\n{uplink.logs()[-3000:]}"
+    )
     assert dups <= MAX_DUPLICATES
     return seen, dups, last
 
 
-def test_broker_stopped_for_30_seconds_and_restarted(broker: Mosquitto, observer: MqttObserver, tmp_path: Path) -> None:
+def test_broker_stopped_for_30_seconds_and_restarted(
+    broker: Mosquitto, observer: MqttObserver, tmp_path: Path
+) -> None:
     assert broker.pki is not None
     uplink = UplinkProcess(tmp_path / "gw", broker.port, broker.pki)
     load = run_loadgen(uplink.spool_path, rate=200, seconds=40, report=tmp_path / "load.json")
@@ -61,7 +71,7 @@ def test_broker_stopped_for_30_seconds_and_restarted(broker: Mosquitto, observer
     time.sleep(30)
     broker.start()
     load.wait(60)
-    _, dups, last = _finish(uplink, observer, timeout=60)
+    _, _dups, last = _finish(uplink, observer, timeout=60)
     assert uplink.stop() == 0
     report = json.loads((tmp_path / "load.json").read_text())
     assert report["spooled"] == report["produced"] and report["dropped"] == 0
@@ -69,7 +79,9 @@ def test_broker_stopped_for_30_seconds_and_restarted(broker: Mosquitto, observer
     assert "uplink disconnected" in uplink.logs()
 
 
-def test_connection_cut_and_restored(broker: Mosquitto, observer: MqttObserver, tmp_path: Path) -> None:
+def test_connection_cut_and_restored(
+    broker: Mosquitto, observer: MqttObserver, tmp_path: Path
+) -> None:
     assert broker.pki is not None
     proxy = CuttableProxy(broker.port)
     proxy.start()
@@ -87,11 +99,15 @@ def test_connection_cut_and_restored(broker: Mosquitto, observer: MqttObserver, 
     proxy.stop()
 
 
-def test_uplink_killed_mid_batch_and_restarted(broker: Mosquitto, observer: MqttObserver, tmp_path: Path) -> None:
+def test_uplink_killed_mid_batch_and_restarted(
+    broker: Mosquitto, observer: MqttObserver, tmp_path: Path
+) -> None:
     assert broker.pki is not None
     uplink = UplinkProcess(tmp_path / "gw", broker.port, broker.pki)
     # A backlog first, so the kill lands while large batches are in flight.
-    prefill = run_loadgen(uplink.spool_path, rate=50_000, seconds=0.6, report=tmp_path / "prefill.json", batch=500)
+    prefill = run_loadgen(
+        uplink.spool_path, rate=50_000, seconds=0.6, report=tmp_path / "prefill.json", batch=500
+    )
     prefill.wait(30)
     load = run_loadgen(uplink.spool_path, rate=500, seconds=8, report=tmp_path / "load.json")
     uplink.start()
@@ -102,22 +118,30 @@ def test_uplink_killed_mid_batch_and_restarted(broker: Mosquitto, observer: Mqtt
     time.sleep(1)
     uplink.start()
     load.wait(30)
-    _, dups, _ = _finish(uplink, observer)
+    _finish(uplink, observer)
     uplink.stop()
 
 
 def test_disk_full_evicts_telemetry_and_never_blocks_acquisition(tmp_path: Path) -> None:
     mount = tmp_path / "tiny"
     mount.mkdir()
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount)], check=False)
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount)], check=False
+    )
     if mounted.returncode != 0:
         pytest.fail("tmpfs mount failed: the fault tests need root (CI runs as root)")
     try:
         report = tmp_path / "load.json"
         started = time.monotonic()
         # Spool bound far above the 1 MiB disk: the disk fills first.
-        load = run_loadgen(mount / "spool.sqlite3", rate=20_000, seconds=4, report=report,
-                           batch=200, max_bytes=64 * 1024 * 1024)
+        load = run_loadgen(
+            mount / "spool.sqlite3",
+            rate=20_000,
+            seconds=4,
+            report=report,
+            batch=200,
+            max_bytes=64 * 1024 * 1024,
+        )
         assert load.wait(60) == 0
         elapsed = time.monotonic() - started
         result = json.loads(report.read_text())
@@ -153,8 +177,11 @@ def test_corrupt_spool_is_quarantined_reported_and_seq_continues(
     health = []
     while time.monotonic() < deadline and not health:
         health = [
-            item for m in observer.snapshot() if m.topic.endswith("/health")
-            for item in json.loads(m.payload)["items"] if item["quarantined_total"] >= 1
+            item
+            for m in observer.snapshot()
+            if m.topic.endswith("/health")
+            for item in json.loads(m.payload)["items"]
+            if item["quarantined_total"] >= 1
         ]
         time.sleep(0.2)
     uplink.stop()

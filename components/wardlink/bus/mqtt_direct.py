@@ -35,7 +35,9 @@ from wardlink.bus.port import (
 
 log = logging.getLogger(__name__)
 
-_KEEP_QOS1_WHILE_OFFLINE = mqtt5.ClientOperationQueueBehaviorType.FAIL_NON_QOS1_PUBLISH_ON_DISCONNECT
+_KEEP_QOS1_WHILE_OFFLINE = (
+    mqtt5.ClientOperationQueueBehaviorType.FAIL_NON_QOS1_PUBLISH_ON_DISCONNECT
+)
 
 
 @dataclass(frozen=True)
