@@ -19,9 +19,11 @@ from wardlink.sim.ble_peripheral import (
     READ,
     READABLE,
     BlePeripheralSim,
+    BleSimulatorAdapter,
     characteristic,
     uuid,
 )
+from wardlink.sim.registry import SimOptions, register_simulator
 
 
 class BloodPressureSim(BlePeripheralSim):
@@ -54,3 +56,11 @@ class BloodPressureSim(BlePeripheralSim):
         diastolic = self._rng.randint(70, 84)
         mean = round((systolic + 2 * diastolic) / 3)
         await self.send(systolic, diastolic, mean, pulse=self._rng.randint(60, 80))
+
+
+@register_simulator(
+    "ble-blood-pressure", "Bumble Blood Pressure peripheral (indications, user index)"
+)
+def blood_pressure_simulator(options: SimOptions) -> BleSimulatorAdapter:
+    """``wardlink sim ble-blood-pressure``; see BleSimulatorAdapter for --set options."""
+    return BleSimulatorAdapter(BloodPressureSim, options, default_interval=10.0)

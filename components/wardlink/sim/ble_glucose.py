@@ -44,9 +44,11 @@ from wardlink.sim.ble_peripheral import (
     WRITE_ENCRYPTED,
     WRITEABLE,
     BlePeripheralSim,
+    BleSimulatorAdapter,
     characteristic,
     uuid,
 )
+from wardlink.sim.registry import SimOptions, register_simulator
 
 log = logging.getLogger(__name__)
 
@@ -266,3 +268,12 @@ class GlucoseMeterSim(BlePeripheralSim):
         context = record.context()
         if context is not None:
             await self.notify(self.context_char, context)
+
+
+@register_simulator(
+    "ble-glucose", "Bumble glucose meter with stored records and RACP"
+)
+def glucose_simulator(options: SimOptions) -> BleSimulatorAdapter:
+    """``wardlink sim ble-glucose``; see BleSimulatorAdapter for --set options."""
+    records = int(options.settings.get("records", "500"))
+    return BleSimulatorAdapter(GlucoseMeterSim, options, default_interval=30.0, records=records)

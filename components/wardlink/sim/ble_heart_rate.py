@@ -17,9 +17,11 @@ from wardlink.sim.ble_peripheral import (
     READ,
     READABLE,
     BlePeripheralSim,
+    BleSimulatorAdapter,
     characteristic,
     uuid,
 )
+from wardlink.sim.registry import SimOptions, register_simulator
 
 
 class HeartRateSim(BlePeripheralSim):
@@ -48,3 +50,11 @@ class HeartRateSim(BlePeripheralSim):
     async def produce(self) -> None:
         rate = self._rng.randint(62, 78)
         await self.send(rate, rr_intervals_1024=(round(60 / rate * 1024),))
+
+
+@register_simulator(
+    "ble-heart-rate", "Bumble Heart Rate Service peripheral (HR notifications)"
+)
+def heart_rate_simulator(options: SimOptions) -> BleSimulatorAdapter:
+    """``wardlink sim ble-heart-rate``; see BleSimulatorAdapter for --set options."""
+    return BleSimulatorAdapter(HeartRateSim, options, default_interval=1.0)

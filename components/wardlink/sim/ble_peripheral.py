@@ -17,11 +17,12 @@ Where the controller lives:
   controller on a shared ``bumble.link.LocalLink``; the gateway side reaches it
   through ``transports.bleak_bumble.BumbleCentral.on_link(link)``. Tests and the
   demo do this.
-* standalone (``wardlink sim ble-glucose``): ``serve_standalone`` creates a
-  LocalLink with the peripheral and one extra virtual controller exposed over a
-  Bumble HCI transport (default ``tcp-server:_:9321``); a gateway in another
-  process connects with ``BumbleCentral.open("tcp-client:127.0.0.1:9321")``.
-  ``--hci usb:0`` instead runs the peripheral on a real Bluetooth dongle.
+* standalone (``wardlink sim ble-glucose``): ``BleSimulatorAdapter`` creates a
+  LocalLink with the peripheral and one extra virtual controller exposed as HCI
+  over TCP; a gateway in another process connects with
+  ``BumbleCentral.open("tcp-client:127.0.0.1:PORT")``. ``--set hci=usb:0`` instead
+  runs the peripheral on a real Bluetooth dongle, ``--set link=NAME`` on an
+  in-process link shared with a gateway in the same process (the demo).
 
 Fault injection: ``disconnect_all()`` drops every connection (the peripheral keeps
 advertising, like a meter that walked out of range and back).
@@ -32,7 +33,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+import socket
 from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
@@ -43,8 +44,11 @@ from bumble.device import Connection, Device
 from bumble.hci import Address
 from bumble.link import LocalLink
 from bumble.transport import open_transport
+from bumble.transport.common import Transport
+from bumble.transport.tcp_server import open_tcp_server_transport_with_socket
 
 from wardlink.codecs._ble_common import encode_current_time
+from wardlink.sim.registry import SimOptions
 from wardlink.transports.bleak_bumble import make_peripheral_device
 
 log = logging.getLogger(__name__)
@@ -58,9 +62,6 @@ WRITEABLE = gatt.Characteristic.Permissions.WRITEABLE
 READ_ENCRYPTED = gatt.Characteristic.Permissions.READ_REQUIRES_ENCRYPTION
 WRITE_ENCRYPTED = gatt.Characteristic.Permissions.WRITE_REQUIRES_ENCRYPTION
 NO_ACCESS = gatt.Characteristic.Permissions(0)
-
-DEFAULT_HCI_LISTEN = "tcp-server:_:9321"
-
 
 def uuid(short: int) -> UUID:
     return UUID.from_16_bits(short)
@@ -245,47 +246,109 @@ class BlePeripheralSim:
             await asyncio.sleep(interval)
 
 
-SimFactory = Callable[[Device], BlePeripheralSim]
+_SHARED_LINKS: dict[str, LocalLink] = {}
 
 
-async def serve_standalone(
-    factory: SimFactory,
-    address: str,
-    hci: str | None = None,
-    listen: str = DEFAULT_HCI_LISTEN,
-    interval: float = 2.0,
-    until: Callable[[], Awaitable[None]] | None = None,
-) -> None:
-    """Run one simulator in its own process.
+def shared_link(name: str) -> LocalLink:
+    """An in-process Bluetooth 'air' by name, shared by simulators and the gateway.
 
-    With ``hci`` (a Bumble transport spec such as ``usb:0``) the peripheral uses that
-    controller. Without it, the peripheral and a second virtual controller share a
-    LocalLink, and the second controller is served over ``listen`` so a gateway can
-    attach with ``BumbleCentral.open("tcp-client:127.0.0.1:9321")``.
+    ``wardlink sim`` adapters attach to it with ``--set link=NAME``; the gateway side
+    uses ``BumbleCentral.on_link(shared_link(NAME))`` in the same process (demo).
     """
-    transports = []
-    if hci is not None:
-        transport = await open_transport(hci)
-        transports.append(transport)
-        device = Device.with_hci(factory.__name__, Address(address), transport.source,
-                                 transport.sink)
-    else:
-        link = LocalLink()  # type: ignore[no-untyped-call]  # bumble leaves it unannotated
-        exposed = await open_transport(listen)
-        transports.append(exposed)
-        Controller("gateway-side", host_source=exposed.source, host_sink=exposed.sink, link=link)
-        device = make_peripheral_device(link, address, "sim")
-    sim = factory(device)
-    runner = asyncio.create_task(sim.run(interval))
-    try:
-        if until is not None:
-            await until()
+    link = _SHARED_LINKS.get(name)
+    if link is None:
+        link = _SHARED_LINKS[name] = LocalLink()  # type: ignore[no-untyped-call]
+    return link
+
+
+def default_address(service_uuid: int) -> str:
+    """A stable static random address per profile (top bits 11, service in the tail)."""
+    return f"C0:57:00:00:{service_uuid >> 8:02X}:{service_uuid & 0xFF:02X}"
+
+
+class BleSimulatorAdapter:
+    """Runs a Bumble peripheral as a ``wardlink sim`` simulator (RunnableSimulator).
+
+    Where the radio is, by ``SimOptions.settings``:
+
+    * ``link=NAME`` - an in-process LocalLink (see ``shared_link``); for the demo.
+    * ``hci=SPEC`` - any Bumble transport, e.g. ``usb:0`` for a real dongle.
+    * neither - a private LocalLink plus a second virtual controller served as HCI
+      over TCP on ``--host``/``--port`` (0 = any free port); the printed
+      ``tcp-client:HOST:PORT`` is what the gateway passes to ``BumbleCentral.open``.
+
+    Other settings: ``address=AA:BB:..`` and, for the glucose meter, ``records=N``.
+    Fault injection: ``disconnect_every=N`` drops the link after every N readings.
+    """
+
+    def __init__(
+        self,
+        sim_class: type[BlePeripheralSim],
+        options: SimOptions,
+        default_interval: float = 1.0,
+        **sim_options: Any,
+    ) -> None:
+        self.sim_class = sim_class
+        self.options = options
+        self.default_interval = default_interval
+        self.sim_options = sim_options
+        self.sim: BlePeripheralSim | None = None
+        self._transport: Transport | None = None
+        self._server: socket.socket | None = None
+
+    async def start(self) -> str:
+        settings = self.options.settings
+        address = settings.get("address", default_address(self.sim_class.service_uuid))
+        if "link" in settings:
+            device = make_peripheral_device(shared_link(settings["link"]), address,
+                                            self.sim_class.model)
+            where = f"BLE {address} on in-process link {settings['link']!r}"
+        elif "hci" in settings:
+            self._transport = await open_transport(settings["hci"])
+            device = Device.with_hci(self.sim_class.model, Address(address),
+                                     self._transport.source, self._transport.sink)
+            where = f"BLE {address} on controller {settings['hci']}"
         else:
-            await asyncio.Event().wait()
-    finally:
-        runner.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await runner
-        await sim.stop()
-        for transport in transports:
-            await transport.close()
+            link = LocalLink()  # type: ignore[no-untyped-call]
+            server = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            server.bind((self.options.host, self.options.port or 0))
+            self._server = server
+            self._transport = await open_tcp_server_transport_with_socket(server)
+            Controller("gateway-side", host_source=self._transport.source,
+                       host_sink=self._transport.sink, link=link)
+            device = make_peripheral_device(link, address, self.sim_class.model)
+            host, port = server.getsockname()[:2]
+            where = f"BLE {address}; gateway HCI: tcp-client:{host}:{port}"
+        self.sim = self.sim_class(device, **self.sim_options)
+        await self.sim.start()
+        return where
+
+    async def run(self, stop: asyncio.Event) -> None:
+        assert self.sim is not None, "start() first"
+        rate = self.options.rate_hz
+        interval = 1.0 / rate if rate else self.default_interval
+        disconnect_every = int(self.options.settings.get("disconnect_every", "0"))
+        readings = 0
+        while not stop.is_set():
+            if self.sim.is_connected:
+                try:
+                    await self.sim.produce()
+                    readings += 1
+                except BaseBumbleError as exc:
+                    log.info("%s: send failed (%s)", self.sim.sim_name, exc)
+                if disconnect_every and readings % disconnect_every == 0:
+                    await self.sim.disconnect_all()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), interval)
+
+    async def close(self) -> None:
+        if self.sim is not None:
+            await self.sim.stop()
+        if self._transport is not None:
+            await self._transport.close()
+        if self._server is not None:
+            self._server.close()
+
+    def phi_canaries(self) -> tuple[str, ...]:
+        return ()  # BLE health profiles carry no patient identifiers (user index only)

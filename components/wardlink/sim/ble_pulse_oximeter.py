@@ -22,9 +22,11 @@ from wardlink.sim.ble_peripheral import (
     READ,
     READABLE,
     BlePeripheralSim,
+    BleSimulatorAdapter,
     characteristic,
     uuid,
 )
+from wardlink.sim.registry import SimOptions, register_simulator
 
 # Supported features: measurement status, device & sensor status, spot-check
 # timestamp, PAI (bits 0, 1, 3, 6); then the supported status bits themselves.
@@ -69,3 +71,11 @@ class PulseOximeterSim(BlePeripheralSim):
 
     async def produce(self) -> None:
         await self.send_continuous(self._rng.randint(95, 99), self._rng.randint(60, 80))
+
+
+@register_simulator(
+    "ble-pulse-oximeter", "Bumble Pulse Oximeter peripheral (spot-check + continuous)"
+)
+def pulse_oximeter_simulator(options: SimOptions) -> BleSimulatorAdapter:
+    """``wardlink sim ble-pulse-oximeter``; see BleSimulatorAdapter for --set options."""
+    return BleSimulatorAdapter(PulseOximeterSim, options, default_interval=1.0)

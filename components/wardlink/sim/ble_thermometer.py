@@ -19,9 +19,11 @@ from wardlink.sim.ble_peripheral import (
     READ,
     READABLE,
     BlePeripheralSim,
+    BleSimulatorAdapter,
     characteristic,
     uuid,
 )
+from wardlink.sim.registry import SimOptions, register_simulator
 
 
 class ThermometerSim(BlePeripheralSim):
@@ -49,3 +51,11 @@ class ThermometerSim(BlePeripheralSim):
 
     async def produce(self) -> None:
         await self.send(Decimal(self._rng.randint(3650, 3740)).scaleb(-2))
+
+
+@register_simulator(
+    "ble-thermometer", "Bumble Health Thermometer peripheral (indications)"
+)
+def thermometer_simulator(options: SimOptions) -> BleSimulatorAdapter:
+    """``wardlink sim ble-thermometer``; see BleSimulatorAdapter for --set options."""
+    return BleSimulatorAdapter(ThermometerSim, options, default_interval=5.0)

@@ -18,9 +18,11 @@ from wardlink.sim.ble_peripheral import (
     READ,
     READABLE,
     BlePeripheralSim,
+    BleSimulatorAdapter,
     characteristic,
     uuid,
 )
+from wardlink.sim.registry import SimOptions, register_simulator
 
 # bits 0-2 time stamp / multiple users / BMI; bits 3-6 weight resolution 0.005 kg (1);
 # bits 7-9 height resolution 0.001 m (3): Weight Scale Feature, GATT XML.
@@ -55,3 +57,11 @@ class WeightScaleSim(BlePeripheralSim):
         height = 1750  # 1.750 m
         bmi = round(weight * 5 / 1000 / 1.75**2 * 10)
         await self.send(weight, bmi, height)
+
+
+@register_simulator(
+    "ble-weight-scale", "Bumble Weight Scale peripheral (indications, BMI, height)"
+)
+def weight_scale_simulator(options: SimOptions) -> BleSimulatorAdapter:
+    """``wardlink sim ble-weight-scale``; see BleSimulatorAdapter for --set options."""
+    return BleSimulatorAdapter(WeightScaleSim, options, default_interval=10.0)

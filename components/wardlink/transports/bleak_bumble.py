@@ -78,6 +78,9 @@ class BumbleCentral:
         self._start_lock = asyncio.Lock()
         self._scanners = 0
         self._scan_lock = asyncio.Lock()
+        # A controller has at most one LE Create Connection pending (HCI disallows a
+        # second one); BlueZ queues connects for the same reason.
+        self.connect_lock = asyncio.Lock()
         self._listeners: list[Callable[[Advertisement], None]] = []
         device.keystore = MemoryKeyStore()
         device.on(Device.EVENT_ADVERTISEMENT, self._on_advertisement)
@@ -319,9 +322,10 @@ class BumbleBleakClient(BaseBleakClient):
         await central.start()
         target = self._target or await central.resolve(self.address, self._timeout)
         try:
-            connection = await central.device.connect(
-                target, transport=PhysicalTransport.LE, timeout=self._timeout
-            )
+            async with central.connect_lock:
+                connection = await central.device.connect(
+                    target, transport=PhysicalTransport.LE, timeout=self._timeout
+                )
         except (BaseBumbleError, TimeoutError) as exc:
             raise BleakError(f"connect to {self.address} failed: {exc}") from exc
         self._connection = connection

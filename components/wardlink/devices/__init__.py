@@ -1,0 +1,1 @@
+"""Device-level procedures above a transport and a codec (e.g. glucose record sync)."""
