@@ -53,6 +53,11 @@ class GreengrassIpcBus(EdgeBus):
         self._connected = False
 
     @property
+    def ipc_client(self) -> Any | None:
+        """The underlying ``GreengrassCoreIPCClientV2`` (for synchronous helpers)."""
+        return self._client
+
+    @property
     def uplink_connected(self) -> bool:
         # The nucleus owns the IoT Core connection and spools on its own; from here we
         # only learn about failures when a publish fails.

@@ -12,11 +12,13 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
+from wardlink.bus.greengrass_ipc import GreengrassIpcBus
 from wardlink.bus.port import EdgeBus
 from wardlink.codecs import DecodeContext, StreamCodec, get_codec
 from wardlink.gateway.device_worker import DeviceWorker
 from wardlink.gateway.spool_writer import SpoolWriter
 from wardlink.model import Connectivity, DeviceIdentity, PatientContext
+from wardlink.phi.keys import GreengrassSecretSource, SecretSource
 from wardlink.phi.policy import RedactionPolicy
 from wardlink.profiles import DeviceProfile, find_profile
 from wardlink.profiles.schema import SerialTransportSpec, TcpTransportSpec
@@ -142,7 +144,23 @@ def build_worker(
     )
 
 
+@dataclass
+class _Running:
+    config: DeviceConfig
+    worker: DeviceWorker
+    stop: asyncio.Event
+    task: asyncio.Task[None]
+
+
 class DeviceProxy(Component):
+    """Runs one worker per configured device, and follows configuration changes.
+
+    A configuration update (a new Greengrass deployment, or UpdateConfiguration)
+    starts workers for new devices, stops removed ones and restarts changed ones,
+    without touching the others: a bedside monitor keeps streaming while a glucose
+    meter is added next door.
+    """
+
     name = "com.wardlink.DeviceProxy"
 
     def __init__(
@@ -150,25 +168,78 @@ class DeviceProxy(Component):
         policy: RedactionPolicy | None = None,
         on_appended: Callable[[], None] | None = None,
     ) -> None:
-        self.policy = policy or RedactionPolicy()
+        self.policy = policy
         self.on_appended = on_appended
-        self.workers: list[DeviceWorker] = []
         self.writer: SpoolWriter | None = None
+        self._running: dict[str, _Running] = {}
+        self._lock = asyncio.Lock()
+
+    @property
+    def workers(self) -> list[DeviceWorker]:
+        return [r.worker for r in self._running.values()]
 
     def connected_devices(self) -> int:
         return sum(1 for w in self.workers if w.connectivity is Connectivity.CONNECTED)
 
+    async def _load_policy(self, bus: EdgeBus, config: GatewayConfig) -> RedactionPolicy:
+        if self.policy is not None:
+            return self.policy
+        return await load_policy(bus, config)
+
     async def run(self, bus: EdgeBus, config: GatewayConfig, stop: asyncio.Event) -> None:
+        self.policy = await self._load_policy(bus, config)
         spool = open_spool(config)
         self.writer = SpoolWriter(spool, on_appended=self.on_appended)
-        self.workers = [build_worker(d, self.policy, self.writer) for d in config.devices]
-        tasks = [asyncio.create_task(self.writer.run(stop))]
-        tasks += [asyncio.create_task(w.run(stop)) for w in self.workers]
-        tasks.append(asyncio.create_task(self._announce(bus, stop)))
+        writer_stop = asyncio.Event()
+        background = [
+            asyncio.create_task(self.writer.run(writer_stop)),
+            asyncio.create_task(self._announce(bus, stop)),
+        ]
         try:
-            await asyncio.gather(*tasks)
+            await self._apply(config.devices)
+            await stop.wait()
         finally:
+            async with self._lock:
+                await self._stop_all()
+            writer_stop.set()  # flush what the workers handed over, then close
+            await asyncio.gather(*background, return_exceptions=True)
             spool.close()
+
+    async def reconfigure(self, config: GatewayConfig) -> None:
+        logging.getLogger().setLevel(config.log_level.upper())
+        await self._apply(config.devices)
+
+    async def _apply(self, devices: tuple[DeviceConfig, ...]) -> None:
+        assert self.writer is not None and self.policy is not None
+        wanted = {d.device_id: d for d in devices}
+        async with self._lock:
+            for device_id, running in list(self._running.items()):
+                if wanted.get(device_id) != running.config:
+                    await self._stop_one(device_id)
+            for device_id, device in wanted.items():
+                if device_id in self._running:
+                    continue
+                try:
+                    worker = build_worker(device, self.policy, self.writer)
+                except (ValueError, KeyError) as exc:
+                    log.error(
+                        "device not started", extra={"device_id": device_id, "error": str(exc)}
+                    )
+                    continue
+                stop = asyncio.Event()
+                task = asyncio.create_task(worker.run(stop), name=f"device-{device_id}")
+                self._running[device_id] = _Running(device, worker, stop, task)
+                log.info("device started", extra={"device_id": device_id})
+
+    async def _stop_one(self, device_id: str) -> None:
+        running = self._running.pop(device_id)
+        running.stop.set()
+        await asyncio.gather(running.task, return_exceptions=True)
+        log.info("device stopped", extra={"device_id": device_id})
+
+    async def _stop_all(self) -> None:
+        for device_id in list(self._running):
+            await self._stop_one(device_id)
 
     async def _announce(self, bus: EdgeBus, stop: asyncio.Event) -> None:
         while not stop.is_set():
@@ -181,3 +252,17 @@ class DeviceProxy(Component):
                 await asyncio.wait_for(stop.wait(), timeout=5)
             except TimeoutError:
                 pass
+
+
+async def load_policy(bus: EdgeBus, config: GatewayConfig) -> RedactionPolicy:
+    """The site's redaction policy: its file if configured, else the documented default.
+
+    Pseudonym keys come from Greengrass SecretManager over IPC under Greengrass;
+    elsewhere from the policy's ``hmac.secrets_dir``.
+    """
+    secrets: SecretSource | None = None
+    if isinstance(bus, GreengrassIpcBus) and bus.ipc_client is not None:
+        secrets = GreengrassSecretSource(bus.ipc_client)
+    if config.policy_file is not None:
+        return RedactionPolicy.from_file(config.policy_file, secrets=secrets)
+    return RedactionPolicy.default(secrets=secrets)

@@ -83,14 +83,20 @@ async def _load(config_file: Path | None) -> tuple[EdgeBus, GatewayConfig]:
     return _direct_bus(config, "direct"), config
 
 
-async def run_component(component: Component, config_file: Path | None = None) -> int:
+async def run_component(
+    component: Component,
+    config_file: Path | None = None,
+    stop: asyncio.Event | None = None,
+) -> int:
+    """Run ``component`` until SIGTERM/SIGINT (or ``stop``, for embedding and tests)."""
     configure_logging(component.name, os.environ.get("WARDLINK_LOG_LEVEL", "INFO"))
     bus, config = await _load(config_file)
     logging.getLogger().setLevel(config.log_level.upper())
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, stop.set)
+    if stop is None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, stop.set)
 
     async def on_config(document: dict[str, object]) -> None:
         try:

@@ -44,6 +44,15 @@ class Uplink(Component):
         except (ValueError, AttributeError):
             log.warning("ignored malformed device summary")
 
+    async def reconfigure(self, config: GatewayConfig) -> None:
+        """Rate limits and heartbeat period apply at once; the spool path needs a restart."""
+        logging.getLogger().setLevel(config.log_level.upper())
+        if self.publisher is not None:
+            self.publisher.apply_limits(limits_from(config))
+        if self.heartbeat is not None:
+            self.heartbeat.interval_s = config.uplink.heartbeat_seconds
+        log.info("uplink configuration applied")
+
     async def run(self, bus: EdgeBus, config: GatewayConfig, stop: asyncio.Event) -> None:
         spool = Spool(
             config.spool.path,

@@ -72,6 +72,16 @@ class Publisher:
         self._attempt = 0
         self._rate_window: list[tuple[float, int]] = []
 
+    def apply_limits(self, limits: UplinkLimits) -> None:
+        """Adopt new limits (a configuration update) without dropping anything in flight."""
+        self.limits = limits
+        self._publish_rate = TokenBucket(limits.max_publishes_per_second)
+        self._byte_rate = (
+            TokenBucket(limits.max_bytes_per_second, burst=limits.max_payload_bytes * 2)
+            if limits.max_bytes_per_second
+            else None
+        )
+
     def notify(self) -> None:
         """Tell the publisher new records are in the spool (in-process writers)."""
         self._wakeup.set()
