@@ -38,7 +38,7 @@ from wardlink.model import (
     RedactionError,
 )
 from wardlink.model.seal import sealing
-from wardlink.phi.config import PolicyConfig, load_config, load_config_file
+from wardlink.phi.config import PolicyConfig, PolicyError, load_config, load_config_file
 from wardlink.phi.fields import DROP, FieldActions
 from wardlink.phi.generalize import truncate_datetime
 from wardlink.phi.hl7_redact import Hl7Redactor
@@ -96,9 +96,7 @@ class RedactionPolicy:
         return cls.from_config({}, secrets=secrets)
 
     @classmethod
-    def from_file(
-        cls, path: str | Path, *, secrets: SecretSource | None = None
-    ) -> RedactionPolicy:
+    def from_file(cls, path: str | Path, *, secrets: SecretSource | None = None) -> RedactionPolicy:
         """Load a YAML policy file merged over the defaults. Raises PolicyError."""
         return cls._build(load_config_file(path), secrets)
 
@@ -134,7 +132,7 @@ class RedactionPolicy:
     def _text(self, text: str | None, patient: PatientContext | None) -> str | None:
         if not text:
             return None
-        known = patient.values() if patient is not None else ()
+        known = known_values(patient)
         try:
             cleaned = self.scrubber.scrub(text, known)
         except Exception:
@@ -168,14 +166,17 @@ class RedactionPolicy:
         for code in codes:
             if not _CODE_RE.match(code) or _LONG_DIGITS_RE.search(code):
                 continue
-            if check:
-                try:
-                    if self.scrubber.scrub(code) != code:
-                        continue
-                except Exception:
-                    continue
+            if check and not self._untouched(code):
+                continue
             kept.append(code)
         return tuple(kept)
+
+    def _untouched(self, code: str) -> bool:
+        try:
+            return self.scrubber.scrub(code) == code
+        except Exception:
+            log.error("a device code could not be scrubbed; dropped")
+            return False
 
     def redact_observations(
         self,
@@ -238,23 +239,19 @@ class RedactionPolicy:
                 document = json.loads(document)
             except (ValueError, UnicodeDecodeError) as exc:
                 return RedactionResult.failure(f"malformed JSON: {_short(exc)}")
-        known = patient.values() if patient is not None else []
         try:
-            return RedactionResult.success(self._json.redact(document, known))
+            return RedactionResult.success(self._json.redact(document, known_values(patient)))
         except RedactionError as exc:
             return RedactionResult.failure(str(exc))
         except Exception as exc:
             log.error("JSON redaction failed: %s", type(exc).__name__)
             return RedactionResult.failure(f"redaction failed: {type(exc).__name__}")
 
-    def redact_hl7(
-        self, message: object, patient: PatientContext | None = None
-    ) -> RedactionResult:
+    def redact_hl7(self, message: object, patient: PatientContext | None = None) -> RedactionResult:
         if not isinstance(message, (str, bytes)):
             return RedactionResult.failure("HL7 input must be a string")
-        known = patient.values() if patient is not None else ()
         try:
-            return RedactionResult.success(self._hl7.redact(message, known))
+            return RedactionResult.success(self._hl7.redact(message, known_values(patient)))
         except RedactionError as exc:
             return RedactionResult.failure(str(exc))
         except Exception as exc:
@@ -272,13 +269,24 @@ class RedactionPolicy:
         return RedactionResult.failure(f"unknown format {kind!r}")
 
 
+def known_values(patient: PatientContext | None) -> list[str]:
+    """What the scrubber should also remove: every patient value, plus the full name."""
+    if patient is None:
+        return []
+    values = patient.values()
+    full = " ".join(part for part in (patient.given_name, patient.family_name) if part)
+    if " " in full:
+        values.append(full)
+    return values
+
+
 def _vault_opener(config: PolicyConfig, source: SecretSource | None) -> Callable[[], TokenVault]:
     """Open the vault on first use: its key may only be reachable once IPC is up."""
     vault_config = config.vault
     if vault_config.path is None:
-        raise RedactionError("identifiers use mode 'vault' but vault.path is not set")
+        raise PolicyError("identifiers use mode 'vault' but vault.path is not set")
     if vault_config.key_file is None and vault_config.key_secret_id is None:
-        raise RedactionError("identifiers use mode 'vault' but no vault key is configured")
+        raise PolicyError("identifiers use mode 'vault' but no vault key is configured")
     path = vault_config.path
 
     def open_vault() -> TokenVault:

@@ -1,0 +1,524 @@
+"""The regular expressions of the text scrubber, and where each one is tried.
+
+Speed comes from *not* scanning every regex over every character. Python's regex
+engine tries every alternative of a pattern at every position; with thirty
+identifier shapes that costs ~300 us per message. Instead each shape is tried only
+where it can start:
+
+* digit shapes (dates, phones, SSNs, IPv4, street addresses, long numbers,
+  "93-year-old") at the start of each digit run, and only those that can begin
+  with a run of that length followed by that kind of character
+  (``digit_matcher``);
+* word shapes (labels such as "MRN", "Acct", "serial"; month names; "age";
+  "lives in"; "P.O. Box") at the words that can begin them (``TRIGGERS``) - the
+  scrubber finds those words with a set lookup in its token pass;
+* the rest (e-mail, URL, IPv6/MAC, VIN, "City, ST") only when a cheap substring
+  test says the message can contain one.
+
+Boundaries are look-arounds on digits and letters rather than ``\\b``, because
+``\\b`` treats ``_`` as a word character and would miss the date in
+``ECG_Doe_Jane_19620704.pdf``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import StrEnum
+
+from wardlink.phi.vocabulary import words as _words
+
+
+class Category(StrEnum):
+    """Kinds of PHI the scrubber reports, each with its own placeholder."""
+
+    NAME = "NAME"
+    ADDRESS = "ADDRESS"
+    CITY = "CITY"
+    ZIP = "ZIP"
+    DATE = "DATE"
+    AGE = "AGE"
+    PHONE = "PHONE"
+    FAX = "FAX"
+    EMAIL = "EMAIL"
+    SSN = "SSN"
+    MRN = "MRN"
+    HEALTH_PLAN = "HEALTH_PLAN"
+    ACCOUNT = "ACCOUNT"
+    LICENSE = "LICENSE"
+    VEHICLE = "VEHICLE"
+    DEVICE_ID = "DEVICE_ID"
+    URL = "URL"
+    IP = "IP"
+    BIOMETRIC = "BIOMETRIC"
+    PHOTO = "PHOTO"
+    ID = "ID"
+
+
+# --- building blocks -------------------------------------------------------------
+
+_NO_DIGIT_BEFORE = r"(?<![\d])"
+_NO_DIGIT_AFTER = r"(?!\d)"
+_NO_ALNUM_BEFORE = r"(?<![A-Za-z0-9])"
+_NO_ALNUM_AFTER = r"(?![A-Za-z0-9])"
+
+_MONTH = (
+    r"(?i:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?"
+    r"|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)(?![A-Za-z])\.?"
+)
+_DAY = r"(?:0?[1-9]|[12]\d|3[01])"
+_MON_NUM = r"(?:0?[1-9]|1[0-2])"
+_YEAR4 = r"(?:1[89]\d\d|20\d\d)"
+_YEAR = r"(?:1[89]\d\d|20\d\d|\d\d)"
+_ORD = r"(?i:st|nd|rd|th)?"
+_TIME = (
+    r"(?:[T ,]{1,2}(?:[01]?\d|2[0-3]):[0-5]\d(?::[0-5]\d(?:\.\d+)?)?"
+    r"(?:\s?(?i:am|pm))?(?:Z|[+-]\d\d:?\d\d)?)?"
+)
+
+# A month name with no year after it: "may" and "mar" only when capitalised, so that
+# "RR 16 may be artifact" keeps its number.
+_NOYEAR_GUARD = r"(?:(?=[A-Z])|(?!(?i:may|mar)(?![a-z])))"
+
+# Dates that start with a digit. Back-references are local to each alternative and
+# renumbered when the alternatives are joined (see ``_join``).
+_DATE_DIGIT = (
+    # ISO and year-first: 1962-07-04, 1962/07/04, 1962.07.04 (+ time)
+    rf"{_NO_DIGIT_BEFORE}{_YEAR4}([-/.]){_MON_NUM}\1{_DAY}{_NO_DIGIT_AFTER}{_TIME}",
+    # US / EU numeric: 07/04/1962, 4-7-62, 04.07.1962 (+ time)
+    rf"{_NO_DIGIT_BEFORE}(?<!\d\.){_DAY}([-/.]){_DAY}\1{_YEAR}{_NO_DIGIT_AFTER}(?!\.\d){_TIME}",
+    # 04-Jul-1962 / 4-JUL-62 / 04JUL1962
+    rf"{_NO_DIGIT_BEFORE}{_DAY}(-?){_MONTH}\1{_YEAR}{_NO_DIGIT_AFTER}{_TIME}",
+    # 4 July 1962 / 4th of July, 1962
+    rf"{_NO_DIGIT_BEFORE}{_DAY}{_ORD}(?:\s+of)?\s+{_MONTH},?\s+{_YEAR4}{_NO_DIGIT_AFTER}{_TIME}",
+    # 4 July / 4th of July (no year)
+    rf"{_NO_DIGIT_BEFORE}{_DAY}{_ORD}(?:\s+of)?\s*-?\s*{_NOYEAR_GUARD}{_MONTH}",
+    # compact 19620704, HL7 DTM 20261103142205
+    rf"{_NO_DIGIT_BEFORE}{_YEAR4}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])"
+    r"(?:T?(?:[01]\d|2[0-3])[0-5]\d(?:[0-5]\d(?:\.\d+)?)?)?(?:[+-]\d{4})?(?!\d)",
+)
+# Dates that start with the month name: July 4, 1962 / Jul 4th 1962 / July 1962 / July 4
+_DATE_MONTH = (
+    rf"{_NO_ALNUM_BEFORE}{_MONTH}\s*(?:{_DAY}{_ORD},?\s*{_YEAR4}|,?\s*{_YEAR4}){_NO_DIGIT_AFTER}{_TIME}",
+    rf"{_NO_ALNUM_BEFORE}{_NOYEAR_GUARD}{_MONTH}\s*{_DAY}{_ORD}(?![\d:]){_TIME}",
+)
+
+_EXT = r"(?:\s*(?:x|ext\.?|extension|#)\s*\d{1,6})?"
+_PHONE = (
+    # NANP: (555) 123-4567, 555-123-4567, 555.123.4567, +1 555 123 4567, 001-555-123-4567
+    rf"(?<![\d+])(?:(?:\+?1|001)[\s.-]?)?(?:\(\d{{3}}\)\s?|\d{{3}}[\s.-])\d{{3}}[\s.-]?\d{{4}}(?!\d){_EXT}",
+    # international: +44 20 7946 0958, +49 (0)30 1234567, +33 1 23 45 67 89
+    rf"(?<![\w+])\+\d{{1,3}}(?:[\s.-]?\(?\d{{1,5}}\)?){{2,6}}(?!\d){_EXT}",
+    # national trunk prefix: (0161) 496 0066, 030 1234567, 00669 074391, 020-7946-0958
+    rf"(?<!\d)\(0\d{{2,5}}\)\s?\d{{2,5}}(?:[\s-]?\d{{2,6}})?(?!\d){_EXT}",
+    rf"(?<![\d.])0\d{{1,4}}[\s/-]\d{{3,8}}(?:[\s-]\d{{2,5}}){{0,2}}(?!\d|\.\d){_EXT}",
+    # French style: 01 23 45 67 89
+    r"(?<![\d.])0\d(?:[ .]\d\d){4}(?!\d|\.\d)",
+)
+
+_STATE_ABBR = (
+    r"(?:A[AEKLPRSZ]|C[AOT]|D[CE]|FL|G[AU]|HI|I[ADLN]|K[SY]|LA|M[ADEINOPST]|N[CDEHJMVY]"
+    r"|O[HKR]|P[AR]|RI|S[CD]|T[NX]|UT|V[AIT]|W[AIVY])"
+)
+_STATE_NAMES: tuple[str, ...] = (
+    "Alabama", "Alaska", "Arizona", "Arkansas", "California", "Colorado", "Connecticut",
+    "Delaware", "Florida", "Georgia", "Hawaii", "Idaho", "Illinois", "Indiana", "Iowa",
+    "Kansas", "Kentucky", "Louisiana", "Maine", "Maryland", "Massachusetts", "Michigan",
+    "Minnesota", "Mississippi", "Missouri", "Montana", "Nebraska", "Nevada",
+    "New Hampshire", "New Jersey", "New Mexico", "New York", "North Carolina",
+    "North Dakota", "Ohio", "Oklahoma", "Oregon", "Pennsylvania", "Rhode Island",
+    "South Carolina", "South Dakota", "Tennessee", "Texas", "Utah", "Vermont", "Virginia",
+    "Washington", "West Virginia", "Wisconsin", "Wyoming",
+)  # fmt: skip
+_STATE_NAME = "(?:" + "|".join(_STATE_NAMES) + ")"
+_ZIP = r"\d{5}(?:-\d{4})?(?!\d)"
+
+_STREET_SUFFIX = (
+    r"(?i:alley|aly|avenue|ave|av|boulevard|blvd|branch|bridge|brook|brooks|burg|burgs|bypass"
+    r"|camp|canyon|cape|causeway|center|centers|circle|circles|cir|cliff|cliffs|club|common"
+    r"|corner|corners|course|court|courts|ct|cove|coves|creek|crescent|crest|crossing"
+    r"|crossroad|curve|dale|dam|divide|drive|drives|dr|estate|estates|expressway|expy"
+    r"|extension|extensions|fall|falls|ferry|field|fields|flat|flats|ford|fords|forest|forge|forges"
+    r"|fork|forks|fort|freeway|fwy|garden|gardens|gateway|glen|glens|green|greens|grove"
+    r"|groves|harbor|harbors|haven|heights|hts|highway|hwy|hill|hills|hollow|inlet|island"
+    r"|islands|isle|junction|junctions|key|keys|knoll|knolls|lake|lakes|land|landing|lane"
+    r"|ln|light|lights|loaf|lock|locks|lodge|loop|mall|manor|manors|meadow|meadows|mews"
+    r"|mill|mills|mission|motorway|mount|mountain|mountains|neck|orchard|oval|overpass"
+    r"|park|parks|parkway|parkways|pkwy|pass|passage|path|pike|pine|pines|place|pl|plain"
+    r"|plains|plaza|plz|point|points|port|ports|prairie|radial|ramp|ranch|rapid|rapids"
+    r"|rest|ridge|ridges|river|road|roads|rd|route|rte|row|rue|run|shoal|shoals|shore"
+    r"|shores|skyway|spring|springs|spur|spurs|square|squares|sq|station|stravenue|stream"
+    r"|street|streets|st|summit|terrace|ter|throughway|trace|track|trafficway|trail|trl"
+    r"|tunnel|turnpike|underpass|union|unions|valley|valleys|via|viaduct|view|views"
+    r"|village|villages|ville|vista|walk|walks|wall|way|ways|well|wells)(?![A-Za-z])\.?"
+)
+_STRONG_STREET_SUFFIX = (
+    r"(?i:street|avenue|road|boulevard|lane|drive|court|parkway|highway|terrace|place)"
+    r"(?![A-Za-z])"
+)
+_UNIT = (
+    r"(?:\s*,?\s*(?i:apt\.?|apartment|suite|ste\.?|unit|fl\.?|floor|room|rm\.?|#)\s*#?\s*"
+    r"[A-Za-z0-9-]{1,6}(?![A-Za-z0-9]))?"
+)
+_STREET_WORD = r"(?:[A-Z][A-Za-z'\u2019.-]*|\d+(?i:st|nd|rd|th))"
+_CITY_WORDS = r"(?:St\.[ \t]+)?[A-Z][A-Za-z'\u2019-]+(?:[ \t]+[A-Z][A-Za-z'\u2019-]+){0,3}"
+_CITY_STATE_TAIL = (
+    rf"(?:\s*,?\s*(?:\n\s*)?{_CITY_WORDS},?\s+(?:{_STATE_ABBR}|{_STATE_NAME})(?![A-Za-z0-9])"
+    rf"(?:\s+{_ZIP})?)?"
+)
+
+_ADDRESS_DIGIT = (
+    # 123 Main St, 4567 N. Jennifer Course Apt. 5, 12 5th Avenue (+ ", City, ST 12345")
+    rf"(?<![A-Za-z\d.,/])\d{{1,6}}[A-Za-z]?\s+(?:{_STREET_WORD}\s+){{1,4}}?{_STREET_SUFFIX}{_UNIT}{_CITY_STATE_TAIL}",
+    # lower case: 123 main street
+    rf"(?<![A-Za-z\d.,/])\d{{1,6}}\s+(?:[a-z]+\s+){{1,3}}?{_STRONG_STREET_SUFFIX}{_UNIT}",
+)
+_AGE_DIGIT = (
+    r"(?<![\d.])(?:9\d|1[0-2]\d)(?=\s*-?\s*(?i:years?|yrs?|y\.?\s?o\.?|y/o|yo|year-old)(?![A-Za-z]))",
+)
+_OCTET = r"(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)"
+_IPV4 = rf"(?<![\d.]){_OCTET}(?:\.{_OCTET}){{3}}(?![\d]|\.\d)(?::\d{{1,5}})?"
+_SSN = r"(?<![\d-])\d{3}([- ])\d{2}\1\d{4}(?![\d-])"
+# 7+ digits, or digit groups joined by dashes: MRNs, accounts, card-like numbers.
+_LONG_NUMBER = (
+    r"(?<![\d.,])\d{7,}(?![\d]|[.,]\d)",
+    r"(?<![\d.])\d{3,}(?:-\d{2,}){2,}(?![\d])",
+)
+
+# A labelled value: "MRN: 0012345", "Acct # A-99812", "lic no. D1234567". The value
+# must hold a digit, so "MRN pending" stays.
+_SEP = r"\s*(?i:\#|no\.?|nr\.?|num(?:ber)?\.?|id)?\s*[:#=]?\s*"
+_VALUE = r"(?=[A-Za-z0-9/.-]*\d)[A-Za-z0-9][A-Za-z0-9/.-]*[A-Za-z0-9]"
+_WEAK_SEP = r"\s*(?:[:#=]|(?i:no\.|nr\.|num(?:ber)?\.?))\s*"
+
+
+def _labelled(
+    labels: str,
+    words: str,
+    weak: str | None = None,
+    weak_words: str = "",
+    value: str = _VALUE,
+) -> tuple[tuple[str, frozenset[str]], ...]:
+    """A label regex and the lower-case words it can start with."""
+    strong = (rf"(?<![A-Za-z/]){labels}(?![A-Za-z]){_SEP}{value}", frozenset(words.split()))
+    if weak is None:
+        return (strong,)
+    return strong, (
+        rf"(?<![A-Za-z/]){weak}(?![A-Za-z]){_WEAK_SEP}{value}",
+        frozenset(weak_words.split()),
+    )
+
+
+_LABELLED: dict[Category, tuple[tuple[str, frozenset[str]], ...]] = {
+    Category.SSN: _labelled(
+        r"(?i:ssn|social\s+security(?:\s+(?:number|no))?|ss\#)", "ssn social ss"
+    ),
+    Category.MRN: _labelled(
+        r"(?i:mrn|mr\#|medical\s+record(?:\s+number)?|chart(?:\s+number)?|patient\s+id"
+        r"|pt\.?\s+id|patient\s+number|hospital\s+number|unit\s+number|med\s+rec)",
+        "mrn mr medical chart patient pt hospital unit med",
+        weak=r"(?i:mr|pid|pin)",
+        weak_words="mr pid pin",
+    ),
+    Category.HEALTH_PLAN: _labelled(
+        r"(?i:member(?:\s+id)?|subscriber(?:\s+id)?|policy|group\s+(?:number|no)|health\s+plan"
+        r"(?:\s+(?:id|number|no))?|insurance(?:\s+id)?|medicare(?:\s+id)?|medicaid(?:\s+id)?"
+        r"|beneficiary(?:\s+id)?|hicn|mbi|payer\s+id)",
+        "member subscriber policy group health insurance medicare medicaid beneficiary hicn"
+        " mbi payer",
+    ),
+    Category.ACCOUNT: _labelled(
+        r"(?i:account|acct|billing(?:\s+id)?|invoice|claim|encounter(?:\s+id)?|visit\s+(?:id|number)"
+        r"|admission(?:\s+id)?|bank\s+account|iban|routing)",
+        "account acct billing invoice claim encounter visit admission bank iban routing",
+        weak=r"(?i:acc|fin|csn|har|enc)",
+        weak_words="acc fin csn har enc",
+    ),
+    Category.LICENSE: _labelled(
+        r"(?i:licen[cs]e|driver'?s\s+licen[cs]e|certificate|passport|npi|dea|board\s+cert)",
+        "license licence driver driver's drivers certificate passport npi dea board",
+        weak=r"(?i:lic|dl|cert)",
+        weak_words="lic dl cert",
+    ),
+    Category.VEHICLE: _labelled(
+        r"(?i:vin|vehicle(?:\s+id)?|licen[cs]e\s+plate|plate|tag)",
+        "vin vehicle license licence plate tag",
+        value=r"(?=[A-Za-z0-9 -]*\d)[A-Za-z0-9]{1,4}[ -]?[A-Za-z0-9]{1,7}(?![A-Za-z0-9])",
+    ),
+    Category.DEVICE_ID: _labelled(
+        r"(?i:serial(?:\s+(?:number|no))?|s/n|device\s+(?:id|serial)|udi|imei|imsi"
+        r"|mac(?:\s+address)?|eui(?:-64)?|asset(?:\s+tag)?|equipment\s+id|implant\s+id)",
+        "serial s device udi imei imsi mac eui asset equipment implant",
+        weak=r"(?i:sn|ser)",
+        weak_words="sn ser",
+    ),
+    Category.BIOMETRIC: _labelled(
+        r"(?i:finger\s?print|voice\s?print|retina(?:l)?\s+scan|iris\s+scan|palm\s?print"
+        r"|biometric(?:\s+(?:id|template))?|face\s+id|gait\s+signature|dna\s+(?:id|profile))",
+        "finger fingerprint voice voiceprint retina retinal iris palm palmprint biometric"
+        " face gait dna",
+        value=r"[A-Za-z0-9][A-Za-z0-9_/.-]*",
+    ),
+    Category.PHOTO: _labelled(
+        r"(?i:photo(?:graph)?|image|picture|headshot|selfie|face\s+(?:photo|image|scan))",
+        "photo photograph image picture headshot selfie face",
+        value=r"(?=[A-Za-z0-9_/.-]*(?:\d|\.(?i:jpe?g|png|gif|bmp|tiff?|heic|dcm)))"
+        r"[A-Za-z0-9][A-Za-z0-9_/.-]*",
+    ),
+    Category.ID: _labelled(
+        r"(?i:identifier|record\s+id|case\s+(?:id|number))",
+        "identifier record case",
+        weak=r"(?i:id)",
+        weak_words="id",
+    ),
+}
+
+_MONTH_WORDS = (
+    "jan january feb february mar march apr april may jun june jul july aug august sep sept"
+    " september oct october nov november dec december"
+)
+
+#: (category, regex, lower-case words that can begin it)
+_TRIGGER_ALTERNATIVES: list[tuple[Category, str, frozenset[str]]] = [
+    *(
+        (category, pattern, words)
+        for category, patterns in _LABELLED.items()
+        for pattern, words in patterns
+    ),
+    (
+        Category.PHONE,
+        r"(?<![A-Za-z])(?i:phone|tel|telephone|cell|cellphone|mobile|pager|ph)\.?"
+        r"(?:\s*(?i:no\.?|number|\#))?\s*[:#]?\s*\+?[\d(][\d\s().-]{5,}\d(?:\s*(?i:x|ext\.?)\s*\d{1,6})?",
+        frozenset({"phone", "tel", "telephone", "cell", "cellphone", "mobile", "pager", "ph"}),
+    ),
+    (
+        Category.FAX,
+        r"(?<![A-Za-z])(?i:fax|facsimile)\.?(?:\s*(?i:no\.?|number|\#))?\s*[:#]?\s*\+?[\d(][\d\s().-]{5,}\d"
+        r"(?:\s*(?i:x|ext\.?)\s*\d{1,6})?",
+        frozenset({"fax", "facsimile"}),
+    ),
+    (
+        Category.ZIP,
+        rf"(?i:zip(?:\s*code)?|postal\s*code|postcode)\s*[:#]?\s*{_ZIP}",
+        frozenset({"zip", "postal", "postcode"}),
+    ),
+    (
+        Category.AGE,
+        r"(?<![A-Za-z])(?i:aged?|age:)\s*:?\s*(?:9\d|1[0-2]\d)(?!\d|\.\d)",
+        frozenset({"age", "aged"}),
+    ),
+    (
+        Category.CITY,
+        r"(?i:lives\s+in|living\s+in|resides\s+in|resident\s+of|moved\s+to|home\s+in"
+        r"|hometown:?|city:|town:|born\s+in|relocated\s+to|transferred\s+from)\s+"
+        r"(?:St\.?[ \t]+)?[A-Z][A-Za-z'\u2019-]+(?:[ \t]+[A-Z][A-Za-z'\u2019-]+){0,2}",
+        _words(
+            """
+    lives living resides resident moved home hometown city town born relocated transferred
+    """
+        ),
+    ),
+    (
+        Category.ADDRESS,
+        r"(?i:p\.?\s?o\.?\s*box|post\s+office\s+box)\s*\d{1,6}",
+        frozenset({"p", "po", "post"}),
+    ),
+    (
+        Category.ADDRESS,
+        r"(?:USNS|USNV|USS|USCGC)\s+[A-Z][A-Za-z'-]+",
+        frozenset({"usns", "usnv", "uss", "uscgc"}),
+    ),
+    (
+        Category.ADDRESS,
+        r"(?:PSC|Unit)\s+\d{3,5},?\s+Box\s+\d{3,5}",
+        frozenset({"psc", "unit"}),
+    ),
+    (
+        Category.ADDRESS,
+        rf"(?:APO|FPO|DPO)\s+(?:AA|AE|AP)\s+{_ZIP}",
+        frozenset({"apo", "fpo", "dpo"}),
+    ),
+    *((Category.DATE, pattern, frozenset(_MONTH_WORDS.split())) for pattern in _DATE_MONTH),
+]
+
+
+# What follows a digit run decides which shapes can start there.
+SEP, SPACE, ALPHA, OTHER = "sep", "space", "alpha", "other"
+_DigitKey = tuple[str, int, str]  # (lead: "+" "(" or "d", digits (7 = 7+), next char class)
+
+
+_ANY_NEXT = frozenset({SEP, SPACE, ALPHA, OTHER})
+_WORDISH = frozenset({SEP, SPACE, ALPHA})
+
+
+@dataclass(frozen=True)
+class _Start:
+    """Where a digit shape can begin: lead character, digit-run length, what follows."""
+
+    leads: str = "d"
+    low: int = 1
+    high: int = 99
+    after: frozenset[str] = _ANY_NEXT
+
+    def allows(self, lead: str, digits: int, nxt: str) -> bool:
+        return lead in self.leads and self.low <= digits <= self.high and nxt in self.after
+
+
+_SEP_SPACE = frozenset({SEP, SPACE})
+
+#: (category, regex, where it can start)
+_DIGIT_ALTERNATIVES: list[tuple[Category, str, _Start]] = [
+    (Category.SSN, _SSN, _Start(low=3, high=3, after=_SEP_SPACE)),
+    (Category.ADDRESS, _ADDRESS_DIGIT[0], _Start(high=6, after=frozenset({SPACE, ALPHA}))),
+    (Category.ADDRESS, _ADDRESS_DIGIT[1], _Start(high=6, after=frozenset({SPACE}))),
+    (Category.AGE, _AGE_DIGIT[0], _Start(low=2, high=3, after=_WORDISH)),
+    (Category.DATE, _DATE_DIGIT[0], _Start(low=4, high=4, after=frozenset({SEP}))),
+    (Category.DATE, _DATE_DIGIT[1], _Start(high=2, after=frozenset({SEP}))),
+    (Category.DATE, _DATE_DIGIT[2], _Start(high=2, after=frozenset({SEP, ALPHA}))),
+    (Category.DATE, _DATE_DIGIT[3], _Start(high=2, after=frozenset({SPACE, ALPHA}))),
+    (Category.DATE, _DATE_DIGIT[4], _Start(high=2, after=_WORDISH)),
+    (Category.DATE, _DATE_DIGIT[5], _Start(low=7)),
+    (Category.IP, _IPV4, _Start(high=3, after=frozenset({SEP}))),
+    (Category.PHONE, _PHONE[0], _Start(leads="+(")),
+    (Category.PHONE, _PHONE[0], _Start(low=1, high=1, after=_SEP_SPACE)),
+    (Category.PHONE, _PHONE[0], _Start(low=3, high=3, after=_SEP_SPACE)),
+    (Category.PHONE, _PHONE[1], _Start(leads="+")),
+    (Category.PHONE, _PHONE[2], _Start(leads="(")),
+    (Category.PHONE, _PHONE[3], _Start(low=2, high=5, after=_SEP_SPACE)),
+    (Category.PHONE, _PHONE[4], _Start(low=2, high=2, after=_SEP_SPACE)),
+    (Category.ID, _LONG_NUMBER[0], _Start(low=7)),
+    (Category.ID, _LONG_NUMBER[1], _Start(low=3, after=frozenset({SEP}))),
+]
+
+
+_BACKREF_RE = re.compile(r"\\(\d)")
+
+
+def _shift_backref(base: int) -> Callable[[re.Match[str]], str]:
+    def shift(match: re.Match[str]) -> str:
+        return "\\" + str(int(match.group(1)) + base)
+
+    return shift
+
+
+def _join(
+    alternatives: list[tuple[Category, str]],
+) -> tuple[re.Pattern[str], dict[str, Category]]:
+    """One regex of named alternatives; back-references renumbered to stay local."""
+    parts: list[str] = []
+    names: dict[str, Category] = {}
+    offset = 0
+    for index, (category, pattern) in enumerate(alternatives):
+        inner = re.compile(pattern).groups
+        base = offset + 1  # the named wrapper group itself
+        shifted = _BACKREF_RE.sub(_shift_backref(base), pattern)
+        name = f"g{index}"
+        parts.append(f"(?P<{name}>{shifted})")
+        names[name] = category
+        offset += inner + 1
+    return re.compile("|".join(parts)), names
+
+
+Matcher = tuple[re.Pattern[str], dict[str, Category]]
+
+#: Trigger word -> the regex of only the shapes that can begin with it.
+TRIGGERS: dict[str, Matcher] = {
+    word: _join([(c, p) for c, p, words in _TRIGGER_ALTERNATIVES if word in words])
+    for word in {w for _, _, words in _TRIGGER_ALTERNATIVES for w in words}
+}
+TRIGGER_WORDS: frozenset[str] = frozenset(TRIGGERS)
+
+_DIGIT_MATCHERS: dict[_DigitKey, Matcher | None] = {}
+
+
+def digit_matcher(lead: str, digits: int, nxt: str) -> Matcher | None:
+    """The regex of the shapes that can start at this kind of digit run."""
+    return _DIGIT_MATCHERS.get((lead, min(digits, 7), nxt))
+
+
+def _build_digit_matchers() -> None:
+    """Compile every (lead, run length, next class) combination once, at import."""
+    compiled: dict[tuple[int, ...], Matcher] = {}
+    for lead in ("d", "+", "("):
+        for digits in range(1, 8):
+            for nxt in (SEP, SPACE, ALPHA, OTHER):
+                key = (lead, digits, nxt)
+                chosen = tuple(
+                    i for i, (_, _, start) in enumerate(_DIGIT_ALTERNATIVES) if start.allows(*key)
+                )
+                if chosen and chosen not in compiled:
+                    compiled[chosen] = _join([_DIGIT_ALTERNATIVES[i][:2] for i in chosen])
+                _DIGIT_MATCHERS[key] = compiled[chosen] if chosen else None
+
+
+_build_digit_matchers()
+
+
+def next_class(char: str) -> str:
+    if char in "-/.":
+        return SEP
+    if char in " \t":
+        return SPACE
+    if char.isalpha():
+        return ALPHA
+    return OTHER
+
+
+#: Where a digit shape may start: a digit run, possibly after "+" or "(".
+DIGIT_START_RE: re.Pattern[str] = re.compile(r"([+(]?)(\d+)")
+
+EMAIL_RE: re.Pattern[str] = re.compile(
+    r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}"
+)
+URL_RE: re.Pattern[str] = re.compile(r"(?i:(?:https?|ftp|file)://|www\.)[^\s<>\"'|^\\]+")
+#: A top-level domain; the scrubber widens a hit back to the host and on to the path.
+TLD_RE: re.Pattern[str] = re.compile(
+    r"\.(?i:com|org|net|edu|gov|mil|io|info|biz|us|uk|de|fr|es|it|nl|ca|au|in|br|mx|co"
+    r"|health|hospital|care)(?![\w-])"
+)
+HOST_BEFORE_RE: re.Pattern[str] = re.compile(r"(?<![@\w.-])[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\Z")
+PATH_AFTER_RE: re.Pattern[str] = re.compile(r"(?::\d{1,5})?/[^\s<>\"'|^\\]*")
+IPV6_RE: re.Pattern[str] = re.compile(
+    r"(?<![0-9A-Fa-f:])(?:[0-9A-Fa-f]{1,4}:){7}[0-9A-Fa-f]{1,4}(?![0-9A-Fa-f:])"
+    r"|(?<![0-9A-Fa-f:])(?:[0-9A-Fa-f]{1,4}:){1,6}:(?:[0-9A-Fa-f]{1,4}(?::[0-9A-Fa-f]{1,4}){0,5})?(?![0-9A-Fa-f:])"
+    r"|(?<![0-9A-Fa-f:])::(?:[0-9A-Fa-f]{1,4}:){0,5}[0-9A-Fa-f]{1,4}(?![0-9A-Fa-f:])"
+)
+MAC_RE: re.Pattern[str] = re.compile(
+    r"(?<![0-9A-Fa-f:-])[0-9A-Fa-f]{2}([:-])[0-9A-Fa-f]{2}(?:\1[0-9A-Fa-f]{2}){4}"
+    r"(?:\1[0-9A-Fa-f]{2}\1[0-9A-Fa-f]{2})?(?![0-9A-Fa-f:-])"
+)
+#: 17 characters of the VIN alphabet (no I, O, Q); checked for a digit and a letter after.
+VIN_RE: re.Pattern[str] = re.compile(r"[A-HJ-NPR-Z0-9]{17}")
+
+#: Two-letter state codes and the last word of state names, which end "City, ST".
+STATE_ABBRS: frozenset[str] = frozenset(re.findall(r"[A-Z]{2}", "AA AE AK AL AP AR AS AZ "
+    "CA CO CT DC DE FL GA GU HI IA ID IL IN KS KY LA MA MD ME MI MN MO MP MS MT NC ND NE "
+    "NH NJ NM NV NY OH OK OR PA PR RI SC SD TN TX UT VA VI VT WA WI WV WY"))  # fmt: skip
+STATE_LAST_WORDS: frozenset[str] = frozenset(name.split()[-1].lower() for name in _STATE_NAMES)
+#: "Lake Mary, FL" ending where the state ends (searched in a window before it).
+CITY_STATE_RE: re.Pattern[str] = re.compile(
+    rf"(?<![A-Za-z0-9]){_CITY_WORDS},?[ \t]+(?:{_STATE_ABBR}|{_STATE_NAME})\Z"
+)
+ZIP_AFTER_RE: re.Pattern[str] = re.compile(rf"[ \t]+{_ZIP}")
+#: "Cook County": the words before County/Parish/Borough.
+COUNTY_WORDS: frozenset[str] = frozenset({"county", "parish", "borough"})
+PLACE_BEFORE_RE: re.Pattern[str] = re.compile(r"[A-Z][a-z]+(?:[ \t][A-Z][a-z]+)?[ \t]+\Z")
+
+#: IEEE 11073-10101 reference ids: vocabulary, never a name.
+MDC_REF_RE: re.Pattern[str] = re.compile(r"MDC_[A-Z0-9_]+")
+
+#: Letters-only words, with inner apostrophes ("O'Brien"); digits and "_" split words.
+WORD_RE: re.Pattern[str] = re.compile(r"[^\W\d_]+(?:['\u2019][^\W\d_]+)*")
+
+#: Splits camel-cased words: "DoeJane" -> "Doe", "Jane"; "ECGDoe" -> "ECG", "Doe".
+CAMEL_RE: re.Pattern[str] = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z'\u2019]+|[A-Z]+")
+
+#: Words just before a number that mark it as a clinical code, not an identifier.
+CODE_CONTEXT_RE: re.Pattern[str] = re.compile(
+    r"(?i:mdc|code|error|err|fault|alarm|alm|inop|event|loinc|snomed|icd|cpt|model|fw"
+    r"|firmware|version|ver|rev|lot|ref|catalog|cat|part|p/n|pn)\W{0,3}\Z"
+)
+
+#: The year inside a matched date, for the 'year' date policy.
+YEAR_RE: re.Pattern[str] = re.compile(r"(?<!\d)(1[89]\d\d|20\d\d)(?!\d)")

@@ -1,0 +1,143 @@
+"""The free-text scrubber, one identifier shape at a time, and what it must keep."""
+
+from __future__ import annotations
+
+import pytest
+
+from wardlink.phi.scrubber import Scrubber
+
+
+@pytest.fixture(scope="module")
+def scrubber() -> Scrubber:
+    return Scrubber()
+
+
+@pytest.mark.parametrize(
+    ("text", "gone"),
+    [
+        ("Pt April May seen at bedside", ["April", "May"]),
+        ("paged Dr. Will Hope about the alarm", ["Will", "Hope"]),
+        ("pt will hope reports pain", ["will hope"]),
+        ("patient jane doe resting", ["jane", "doe"]),
+        ("Name: DOE, JANE Q.", ["DOE", "JANE"]),
+        ("wife of Power, Art", ["Power", "Art"]),
+        ("uploaded ECG_Doe_Jane_19620704.pdf", ["Doe", "Jane", "19620704"]),
+        ("export DoeJane_19620704.xml", ["Doe", "Jane"]),
+        ("pt. Naoise McKie transferred", ["Naoise", "McKie"]),
+        ("spoke with patient Bill X. Price", ["Bill", "Price"]),
+        ("employer: Watson, Lewis and Abbott", ["Watson", "Lewis", "Abbott"]),
+        ("NOK: Carlos Gutiérrez-López (son)", ["Carlos", "Gutiérrez", "López"]),
+    ],
+)
+def test_names_in_any_case_and_context(scrubber: Scrubber, text: str, gone: list[str]) -> None:
+    out = scrubber.scrub(text)
+    assert "[NAME]" in out
+    for value in gone:
+        assert value not in out, out
+
+
+@pytest.mark.parametrize(
+    ("text", "value", "placeholder"),
+    [
+        ("call (555) 123-4567 x89", "123-4567", "[PHONE]"),
+        ("cell +44 20 7946 0958", "7946", "[PHONE]"),
+        ("+1-399-913-9441x6610 after hours", "913-9441", "[PHONE]"),
+        ("tel (0161) 4960066", "4960066", "[PHONE]"),
+        ("fax: 555.987.6543", "987.6543", "[FAX]"),
+        ("DOB 07/04/1962", "07/04/1962", "[DATE]"),
+        ("born July 4, 1962", "July 4, 1962", "[DATE]"),
+        ("seen 04-Jul-1962", "04-Jul-1962", "[DATE]"),
+        ("seen 4 July 1962", "4 July 1962", "[DATE]"),
+        ("admitted 2026-11-03T14:22:05Z", "2026-11-03", "[DATE]"),
+        ("since 04.07.1962", "04.07.1962", "[DATE]"),
+        ("MRN: 0012345", "0012345", "[MRN]"),
+        ("chart MR0012345 pulled", "MR0012345", "[MRN]"),
+        ("pulled H00012345 today", "H00012345", "[ID]"),
+        ("SSN 123-45-6789", "123-45-6789", "[SSN]"),
+        ("SS# 123456789", "123456789", "[SSN]"),
+        ("member ID XGB123456789", "XGB123456789", "[HEALTH_PLAN]"),
+        ("acct 4512-8834-2201", "4512-8834-2201", "[ACCOUNT]"),
+        ("DL: D1234567", "D1234567", "[LICENSE]"),
+        ("VIN 1HGCM82633A004352", "1HGCM82633A004352", "[VEHICLE]"),
+        ("plate 7ABC123", "7ABC123", "[VEHICLE]"),
+        ("S/N: AB123456", "AB123456", "[DEVICE_ID]"),
+        ("MAC 00:1A:2B:3C:4D:5E", "00:1A:2B:3C:4D:5E", "[DEVICE_ID]"),
+        ("lives at 4567 N. Jennifer Course Apt. 5", "Jennifer Course", "[ADDRESS]"),
+        ("123 Main St, Springfield, IL 62704", "Springfield", "[ADDRESS]"),
+        ("moved to Lake Katieview", "Katieview", "[CITY]"),
+        ("Brianafort, PR 66729", "Brianafort", "[CITY]"),
+        ("zip 62704", "62704", "[ZIP]"),
+        ("email jane.doe@example.com", "jane.doe", "[EMAIL]"),
+        ("see https://portal.example.org/p/123.", "portal.example", "[URL]"),
+        ("uploaded to parks-costa.com/p/12345", "parks-costa", "[URL]"),
+        ("login from 10.2.3.4", "10.2.3.4", "[IP]"),
+        ("session fe80::1ff:fe23:4567:890a", "fe80", "[IP]"),
+        ("fingerprint ID 0b2cd22c089785eb", "0b2cd22c089785eb", "[BIOMETRIC]"),
+        ("photo: IMG_1234.jpg", "IMG_1234", "[PHOTO]"),
+        ("case ID KVS102696", "KVS102696", "[ID]"),
+    ],
+)
+def test_identifier_shapes(scrubber: Scrubber, text: str, value: str, placeholder: str) -> None:
+    out = scrubber.scrub(text)
+    assert value not in out, out
+    assert placeholder in out, out
+
+
+@pytest.mark.parametrize("text", ["a 93-year-old female", "age 95", "aged 101.", "92 y/o male"])
+def test_ages_over_89_become_90_plus(scrubber: Scrubber, text: str) -> None:
+    out = scrubber.scrub(text)
+    assert "90+" in out
+    assert not any(str(n) in out for n in range(91, 130))
+
+
+def test_ages_up_to_89_stay(scrubber: Scrubber) -> None:
+    assert scrubber.scrub("a 67-year-old male") == "a 67-year-old male"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "HR 72 bpm, SpO2 97 %, NIBP 120/80 mmHg, Temp 37.2 Cel, RR 16 /min",
+        "Philips IntelliVue MX450 alarm E-102 LEAD OFF on MDC_ECG_HEART_RATE 147842",
+        "Welch Allyn Connex 6000 battery 15%, fw 2.3",
+        "Smiths Medical CADD-Solis error ERR_SENSOR_OFF",
+        "Hamilton C6 reports MDC_PULS_OXIM_SAT_O2 (150456) = 97 %",
+        "Will recheck in 5 min. RR 16 may be artifact.",
+        "Nellcor PM1000N alarm ALM-0042 low perfusion",
+    ],
+)
+def test_clinical_text_is_untouched(scrubber: Scrubber, text: str) -> None:
+    assert scrubber.scrub(text) == text
+
+
+def test_known_values_are_removed_in_any_form(scrubber: Scrubber) -> None:
+    out = scrubber.scrub(
+        "Zorblax called back; ref 99812 and ZORBLAX-QUINN notified",
+        known=["Zorblax Quinn", "99812"],
+    )
+    assert "Zorblax" not in out and "ZORBLAX" not in out and "99812" not in out
+
+
+def test_a_manufacturer_named_like_a_relative_keeps_the_device(scrubber: Scrubber) -> None:
+    out = scrubber.scrub(
+        "Edwards HemoSphere alarm; Sheila Edwards called", known=["Edwards Sheila"]
+    )
+    assert "Edwards HemoSphere" in out
+    assert "Sheila" not in out
+
+
+def test_dates_policy_year_and_keep() -> None:
+    assert Scrubber(dates="year").scrub("DOB 07/04/1962") == "DOB 1962"
+    assert Scrubber(dates="keep").scrub("DOB 07/04/1962") == "DOB 07/04/1962"
+
+
+def test_keep_terms_protect_site_vocabulary() -> None:
+    assert "Mason" not in Scrubber().scrub("paged via Mason pump 7")
+    assert (
+        Scrubber(keep_terms=["Mason"]).scrub("paged via Mason pump 7") == "paged via Mason pump 7"
+    )
+
+
+def test_odd_input_never_raises(scrubber: Scrubber) -> None:
+    for text in ["", " ", "\x00\x01", "İstanbul İİİ", "🙂 Jane 🙂", "a" * 5000, "9" * 300]:
+        scrubber.scrub(text)
