@@ -132,7 +132,7 @@ class SiteDemo:
         publisher = Publisher(bus, spool, GATEWAY_ID)
         writer = SpoolWriter(spool, on_appended=publisher.notify)
         site: SimulatedSite = await build_site(
-            workdir, RedactionPolicy(), writer, seed=self.options.seed
+            workdir, RedactionPolicy.default(), writer, seed=self.options.seed
         )
         heartbeat = Heartbeat(
             bus,

@@ -52,8 +52,6 @@ def configure_logging(component: str, level: str = "INFO", stream: Any = None) -
     root.addHandler(handler)
     root.setLevel(level.upper())
     logging.getLogger("awscrt").setLevel(logging.WARNING)
-    try:
-        from wardlink.phi.logfilter import install_log_filter
-    except ModuleNotFoundError:  # pragma: no cover - transitional, see wardlink.phi
-        return
+    from wardlink.phi.logfilter import install_log_filter
+
     install_log_filter()
