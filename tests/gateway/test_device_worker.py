@@ -68,6 +68,12 @@ def rig(tmp_path: Path):  # type: ignore[no-untyped-def]
     worker = build_worker(device, RedactionPolicy(), writer)
     worker.transport.backoff = type(worker.transport.backoff)(initial=0.05, maximum=0.2)  # type: ignore[attr-defined]
     yield spool, writer, worker, link, [master, slave]
+    spool.close()
+    for fd in (master, slave):
+        try:
+            os.close(fd)
+        except OSError:
+            pass  # the unplug test closed them already
 
 
 async def _run(writer: SpoolWriter, worker, stop: asyncio.Event) -> list[asyncio.Task[None]]:  # type: ignore[no-untyped-def]
