@@ -133,7 +133,15 @@ def _decode(args: argparse.Namespace) -> int:
     else:
         assert issubclass(codec_class, ValueCodec)
         try:
-            events = [codec_class(context).decode(data)]
+            value_codec = codec_class(context)
+            events = [value_codec.decode(data)]
+            # Some value codecs hold a record back waiting for a companion value (a
+            # glucose measurement whose context follows); a capture has no more coming.
+            flush = getattr(value_codec, "flush", None)
+            if callable(flush):
+                held = flush()
+                if isinstance(held, Decoded) and (held.observations or held.status):
+                    events.append(held)
         except CodecError as exc:
             events = [FrameError(str(exc), data)]
             status = 1
