@@ -262,4 +262,3 @@ class DetectorSet:
             return None
         outcome = engine.handle_timer(timer.key, timer.name, due_ms, at_ms)
         return Evaluated(timer.model, outcome) if outcome is not None else None
-
