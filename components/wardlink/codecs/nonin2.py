@@ -23,7 +23,7 @@ from typing import ClassVar
 
 from wardlink.codecs.base import CodecEvent, DecodeContext, Decoded, FrameError, StreamCodec
 from wardlink.codecs.registry import register
-from wardlink.model import Metric, Observation, Quality
+from wardlink.model import Connectivity, DeviceStatus, Metric, Observation, Quality
 from wardlink.model import nomenclature as mdc
 
 FRAME_LEN = 5
@@ -41,6 +41,11 @@ STATUS_FLAGS: tuple[tuple[int, str], ...] = (
     (0x08, "sensor-alarm"),
 )
 SYNC = 0x01
+# Status bits that mean the device needs attention, as device error codes.
+FAULT_CODES: tuple[tuple[int, str], ...] = (
+    (0x40, "NONIN-SNSD"),  # sensor disconnected from the module
+    (0x08, "NONIN-SNSA"),  # sensor alarm: the sensor is faulty or not usable
+)
 
 
 def frame_ok(frame: bytes | bytearray) -> bool:
@@ -69,9 +74,11 @@ class Nonin2Codec(StreamCodec):
     def __init__(self, context: DecodeContext) -> None:
         super().__init__(context)
         self._buf = bytearray()
+        self._faults: tuple[str, ...] = ()
 
     def reset(self) -> None:
         self._buf.clear()
+        self._faults = ()
 
     def feed(self, data: bytes) -> list[CodecEvent]:
         self._buf += data
@@ -158,11 +165,24 @@ class Nonin2Codec(StreamCodec):
                 flags=tuple(flags),
             )
 
+        faults = tuple(code for bit, code in FAULT_CODES if combined & bit)
+        status = None
+        if faults != self._faults:
+            # A sensor fault is a device condition, not a property of one reading: it is
+            # reported once when it starts and once when it clears (empty error codes).
+            self._faults = faults
+            status = DeviceStatus(
+                device_id=device_id,
+                at=now,
+                connectivity=Connectivity.CONNECTED,
+                error_codes=faults,
+            )
         return Decoded(
             observations=(
                 observe(mdc.PULSE_RATE_OXIM, heart_rate, HR_MISSING, mdc.UCUM_PER_MIN),
                 observe(mdc.SPO2, spo2, SPO2_MISSING, mdc.UCUM_PERCENT),
-            )
+            ),
+            status=status,
         )
 
 

@@ -4,9 +4,10 @@ IoT Events received one JSON message per input; our gateways send envelopes
 (``wardlink.envelope/1``) that batch many items of one kind. The flattening
 contract (docs/detectors.md) turns each item into one input message:
 
-- ``telemetry`` items -> ``WardlinkTelemetry``, ``status`` items -> ``WardlinkStatus``,
-  ``health`` items -> ``WardlinkHealth``; ``alert`` envelopes feed no detector input
-  (no model uses them) and flatten to nothing;
+- ``telemetry`` items -> ``WardlinkTelemetry``, ``status`` and ``alert`` items ->
+  ``WardlinkStatus``, ``health`` items -> ``WardlinkHealth``. The gateway sends a
+  device status that carries error codes on the ``alert`` topic (it jumps the
+  queue), but it is the same status item, so the fault model must see it;
 - every message gets ``gateway_id`` from the envelope, which the IoT rule stamps
   from the MQTT topic (``topic(3)``). The topic is the authenticated source, so it
   wins over whatever the item itself claims;
@@ -44,10 +45,11 @@ SCHEMA_VERSION = "wardlink.envelope/1"
 INPUT_FOR_KIND: Mapping[str, str] = {
     "telemetry": "WardlinkTelemetry",
     "status": "WardlinkStatus",
+    "alert": "WardlinkStatus",
     "health": "WardlinkHealth",
 }
-KINDS_WITHOUT_INPUT = frozenset({"alert"})
-DEVICE_KINDS = frozenset({"telemetry", "status"})
+KINDS_WITHOUT_INPUT: frozenset[str] = frozenset()
+DEVICE_KINDS = frozenset({"telemetry", "status", "alert"})
 
 _GATEWAY_ID = re.compile(r"^[A-Za-z0-9:_-]{1,128}$")
 _DEVICE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
