@@ -7,7 +7,6 @@ spool (sealed records only) and a local device-connectivity summary for the UI.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -32,6 +31,7 @@ from wardlink.transports.tcp import TcpClientTransport, TcpListenerTransport, pa
 log = logging.getLogger(__name__)
 
 LOCAL_DEVICES_TOPIC = "wardlink/local/devices"
+ANNOUNCE_INTERVAL_S = 5.0
 
 
 def open_spool(config: GatewayConfig) -> Spool:
@@ -241,15 +241,23 @@ class DeviceProxy(Component):
         for device_id in list(self._running):
             await self._stop_one(device_id)
 
+    def device_announcement(self) -> bytes:
+        """The sealed description of every running device, as the policy allows it out."""
+        assert self.policy is not None
+        infos = [
+            self.policy.redact_device(w.identity, w.connectivity).to_json_bytes()
+            for w in self.workers
+        ]
+        return b"[" + b",".join(infos) + b"]"
+
     async def _announce(self, bus: EdgeBus, stop: asyncio.Event) -> None:
         while not stop.is_set():
-            summary = {w.identity.device_id: w.connectivity.value for w in self.workers}
             try:
-                await bus.publish_local(LOCAL_DEVICES_TOPIC, json.dumps(summary).encode())
+                await bus.publish_local(LOCAL_DEVICES_TOPIC, self.device_announcement())
             except Exception as exc:
                 log.debug("local device summary not published", extra={"error": str(exc)})
             try:
-                await asyncio.wait_for(stop.wait(), timeout=5)
+                await asyncio.wait_for(stop.wait(), timeout=ANNOUNCE_INTERVAL_S)
             except TimeoutError:
                 pass
 

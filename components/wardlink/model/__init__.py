@@ -6,7 +6,11 @@ from wardlink.model.health import GatewayHealth
 from wardlink.model.identity import DeviceIdentity
 from wardlink.model.observation import Metric, Observation, Quality
 from wardlink.model.patient import PatientContext, RelatedPerson
-from wardlink.model.redacted import RedactedDeviceStatus, RedactedObservation
+from wardlink.model.redacted import (
+    RedactedDeviceInfo,
+    RedactedDeviceStatus,
+    RedactedObservation,
+)
 from wardlink.model.status import Connectivity, DeviceStatus
 
 __all__ = [
@@ -22,6 +26,7 @@ __all__ = [
     "PatientContext",
     "Quality",
     "RecordKind",
+    "RedactedDeviceInfo",
     "RedactedDeviceStatus",
     "RedactedObservation",
     "RedactionError",

@@ -56,3 +56,22 @@ class RedactedDeviceStatus(_Sealed):
 
     def to_json_bytes(self) -> bytes:
         return self.__pydantic_serializer__.to_json(self, exclude_none=True)
+
+
+class RedactedDeviceInfo(_Sealed):
+    """What the cloud may know about a proxied device: for registration and fleet search.
+
+    The serial number is present only if the site's policy lets it leave
+    (``identifiers.device_serial``: drop by default, Safe Harbor identifier 13).
+    """
+
+    device_id: str = Field(pattern=DEVICE_ID_PATTERN)
+    model: str
+    manufacturer: str
+    firmware_version: str | None = None
+    serial_number: str | None = None
+    profile: str | None = None
+    connectivity: Connectivity
+
+    def to_json_bytes(self) -> bytes:
+        return self.__pydantic_serializer__.to_json(self, exclude_none=True)

@@ -29,10 +29,12 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from wardlink.model import (
+    Connectivity,
     DeviceIdentity,
     DeviceStatus,
     Observation,
     PatientContext,
+    RedactedDeviceInfo,
     RedactedDeviceStatus,
     RedactedObservation,
     RedactionError,
@@ -220,6 +222,25 @@ class RedactionPolicy:
                 detail=self._text(status.detail, patient),
             )
 
+    def redact_device(
+        self, device: DeviceIdentity, connectivity: Connectivity
+    ) -> RedactedDeviceInfo:
+        """Device metadata for registration: the serial number only as the policy allows."""
+        serial = None
+        if device.serial_number:
+            token = self._actions.pseudonym("device_serial", device.serial_number)
+            serial = None if token is DROP else str(token)
+        with sealing():
+            return RedactedDeviceInfo(
+                device_id=device.device_id,
+                model=device.model,
+                manufacturer=device.manufacturer,
+                firmware_version=_firmware(device.firmware_version),
+                serial_number=serial,
+                profile=device.profile,
+                connectivity=connectivity,
+            )
+
     # -- documents ---------------------------------------------------------------
 
     def redact_text(self, text: object, known: Sequence[str] = ()) -> RedactionResult:
@@ -267,6 +288,13 @@ class RedactionPolicy:
         if kind == "text":
             return self.redact_text(payload)
         return RedactionResult.failure(f"unknown format {kind!r}")
+
+
+def _firmware(version: str | None) -> str | None:
+    """A firmware version passes on shape alone: "1.2.0.4" must not be taken for an IP."""
+    if version and _CODE_RE.match(version) and not _LONG_DIGITS_RE.search(version):
+        return version
+    return None
 
 
 def known_values(patient: PatientContext | None) -> list[str]:

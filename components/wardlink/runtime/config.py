@@ -94,12 +94,21 @@ class DeviceConfig(_Config):
         return self
 
 
+class ApiConfig(_Config):
+    """The cloud API the Uplink registers devices with (SigV4, token-exchange credentials)."""
+
+    url: str = Field(pattern=r"^https?://")
+    region: str = Field(default="us-east-1", pattern=r"^[a-z]{2}(-[a-z]+)+-\d$")
+    site_id: str | None = Field(default=None, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+
+
 class GatewayConfig(_Config):
     gateway_id: str = Field(default="wardlink-dev-gateway", pattern=r"^[a-zA-Z0-9:_-]{1,128}$")
     log_level: str = "INFO"
     spool: SpoolConfig = SpoolConfig()
     uplink: UplinkConfig = UplinkConfig()
     broker: BrokerConfig | None = None
+    api: ApiConfig | None = None
     devices: tuple[DeviceConfig, ...] = ()
     policy_file: Path | None = None
     secrets_file: Path | None = None

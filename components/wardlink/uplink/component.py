@@ -17,6 +17,7 @@ from wardlink.spool import Durability, Spool
 from wardlink.uplink.health import Heartbeat
 from wardlink.uplink.limits import UplinkLimits
 from wardlink.uplink.publisher import Publisher
+from wardlink.uplink.registrar import DeviceRegistrar
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +31,18 @@ def limits_from(config: GatewayConfig) -> UplinkLimits:
     )
 
 
+def make_registrar(config: GatewayConfig) -> DeviceRegistrar:
+    api = config.api
+    assert api is not None
+
+    def client() -> object:
+        from wardlink.cloudclient import WardlinkApiClient
+
+        return WardlinkApiClient(api.url, api.region)
+
+    return DeviceRegistrar(client, config.gateway_id, api.site_id)
+
+
 class Uplink(Component):
     name = "com.wardlink.Uplink"
 
@@ -37,12 +50,17 @@ class Uplink(Component):
         self.publisher: Publisher | None = None
         self.heartbeat: Heartbeat | None = None
         self._devices: dict[str, str] = {}
+        self.registrar: DeviceRegistrar | None = None
 
     async def _on_devices(self, message: LocalMessage) -> None:
         try:
-            self._devices = {str(k): str(v) for k, v in json.loads(message.payload).items()}
-        except (ValueError, AttributeError):
-            log.warning("ignored malformed device summary")
+            announced = json.loads(message.payload)
+            self._devices = {str(d["device_id"]): str(d["connectivity"]) for d in announced}
+        except (ValueError, TypeError, KeyError):
+            log.warning("ignored malformed device announcement")
+            return
+        if self.registrar is not None:
+            await self.registrar.on_local_devices(message)
 
     async def reconfigure(self, config: GatewayConfig) -> None:
         """Rate limits and heartbeat period apply at once; the spool path needs a restart."""
@@ -69,6 +87,8 @@ class Uplink(Component):
             config.uplink.heartbeat_seconds,
             connected_devices=lambda: sum(1 for v in self._devices.values() if v == "connected"),
         )
+        if config.api is not None:
+            self.registrar = make_registrar(config)
         try:
             await bus.subscribe_local("wardlink/local/devices", self._on_devices)
         except Exception as exc:
@@ -78,6 +98,8 @@ class Uplink(Component):
             asyncio.create_task(self.publisher.run(inner_stop)),
             asyncio.create_task(self.heartbeat.run(inner_stop)),
         ]
+        if self.registrar is not None:
+            tasks.append(asyncio.create_task(self.registrar.run(inner_stop)))
         await stop.wait()
         inner_stop.set()
         await asyncio.gather(*tasks)
