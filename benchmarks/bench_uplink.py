@@ -32,6 +32,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 BATCH = 500  # observations per acquisition batch
+IN_FLIGHT = 20  # the publisher's default window (UplinkLimits.max_in_flight), used by both sides
 
 
 def rss_mb() -> float:
@@ -77,7 +78,8 @@ async def run_ours(port: int, count: int, workdir: Path) -> dict[str, float]:
     bus = DirectMqttBus(MqttEndpoint(url=f"mqtt://127.0.0.1:{port}", client_id="bench-ours"))
     await bus.start()
     await bus.wait_connected(10)
-    limits = UplinkLimits(max_bytes_per_second=None, max_in_flight=20)
+    limits = UplinkLimits(max_bytes_per_second=None)  # production defaults otherwise
+    assert limits.max_in_flight == IN_FLIGHT
     publisher = Publisher(bus, spool, "bench-gateway", limits, poll_interval=0.005)
     policy = RedactionPolicy()
     from wardlink.model import DeviceIdentity
@@ -132,7 +134,7 @@ async def run_bare(
         + b"]}"
     )
     messages = -(-count // items_per_message)
-    window = asyncio.Semaphore(20)
+    window = asyncio.Semaphore(IN_FLIGHT)
     interval = 1 / 100.0
     with RssSampler() as sampler:
         started = time.perf_counter()

@@ -31,11 +31,6 @@ import secrets
 import threading
 from pathlib import Path
 
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-
 from wardlink.model.errors import RedactionError
 
 log = logging.getLogger(__name__)
@@ -54,7 +49,14 @@ def normalize(value: str) -> str:
     return " ".join(value.split())
 
 
+# cryptography is imported where it is used: loading OpenSSL costs ~6 MB of RSS, and
+# only sites that configure vault pseudonyms need it (gateways are small machines).
+
+
 def derive_key(secret: bytes) -> bytes:
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
     hkdf = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"wardlink-phi-vault/1")
     return hkdf.derive(secret)
 
@@ -66,6 +68,8 @@ class TokenVault:
         if len(key) < 32:
             raise VaultError("the vault key must be at least 32 bytes")
         self.path = Path(path)
+        from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
         self._aead = AESGCM(derive_key(key))
         self._token_bytes = token_bytes
         self._lock = threading.Lock()
@@ -148,7 +152,7 @@ class TokenVault:
             blob = base64.b64decode(line, validate=True)
             plain = self._aead.decrypt(blob[:_NONCE_BYTES], blob[_NONCE_BYTES:], _AAD)
             record = json.loads(plain)
-        except (binascii.Error, ValueError, InvalidTag) as exc:
+        except (binascii.Error, ValueError, _invalid_tag()) as exc:
             raise VaultError(f"vault {self.path}: a record failed to decrypt (wrong key?)") from exc
         if not isinstance(record, dict) or not {"k", "v", "t"} <= record.keys():
             raise VaultError(f"vault {self.path}: malformed record")
@@ -176,3 +180,9 @@ class TokenVault:
 def _prefix(kind: str) -> str:
     letters = "".join(ch for ch in kind.lower() if ch.isalnum())[:3] or "tok"
     return f"{letters}-"
+
+
+def _invalid_tag() -> type[Exception]:
+    from cryptography.exceptions import InvalidTag
+
+    return InvalidTag
