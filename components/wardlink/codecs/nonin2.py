@@ -166,12 +166,12 @@ class Nonin2Codec(StreamCodec):
             )
 
         faults = tuple(code for bit, code in FAULT_CODES if combined & bit)
-        status = None
+        fault_status = None
         if faults != self._faults:
             # A sensor fault is a device condition, not a property of one reading: it is
             # reported once when it starts and once when it clears (empty error codes).
             self._faults = faults
-            status = DeviceStatus(
+            fault_status = DeviceStatus(
                 device_id=device_id,
                 at=now,
                 connectivity=Connectivity.CONNECTED,
@@ -182,7 +182,7 @@ class Nonin2Codec(StreamCodec):
                 observe(mdc.PULSE_RATE_OXIM, heart_rate, HR_MISSING, mdc.UCUM_PER_MIN),
                 observe(mdc.SPO2, spo2, SPO2_MISSING, mdc.UCUM_PERCENT),
             ),
-            status=status,
+            status=fault_status,
         )
 
 
