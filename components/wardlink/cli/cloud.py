@@ -2,13 +2,23 @@
 
     wardlink cloud local [--mqtt URL] [--port N] [--dynamodb-endpoint URL]
                          [--region REGION] [--env-file PATH] [--log-level LEVEL]
+                         [--no-detectors] [--detector-timer NAME=SECONDS ...]
+                         [--alerts-file PATH]
 
 Starts DynamoDB Local (unless ``--dynamodb-endpoint`` names a running one), moto
-for S3 and Timestream, the SigV4-checked API on 127.0.0.1, and, with ``--mqtt``,
-the bridge from the broker's ``wardlink/v1/+/+`` topics to the telemetry writer.
-Prints the endpoint and the gateway's credentials as shell ``export`` lines (and
-writes them to ``--env-file``, mode 0600), then runs until interrupted, reporting
-device registrations and stored telemetry as they change.
+for S3 and Timestream, the SigV4-checked API on 127.0.0.1, the detector engine
+with the catalog models (unless ``--no-detectors``), and, with ``--mqtt``, the
+bridge from the broker's ``wardlink/v1/+/+`` topics to the telemetry writer and
+the detectors. Prints the endpoint and the gateway's credentials as shell
+``export`` lines (and writes them to ``--env-file``, mode 0600), then runs until
+interrupted: one stdout line per alert (``[sns] <time> <key>: <text>``; the full
+alerts go to ``--alerts-file`` as JSON lines), and on stderr the counters
+(registrations, stored telemetry, alerts, alarm changes) whenever they change.
+Alarms are in the API: ``wardlink support alarms list`` with the exported
+variables.
+
+``--detector-timer heartbeat=10`` makes a silent device (or gateway) go offline
+after 10 s instead of 300 s, for demos.
 """
 
 from __future__ import annotations
@@ -19,7 +29,10 @@ import signal
 import sys
 import threading
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from wardlink.detectors.local_runner import LocalAlert
 
 
 def register(subparsers: Any) -> None:
@@ -43,6 +56,27 @@ def register(subparsers: Any) -> None:
         help="write the endpoint and credentials here as KEY=VALUE lines",
     )
     local.add_argument("--log-level", default="WARNING", help="handler log level")
+    local.add_argument(
+        "--no-detectors",
+        dest="detectors",
+        action="store_false",
+        help="do not run the detector models (no alerts, no alarms)",
+    )
+    local.add_argument(
+        "--detector-timer",
+        dest="detector_timers",
+        action="append",
+        type=parse_timer,
+        default=[],
+        metavar="NAME=SECONDS",
+        help="shorten a detector timer, e.g. heartbeat=10 (repeatable)",
+    )
+    local.add_argument(
+        "--alerts-file",
+        type=Path,
+        metavar="PATH",
+        help="append alerts here as JSON lines (default: a temporary file, removed on exit)",
+    )
     local.set_defaults(func=_local)
     parser.set_defaults(func=lambda args: _usage(parser))
 
@@ -52,18 +86,47 @@ def _usage(parser: argparse.ArgumentParser) -> int:
     return 2
 
 
+def parse_timer(text: str) -> tuple[str, float]:
+    """``heartbeat=10`` -> ``("heartbeat", 10.0)``; at least 1 second."""
+    name, sep, value = text.partition("=")
+    name = name.strip()
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = float("nan")
+    if not sep or not name or not seconds >= 1 or seconds == float("inf"):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not NAME=SECONDS with at least 1 second, e.g. heartbeat=10"
+        )
+    return name, seconds
+
+
 def _local(args: argparse.Namespace) -> int:
     from wardlink.localcloud import LocalCloud, LocalCloudConfig
     from wardlink.model.errors import WardlinkError
 
-    config = LocalCloudConfig(
-        region=args.region, api_port=args.port, mqtt_url=args.mqtt,
-        dynamodb_endpoint=args.dynamodb_endpoint, log_level=args.log_level.upper(),
-    )  # fmt: skip
+    if args.detector_timers and not args.detectors:
+        print("wardlink cloud local: --detector-timer needs the detectors", file=sys.stderr)
+        return 2
+    try:
+        config = LocalCloudConfig(
+            region=args.region, api_port=args.port, mqtt_url=args.mqtt,
+            dynamodb_endpoint=args.dynamodb_endpoint, log_level=args.log_level.upper(),
+            detectors=args.detectors, detector_timers=dict(args.detector_timers) or None,
+            alerts_file=args.alerts_file,
+        )  # fmt: skip
+        cloud = LocalCloud(config)
+    except WardlinkError as exc:
+        print(f"wardlink cloud local: {exc}", file=sys.stderr)
+        return 2
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
-    cloud = LocalCloud(config)
+
+    def print_alert(alert: LocalAlert) -> None:
+        print(cloud.alert_line(alert), flush=True)
+
+    cloud.add_alert_listener(print_alert)
     try:
         cloud.start()
     except (WardlinkError, OSError) as exc:
@@ -79,8 +142,17 @@ def _local(args: argparse.Namespace) -> int:
         print(f"# wardlink local cloud: API {cloud.endpoint} (SigV4, region {cloud.region})")
         for line in lines:
             print(f"export {line}")
+        detectors = cloud.detectors
+        if detectors is not None:
+            timers = ", ".join(f"{name} {s:g} s" for name, s in detectors.timer_seconds.items())
+            print(
+                f"# detectors: {len(detectors.model_names)} models"
+                + (f" (timers: {timers})" if timers else "")
+                + f"; alerts -> {detectors.alerts_path}; alarms -> GET /alarms"
+            )
         if args.mqtt:
-            print(f"# bridging {args.mqtt} wardlink/v1/+/+ -> telemetry writer")
+            consumers = "telemetry writer" + (" + detectors" if detectors is not None else "")
+            print(f"# bridging {args.mqtt} wardlink/v1/+/+ -> {consumers}")
         sys.stdout.flush()
         last = None
         while not stop.wait(2.0):
@@ -92,7 +164,9 @@ def _local(args: argparse.Namespace) -> int:
                     f"telemetry stored={stats.telemetry_records_stored} "
                     f"duplicates={stats.telemetry_duplicates} "
                     f"rejected={stats.telemetry_rejected} mqtt={stats.mqtt_messages} "
-                    f"api={stats.api_requests} refused={stats.api_signature_rejections}",
+                    f"api={stats.api_requests} refused={stats.api_signature_rejections} "
+                    f"alerts={stats.alerts_sent} alarm_changes={stats.alarm_changes} "
+                    f"detector_errors={stats.detector_errors}",
                     file=sys.stderr,
                     flush=True,
                 )

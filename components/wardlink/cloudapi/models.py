@@ -162,7 +162,13 @@ class AlarmActionRequest(_Strict):
 
 
 class Alarm(BaseModel):
-    """A row of the Alarms table, joined with its device when the device is known."""
+    """A row of the Alarms table, joined with its device when the device is known.
+
+    The detector engine writes the descriptive fields (``title`` .. ``runbook``)
+    when it changes an alarm; rows written before it did, or by other tools, lack
+    them, hence optional. ``gateway_id`` and ``site_id`` are the registry facts at
+    the time of the change, so gateway alarms (no device to join) still say where.
+    """
 
     model_config = ConfigDict(extra="ignore", frozen=True)
 
@@ -174,6 +180,12 @@ class Alarm(BaseModel):
     last_change: str
     notes: str | None = None
     snooze_until: str | None = None
+    title: str | None = None
+    detector_state: str | None = None
+    gateway_id: str | None = None
+    site_id: str | None = None
+    last_alert: str | None = None
+    runbook: str | None = None
     device: Device | None = None
 
 

@@ -64,35 +64,43 @@ def wall_clock_ms() -> int:
 
 
 def load_models_with_timers(
-    models_dir: str | Path, timer_seconds: Mapping[str, int]
+    models_dir: str | Path, timer_seconds: Mapping[str, float]
 ) -> list[DetectorModel]:
     """The models in ``models_dir`` with named timers shortened, for demos.
 
     The files are not touched: each request is loaded, every ``setTimer`` whose
     ``timerName`` is in ``timer_seconds`` gets that duration, and the copy is
     compiled. Alert texts that quote the shipped duration ("for 300 s") keep it.
+    The engine rounds a fractional duration down to whole seconds, as IoT Events
+    does. A name that no model's ``setTimer`` uses is an error (a typo would
+    otherwise leave the shipped duration in place without a word).
     """
-    if any(seconds < 1 for seconds in timer_seconds.values()):
+    if any(not seconds >= 1 for seconds in timer_seconds.values()):
         raise ValueError("timers must last at least 1 second")
     models: list[DetectorModel] = []
+    found: set[str] = set()
     for path in sorted(Path(models_dir).glob("*.json")):
         request = json.loads(path.read_text(encoding="utf-8"))
-        _shorten(request, timer_seconds)
+        _shorten(request, timer_seconds, found)
         models.append(DetectorModel.from_request(request))
+    unknown = sorted(set(timer_seconds) - found)
+    if unknown:
+        raise ValueError(f"no model in {models_dir} sets the timer(s) {', '.join(unknown)}")
     return models
 
 
-def _shorten(node: Any, timer_seconds: Mapping[str, int]) -> None:
+def _shorten(node: Any, timer_seconds: Mapping[str, float], found: set[str]) -> None:
     if isinstance(node, dict):
         timer = node.get("setTimer")
         if isinstance(timer, dict) and timer.get("timerName") in timer_seconds:
+            found.add(timer["timerName"])
             timer.pop("seconds", None)
             timer["durationExpression"] = str(timer_seconds[timer["timerName"]])
         for value in node.values():
-            _shorten(value, timer_seconds)
+            _shorten(value, timer_seconds, found)
     elif isinstance(node, list):
         for value in node:
-            _shorten(value, timer_seconds)
+            _shorten(value, timer_seconds, found)
 
 
 # -- alerts ----------------------------------------------------------------------------

@@ -8,35 +8,45 @@ It runs the real Lambda handlers against real peers where they exist here:
 * an HTTP API on loopback that verifies every request's SigV4 signature before it
   builds the API Gateway event and calls the handler;
 * optionally an MQTT bridge that plays the IoT rule and Kinesis, feeding the
-  telemetry writer and any consumer attached with ``add_consumer`` (the detectors
-  engine).
+  telemetry writer, the detector engine and any consumer attached with
+  ``add_consumer``;
+* the detector engine (``detectors=True``, the default): the packaged catalog
+  models on every bridged envelope, alerts kept in memory and in
+  ``alerts.jsonl``, alarms written to the Alarms/AlarmAudit tables so the API's
+  ``/alarms`` endpoints show them (see ``wardlink.localcloud.detectors``).
 
-The handlers read their resources from process-wide services, so one LocalCloud
-runs per process at a time.
+The handlers read their resources from process-wide services, as in Lambda;
+several LocalClouds may still run in one process, because each invocation
+installs its own cloud's services (``wardlink.localcloud.handler_env``).
 """
 
 from __future__ import annotations
 
 import secrets
+import shutil
+import tempfile
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import TracebackType
 from typing import Any
 
 import boto3
 
-from wardlink.cloudapi.handlers import telemetry_writer
 from wardlink.cloudapi.handlers.common import logger as api_logger
-from wardlink.cloudapi.services import Services, use_services
+from wardlink.cloudapi.services import Services
 from wardlink.cloudapi.settings import CloudSettings
 from wardlink.cloudapi.telemetry.points import TelemetryPoint
 from wardlink.cloudapi.telemetry.store import TelemetryStore, WriteReport
 from wardlink.cloudapi.telemetry.timestream import TimestreamStore
+from wardlink.detectors.local_runner import LocalAlert
 from wardlink.localcloud.api_server import LocalApiServer
 from wardlink.localcloud.bridge import Consumer, KinesisFeed, MqttBridge, apply_topic_rule
+from wardlink.localcloud.detectors import AlertMatch, CloudDetectors
 from wardlink.localcloud.dynamodb_local import DynamoDBLocal
+from wardlink.localcloud.handler_env import HANDLERS
 from wardlink.localcloud.invoker import LambdaInvoker
 from wardlink.localcloud.moto_services import MotoServer, create_bucket, create_timestream_table
 from wardlink.localcloud.routes import TELEMETRY_WRITER_HANDLER
@@ -44,8 +54,7 @@ from wardlink.localcloud.sigv4 import Principal, SigV4Verifier
 from wardlink.localcloud.tables import create_tables, table_names
 from wardlink.model.errors import WardlinkError
 
-_active_lock = threading.Lock()
-_active: LocalCloud | None = None
+ALERTS_FILE_NAME = "alerts.jsonl"
 
 
 class LocalCloudError(WardlinkError):
@@ -65,6 +74,14 @@ class LocalCloudConfig:
     timestream_database: str = "wardlink_local"
     timestream_table: str = "telemetry"
     log_level: str = "WARNING"
+    detectors: bool = True
+    """Run the catalog detector models on bridged envelopes and record their alarms."""
+    detector_timers: Mapping[str, float] | None = None
+    """Shortened timers by name, e.g. ``{"heartbeat": 10}`` (seconds, at least 1)."""
+    alerts_file: str | Path | None = None
+    """Where alerts are appended as JSON lines; default ``<workdir>/alerts.jsonl``."""
+    workdir: str | Path | None = None
+    """Directory for local files; default a temporary one, removed by ``stop()``."""
 
 
 @dataclass
@@ -77,6 +94,9 @@ class LocalCloudStats:
     api_requests: int = 0
     api_signature_rejections: int = 0
     mqtt_messages: int = 0
+    alerts_sent: int = 0
+    alarm_changes: int = 0
+    detector_errors: int = 0
 
 
 class CountingStore:
@@ -110,6 +130,10 @@ class LocalCloud:
     def __init__(self, config: LocalCloudConfig | None = None, **overrides: Any) -> None:
         base = config or LocalCloudConfig()
         self.config = LocalCloudConfig(**{**base.__dict__, **overrides})
+        timers = self.config.detector_timers or {}
+        bad = sorted(name for name, seconds in timers.items() if not seconds >= 1)
+        if bad:
+            raise LocalCloudError(f"detector timers must last at least 1 second: {bad}")
         self._principals: dict[str, Principal] = {}
         self.credentials = self.add_principal("gateway")
         self._ddb: DynamoDBLocal | None = None
@@ -117,8 +141,14 @@ class LocalCloud:
         self._api: LocalApiServer | None = None
         self._bridge: MqttBridge | None = None
         self._feed = KinesisFeed(region=self.config.region, account_id=self.config.account_id)
-        self._invoker = LambdaInvoker(self.config.region, self.config.account_id)
+        self._invoker = LambdaInvoker(
+            self.config.region, self.config.account_id, around=lambda: HANDLERS.serving(self)
+        )
         self._store: CountingStore | None = None
+        self._detectors: CloudDetectors | None = None
+        self._alert_listeners: list[Callable[[LocalAlert], None]] = []
+        self._tmpdir: Path | None = None
+        self._running = False
         self._counters = _Counters()
         self.services: Services | None = None
         self.dynamodb_endpoint: str | None = None
@@ -150,11 +180,9 @@ class LocalCloud:
     # -- lifecycle --------------------------------------------------------------------
 
     def start(self) -> LocalCloud:
-        global _active
-        with _active_lock:
-            if _active is not None:
-                raise LocalCloudError("a LocalCloud is already running in this process")
-            _active = self
+        if self._running:
+            raise LocalCloudError("this LocalCloud is already running")
+        self._running = True
         try:
             self._start()
         except BaseException:
@@ -205,13 +233,12 @@ class LocalCloud:
         create_timestream_table(
             self.services.timestream_write, cfg.timestream_database, cfg.timestream_table
         )
-        use_services(self.services)
         self._store = CountingStore(
             TimestreamStore(
                 self.services.timestream_write, cfg.timestream_database, cfg.timestream_table
             )
         )
-        telemetry_writer.use_store(self._store)
+        HANDLERS.register(self)
 
         self._api = LocalApiServer(
             SigV4Verifier(self._principals, cfg.region),
@@ -224,17 +251,47 @@ class LocalCloud:
         self._feed.add_consumer(
             "telemetry_writer", lambda event: self._invoker.invoke(TELEMETRY_WRITER_HANDLER, event)
         )
+        if cfg.detectors:
+            self._start_detectors(names)
         self._feed.start()
         if cfg.mqtt_url:
             self._bridge = MqttBridge(cfg.mqtt_url, self._feed)
             self._bridge.start()
 
+    def _start_detectors(self, names: dict[str, str]) -> None:
+        assert self.services is not None
+        try:
+            detectors = CloudDetectors(
+                self.services.dynamodb,
+                names,
+                self._alerts_path(),
+                timer_seconds=self.config.detector_timers,
+            )
+        except ValueError as exc:  # DetectorModelError is one
+            raise LocalCloudError(f"detector models: {exc}") from exc
+        for listener in self._alert_listeners:
+            detectors.add_listener(listener)
+        self._detectors = detectors.start()
+        self._feed.add_consumer("detectors", detectors.consumer)
+
+    def _alerts_path(self) -> Path:
+        cfg = self.config
+        if cfg.alerts_file is not None:
+            return Path(cfg.alerts_file)
+        if cfg.workdir is not None:
+            workdir = Path(cfg.workdir)
+            workdir.mkdir(parents=True, exist_ok=True)
+        else:
+            self._tmpdir = workdir = Path(tempfile.mkdtemp(prefix="wardlink-localcloud-"))
+        return workdir / ALERTS_FILE_NAME
+
     def stop(self) -> None:
-        global _active
         if self._bridge is not None:
             self._bridge.stop()
             self._bridge = None
         self._feed.stop()
+        if self._detectors is not None:
+            self._detectors.stop()
         if self._api is not None:
             self._api.stop()
             self._api = None
@@ -244,11 +301,11 @@ class LocalCloud:
         if self._ddb is not None:
             self._ddb.stop()
             self._ddb = None
-        with _active_lock:
-            if _active is self:
-                use_services(None)
-                telemetry_writer.use_store(None)
-                _active = None
+        HANDLERS.unregister(self)
+        self._running = False
+        if self._tmpdir is not None:
+            shutil.rmtree(self._tmpdir, ignore_errors=True)
+            self._tmpdir = None
 
     def __enter__(self) -> LocalCloud:
         return self.start()
@@ -278,6 +335,54 @@ class LocalCloud:
         """Attach another Kinesis consumer (gets ``{"Records": [...]}`` events)."""
         self._feed.add_consumer(name, consumer)
 
+    # -- detectors ----------------------------------------------------------------------
+
+    @property
+    def detectors(self) -> CloudDetectors | None:
+        """The detector engine (None with ``detectors=False``); kept after ``stop()``
+        so that ``alerts()`` still answers for a summary."""
+        return self._detectors
+
+    @property
+    def alerts_path(self) -> Path | None:
+        """The JSON-lines file alerts are appended to (None without detectors)."""
+        return self._detectors.alerts_path if self._detectors is not None else None
+
+    def alerts(self) -> list[dict[str, Any]]:
+        """Every alert delivered so far, oldest first (``LocalAlert.to_json()`` dicts).
+
+        Keys: ``at``, ``model``, ``key``, ``state``, ``event``, ``action``, ``target``,
+        ``message``, ``action_execution_id``, ``error``. The alarm change of the same
+        evaluation is already in the Alarms table when an alert appears here.
+        """
+        return self._detectors.alerts() if self._detectors is not None else []
+
+    def wait_for_alert(
+        self, match: AlertMatch | str, timeout_s: float = 30.0, *, after: int = 0
+    ) -> dict[str, Any] | None:
+        """The first alert (from index ``after``) that matches, or None after ``timeout_s``.
+
+        ``match`` is a predicate on the alert dict, or a text the message must contain.
+        """
+        if self._detectors is None:
+            raise LocalCloudError("the detector engine is not running")
+        predicate: AlertMatch = (
+            (lambda alert: match in str(alert["message"])) if isinstance(match, str) else match
+        )
+        return self._detectors.wait_for_alert(predicate, timeout_s, after=after)
+
+    def add_alert_listener(self, listener: Callable[[LocalAlert], None]) -> None:
+        """Call ``listener`` once per alert, on the detectors' thread (keep it short)."""
+        self._alert_listeners.append(listener)
+        if self._detectors is not None:
+            self._detectors.add_listener(listener)
+
+    def alert_line(self, alert: LocalAlert) -> str:
+        """One short line for people: ``[sns] <time> <key>: <message>``."""
+        if self._detectors is None:
+            raise LocalCloudError("the detector engine is not running")
+        return self._detectors.short_line(alert)
+
     def publish(self, topic: str, payload: bytes) -> bool:
         """Inject one message as if it came through the broker and the IoT rule."""
         output = apply_topic_rule(topic, payload)
@@ -297,6 +402,7 @@ class LocalCloud:
 
     def stats(self) -> LocalCloudStats:
         store = self._store.total if self._store else WriteReport()
+        detectors = self._detectors
         with self._counters.lock:
             return LocalCloudStats(
                 devices_registered=self._counters.created,
@@ -307,6 +413,11 @@ class LocalCloud:
                 api_requests=self._counters.requests,
                 api_signature_rejections=self._api.rejected_signatures if self._api else 0,
                 mqtt_messages=self._bridge.messages_in if self._bridge else 0,
+                alerts_sent=detectors.alerts_sent() if detectors else 0,
+                alarm_changes=detectors.alarm_changes if detectors else 0,
+                detector_errors=(
+                    detectors.runner.stats.errors + detectors.alarm_failures if detectors else 0
+                ),
             )
 
     def environment(self) -> dict[str, str]:
@@ -327,6 +438,16 @@ class LocalCloud:
             "AWS_ENDPOINT_URL_DYNAMODB": self.dynamodb_endpoint or "",
             "AWS_ENDPOINT_URL_S3": self.aws_endpoint or "",
         }
+
+    # -- what the in-process handlers see while serving this cloud (handler_env) ----------
+
+    @property
+    def handler_services(self) -> Services | None:
+        return self.services
+
+    @property
+    def handler_store(self) -> TelemetryStore | None:
+        return self._store
 
     def _count_response(self, method: str, path: str, status: int) -> None:
         with self._counters.lock:

@@ -44,8 +44,13 @@ class MotoServer:
 
 
 def create_bucket(s3: Any, bucket: str) -> None:
+    """Create ``bucket`` in the client's region (S3 wants the region named outside us-east-1)."""
+    request: dict[str, Any] = {"Bucket": bucket}
+    region = s3.meta.region_name
+    if region and region != "us-east-1":
+        request["CreateBucketConfiguration"] = {"LocationConstraint": region}
     with contextlib.suppress(s3.exceptions.BucketAlreadyOwnedByYou):
-        s3.create_bucket(Bucket=bucket)
+        s3.create_bucket(**request)
 
 
 def create_timestream_table(client: Any, database: str, table: str) -> None:
