@@ -20,6 +20,7 @@ def _demo(args: argparse.Namespace) -> int:
         summary=args.summary,
         workdir=args.workdir,
         seed=args.seed,
+        cloud=args.cloud,
     )
 
     async def main() -> int:
@@ -42,5 +43,10 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--summary", type=Path, default=None, help="write a JSON summary here")
     parser.add_argument("--workdir", type=Path, default=None, help="keep spool and PKI here")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument(
+        "--cloud",
+        action="store_true",
+        help="also run the local cloud: device registration, telemetry store, detectors and alerts",
+    )
     parser.add_argument("--log-level", default="WARNING")
     parser.set_defaults(func=_demo)

@@ -38,6 +38,7 @@ class SimulatedSite:
     canaries: list[str] = field(default_factory=list)
     monitor_listener: TcpListenerTransport | None = None
     monitor_seed: int = 0
+    _sims_by_worker: list[RunnableSimulator | None] = field(default_factory=list)
 
     def phi_canaries(self) -> list[str]:
         return sorted(set(self.canaries))
@@ -69,8 +70,36 @@ class SimulatedSite:
             )
             await monitor.start()
             self.simulators.append(monitor)
+            self._sims_by_worker[self.workers.index(self._monitor_worker())] = monitor
             self.canaries += monitor.phi_canaries()
         await asyncio.gather(*(sim.run(stop) for sim in self.simulators))
+
+    def _monitor_worker(self) -> DeviceWorker:
+        return next(w for w in self.workers if w.transport is self.monitor_listener)
+
+    def _simulator_of(self, device_id: str) -> RunnableSimulator | None:
+        for worker, sim in zip(self.workers, self._sims_by_worker, strict=False):
+            if worker.identity.device_id == device_id:
+                return sim
+        return None
+
+    def inject_sensor_fault(self, device_id: str, seconds: float) -> bool:
+        """Fault injection: an oximeter's sensor comes off. True if it was done."""
+        sim = self._simulator_of(device_id)
+        unplug = getattr(sim, "unplug_sensor", None)
+        if unplug is None:
+            return False
+        unplug(seconds)
+        return True
+
+    def silence(self, device_id: str, seconds: float = 3600) -> bool:
+        """Fault injection: the device stays connected but stops sending."""
+        sim = self._simulator_of(device_id)
+        faults = getattr(sim, "faults", None)
+        if faults is None:
+            return False
+        faults.go_silent(seconds)
+        return True
 
     async def close(self) -> None:
         for sim in self.simulators:
@@ -117,6 +146,7 @@ async def build_site(
         )
         site.workers.append(build_worker(device, policy, writer, patient=adt_context(patient)))
         site.simulators.append(sim)
+        site._sims_by_worker.append(sim)
         site.canaries += [*sim.phi_canaries(), *adt_context(patient).values()]
 
     glucose = create_simulator(
@@ -139,6 +169,7 @@ async def build_site(
         )
     )
     site.simulators.append(glucose)
+    site._sims_by_worker.append(glucose)
     site.canaries += glucose.phi_canaries()
 
     listener = TcpListenerTransport("127.0.0.1", 0)
@@ -155,6 +186,7 @@ async def build_site(
         transport=listener,
     )
     site.workers.append(monitor_worker)
+    site._sims_by_worker.append(None)  # the monitor connects once the listener is up
     site.monitor_listener = listener
     site.monitor_seed = seed + 20
     return site

@@ -6,7 +6,7 @@ import json
 import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 
 @dataclass
@@ -28,6 +28,7 @@ class DemoSummary:
     spool_depth_at_exit: int = 0
     duration_s: float = 0.0
     broker: str = ""
+    cloud: dict[str, Any] | None = None
 
     def write(self, path: Path) -> None:
         path.write_text(json.dumps(asdict(self), indent=2) + "\n")

@@ -16,10 +16,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import os
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
@@ -49,6 +51,7 @@ class DemoOptions:
     seed: int = 7
     drain_timeout: float = 15.0
     live: bool | None = None
+    cloud: bool = False
 
 
 class _Broker:
@@ -79,6 +82,11 @@ class _Broker:
         )
         self._embedded = broker
         self.url = f"mqtts://127.0.0.1:{broker.port}"
+
+    def tap(self, forward: Callable[[str, bytes], None]) -> None:
+        """Forward every message the embedded broker accepts (the IoT rule stand-in)."""
+        if self._embedded is not None:
+            self._embedded.add_listener(lambda m: forward(m.topic, m.payload))  # type: ignore[attr-defined]
 
     async def stop(self) -> None:
         if self._embedded is not None:
@@ -131,9 +139,18 @@ class SiteDemo:
         await bus.start()
         publisher = Publisher(bus, spool, GATEWAY_ID)
         writer = SpoolWriter(spool, on_appended=publisher.notify)
-        site: SimulatedSite = await build_site(
-            workdir, RedactionPolicy.default(), writer, seed=self.options.seed
-        )
+        demo_cloud = None
+        if self.options.cloud:
+            from wardlink.demo.cloud_side import DemoCloud
+
+            print("starting the local cloud (DynamoDB Local, API, detectors)...")
+            demo_cloud = DemoCloud(
+                workdir, GATEWAY_ID, self.options.broker if self.options.broker else None
+            )
+            await demo_cloud.start()
+            broker.tap(demo_cloud.forward)
+        policy = RedactionPolicy.default()
+        site: SimulatedSite = await build_site(workdir, policy, writer, seed=self.options.seed)
         heartbeat = Heartbeat(
             bus,
             spool,
@@ -148,6 +165,8 @@ class SiteDemo:
         acquisition = [asyncio.create_task(w.run(acquisition_stop)) for w in site.workers]
         acquisition.append(asyncio.create_task(site.run_simulators(acquisition_stop)))
         writer_task = asyncio.create_task(writer.run(acquisition_stop))
+        if demo_cloud is not None:
+            acquisition.append(asyncio.create_task(demo_cloud.run(site, policy, acquisition_stop)))
         uplink = [
             asyncio.create_task(publisher.run(uplink_stop)),
             asyncio.create_task(heartbeat.run(uplink_stop)),
@@ -196,6 +215,14 @@ class SiteDemo:
                 f"missing seqs: {self.summary.missing_seqs}; "
                 f"PHI leaks: {len(self.summary.phi_leaks)}"
             )
+            if demo_cloud is not None:
+                report = await demo_cloud.finish()
+                self.summary.cloud = dataclasses.asdict(report)
+                print(
+                    f"cloud: {report.devices_registered} devices registered, "
+                    f"{report.telemetry_records_stored} telemetry records stored, "
+                    f"{len(report.alerts)} alerts, {len(report.active_alarms)} active alarms"
+                )
             observer.stop()
             await bus.close()
             spool.close()

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 
 from wardlink.bus.greengrass_ipc import GreengrassIpcBus
@@ -242,13 +242,8 @@ class DeviceProxy(Component):
             await self._stop_one(device_id)
 
     def device_announcement(self) -> bytes:
-        """The sealed description of every running device, as the policy allows it out."""
         assert self.policy is not None
-        infos = [
-            self.policy.redact_device(w.identity, w.connectivity).to_json_bytes()
-            for w in self.workers
-        ]
-        return b"[" + b",".join(infos) + b"]"
+        return device_announcement(self.policy, self.workers)
 
     async def _announce(self, bus: EdgeBus, stop: asyncio.Event) -> None:
         while not stop.is_set():
@@ -260,6 +255,15 @@ class DeviceProxy(Component):
                 await asyncio.wait_for(stop.wait(), timeout=ANNOUNCE_INTERVAL_S)
             except TimeoutError:
                 pass
+
+
+def device_announcement(policy: RedactionPolicy, workers: Iterable[DeviceWorker]) -> bytes:
+    """The sealed description of every running device, as the policy allows it out.
+
+    Published on ``wardlink/local/devices`` for the Uplink (registration) and the UI.
+    """
+    infos = [policy.redact_device(w.identity, w.connectivity).to_json_bytes() for w in workers]
+    return b"[" + b",".join(infos) + b"]"
 
 
 async def load_policy(bus: EdgeBus, config: GatewayConfig) -> RedactionPolicy:

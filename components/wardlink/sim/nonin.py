@@ -10,6 +10,7 @@ from configuration leaks either.
 
 from __future__ import annotations
 
+import time
 from typing import ClassVar
 
 from wardlink.codecs.nonin2 import HR_MISSING, SPO2_MISSING, encode_packet
@@ -17,6 +18,9 @@ from wardlink.sim.base import PtyDevice, Simulator
 from wardlink.sim.registry import SimOptions, register_simulator
 
 ARTIFACT = 0x20
+
+
+SENSOR_DISCONNECTED = 0x40
 
 
 @register_simulator("nonin-2", "Nonin OEM III pulse oximeter, serial format #2, on a pty")
@@ -33,12 +37,19 @@ class NoninSimulator(Simulator):
         self.heart_rate = float(self.rng.randint(60, 90))
         self.spo2 = float(self.rng.randint(94, 99))
         self.dropout_every = int(self.setting("dropout_every", 40))
+        self.sensor_off_until = 0.0
 
     async def start(self) -> str:
         path = self.pty.open()
         return f"pty {self.pty.slave_path}" + (f" (link {path})" if self.pty.link else "")
 
+    def unplug_sensor(self, seconds: float) -> None:
+        """Fault: the finger sensor comes off the module (status SNSD, no readings)."""
+        self.sensor_off_until = time.monotonic() + seconds
+
     def next_packet(self) -> bytes:
+        if time.monotonic() < self.sensor_off_until:
+            return encode_packet(HR_MISSING, SPO2_MISSING, status=SENSOR_DISCONNECTED)
         self.heart_rate = min(180.0, max(40.0, self.heart_rate + self.rng.uniform(-2, 2)))
         self.spo2 = min(100.0, max(85.0, self.spo2 + self.rng.uniform(-0.6, 0.6)))
         if self.dropout_every and self.sent and self.sent % self.dropout_every == 0:
