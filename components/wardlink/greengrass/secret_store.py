@@ -3,8 +3,8 @@
 The file is JSON. The full form lists secret versions::
 
     {"secrets": [
-      {"arn": "arn:aws:secretsmanager:eu-west-1:111122223333:secret:wardlink/pseudonym-key-AbCdEf",
-       "name": "wardlink/pseudonym-key",
+      {"arn": "arn:aws:secretsmanager:eu-west-1:111122223333:secret:wardlink/phi/hmac/patient_id-AbCdEf",
+       "name": "wardlink/phi/hmac/patient_id",
        "secretString": "...",            # or "secretBinary": "<base64>"
        "versionId": "v2",                # optional
        "versionStages": ["AWSCURRENT"]}  # optional, default AWSCURRENT
