@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from wardlink.bus.topics import topic_matches
 from wardlink.devtools.mqtt_codec import (
     MQTT_5,
     MQTT_311,
@@ -25,7 +26,7 @@ from wardlink.devtools.mqtt_codec import (
     encode_utf8,
     encode_varint,
 )
-from wardlink.devtools.mqtt_topics import topic_filter_problem, topic_matches, topic_name_problem
+from wardlink.devtools.mqtt_topics import topic_filter_problem, topic_name_problem
 
 
 @pytest.mark.parametrize(

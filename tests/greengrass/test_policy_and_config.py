@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from wardlink.bus.topics import topic_matches as mqtt_matches
 from wardlink.greengrass.authorization import (
     MQTT_PROXY,
     PUBSUB,
@@ -29,7 +30,7 @@ from wardlink.greengrass.recipe import (
     load_config_overrides,
 )
 from wardlink.greengrass.runner import local_command
-from wardlink.greengrass.topics import mqtt_matches, policy_allows
+from wardlink.greengrass.topics import policy_allows
 
 
 @pytest.mark.parametrize(

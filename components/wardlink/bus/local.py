@@ -6,22 +6,9 @@ import asyncio
 import logging
 
 from wardlink.bus.port import LocalHandler, LocalMessage
+from wardlink.bus.topics import topic_matches
 
 log = logging.getLogger(__name__)
-
-
-def topic_matches(topic_filter: str, topic: str) -> bool:
-    """MQTT-style matching (``+`` one level, ``#`` the rest), as Greengrass pub/sub does."""
-    f_parts = topic_filter.split("/")
-    t_parts = topic.split("/")
-    for index, part in enumerate(f_parts):
-        if part == "#":
-            return True
-        if index >= len(t_parts):
-            return False
-        if part not in ("+", t_parts[index]):
-            return False
-    return len(f_parts) == len(t_parts)
 
 
 class LocalPubSub:

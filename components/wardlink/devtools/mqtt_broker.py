@@ -43,6 +43,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import TextIO
 
+from wardlink.bus.topics import topic_matches
 from wardlink.devtools.mqtt_codec import (
     MQTT_5,
     MQTT_311,
@@ -66,7 +67,7 @@ from wardlink.devtools.mqtt_codec import (
     encode_unsuback,
     read_packet,
 )
-from wardlink.devtools.mqtt_topics import topic_filter_problem, topic_matches, topic_name_problem
+from wardlink.devtools.mqtt_topics import topic_filter_problem, topic_name_problem
 
 log = logging.getLogger(__name__)
 

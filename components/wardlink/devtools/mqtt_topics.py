@@ -48,17 +48,3 @@ def topic_filter_problem(
         if "+" in level and level != "+":
             return "'+' must be a whole level"
     return None
-
-
-def topic_matches(topic_filter: str, topic: str) -> bool:
-    """MQTT filter matching; wildcards at the first level never match ``$`` topics."""
-    if topic.startswith("$") and topic_filter[:1] in ("+", "#"):
-        return False
-    topic_levels = topic.split("/")
-    filter_levels = topic_filter.split("/")
-    for index, level in enumerate(filter_levels):
-        if level == "#":
-            return True
-        if index >= len(topic_levels) or (level != "+" and level != topic_levels[index]):
-            return False
-    return len(filter_levels) == len(topic_levels)

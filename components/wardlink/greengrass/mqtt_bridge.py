@@ -34,8 +34,8 @@ from urllib.parse import urlsplit
 
 from awscrt import io, mqtt5
 
+from wardlink.bus.topics import topic_matches as mqtt_matches
 from wardlink.greengrass.errors import ServiceError
-from wardlink.greengrass.topics import mqtt_matches
 
 log = logging.getLogger(__name__)
 

@@ -15,7 +15,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from wardlink.greengrass.topics import has_wildcards, mqtt_matches
+from wardlink.bus.topics import topic_matches as mqtt_matches
+from wardlink.greengrass.topics import has_wildcards
 
 RECEIVE_ALL = "RECEIVE_ALL_MESSAGES"
 RECEIVE_FROM_OTHERS = "RECEIVE_MESSAGES_FROM_OTHERS"

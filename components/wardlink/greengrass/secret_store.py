@@ -3,7 +3,7 @@
 The file is JSON. The full form lists secret versions::
 
     {"secrets": [
-      {"arn": "arn:aws:secretsmanager:eu-west-1:111122223333:secret:wardlink/phi/hmac/patient_id-AbCdEf",
+      {"arn": "arn:aws:secretsmanager:eu-west-1:111122223333:secret:wardlink/phi/hmac/pid-AbCdEf",
        "name": "wardlink/phi/hmac/patient_id",
        "secretString": "...",            # or "secretBinary": "<base64>"
        "versionId": "v2",                # optional

@@ -50,23 +50,6 @@ def has_wildcards(topic: str) -> bool:
     return any(level in ("+", "#") for level in topic.split("/"))
 
 
-def mqtt_matches(topic_filter: str, topic: str) -> bool:
-    """Whether ``topic`` (a concrete name) matches ``topic_filter``."""
-    filter_levels = topic_filter.split("/")
-    topic_levels = topic.split("/")
-    # Filters starting with a wildcard do not match $-topics (MQTT 4.7.2).
-    if topic.startswith("$") and filter_levels[0] in ("+", "#"):
-        return False
-    for index, wanted in enumerate(filter_levels):
-        if wanted == "#":
-            return True
-        if index >= len(topic_levels):
-            return False
-        if wanted != "+" and wanted != topic_levels[index]:
-            return False
-    return len(filter_levels) == len(topic_levels)
-
-
 def _tokens(resource: str) -> list[tuple[bool, str]]:
     """Split a resource into (is_wildcard_star, literal_text) tokens."""
     tokens: list[tuple[bool, str]] = []
