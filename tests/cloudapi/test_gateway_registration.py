@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
+from tests.support.waiting import eventually
 from wardlink.bus.port import LocalMessage
 from wardlink.cloudclient import WardlinkApiClient
 from wardlink.model import Connectivity, DeviceIdentity
@@ -23,13 +24,6 @@ def _announcement(policy: RedactionPolicy, connectivity: Connectivity) -> LocalM
     return LocalMessage("wardlink/local/devices", body)
 
 
-async def _until(predicate, timeout: float = 15.0) -> None:  # type: ignore[no-untyped-def]
-    end = asyncio.get_running_loop().time() + timeout
-    while not predicate():
-        assert asyncio.get_running_loop().time() < end, "timed out"
-        await asyncio.sleep(0.05)
-
-
 async def test_devices_are_registered_and_follow_connectivity(
     api: WardlinkApiClient, unique: str
 ) -> None:
@@ -40,7 +34,7 @@ async def test_devices_are_registered_and_follow_connectivity(
     policy = RedactionPolicy.default()
     await registrar.on_local_devices(_announcement(policy, Connectivity.CONNECTED))
     await registrar.on_local_devices(_announcement(policy, Connectivity.CONNECTED))  # no change
-    await _until(lambda: registrar.counters.registered == 1)
+    await eventually(lambda: registrar.counters.registered == 1)
     device = await asyncio.to_thread(api.get_device, f"{gateway}/bed-5-oximeter")
     assert device is not None
     assert (device.model, device.firmware_version, str(device.status)) == (
@@ -51,7 +45,7 @@ async def test_devices_are_registered_and_follow_connectivity(
     assert device.serial_number is None  # the default policy keeps serial numbers home
 
     await registrar.on_local_devices(_announcement(policy, Connectivity.SILENT))
-    await _until(lambda: registrar.counters.registered == 2)
+    await eventually(lambda: registrar.counters.registered == 2)
     fleet = await asyncio.to_thread(
         lambda: list(api.iter_devices(model="Nonin OEM III", firmware_version="1.2.0.4"))
     )
@@ -78,7 +72,7 @@ async def test_an_unreachable_api_is_retried_without_raising(unique: str) -> Non
         )
     )
     await registrar.on_local_devices(LocalMessage("t", b"not json"))
-    await _until(lambda: registrar.counters.failures >= 1)
+    await eventually(lambda: registrar.counters.failures >= 1)
     stop.set()
     await task
     assert calls and registrar.counters.registered == 0

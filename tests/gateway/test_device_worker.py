@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.waiting import eventually
 from wardlink.codecs.nonin2 import encode_packet
 from wardlink.gateway.proxy import build_worker
 from wardlink.gateway.spool_writer import SpoolWriter
@@ -29,15 +30,6 @@ def _pty(link: Path) -> tuple[int, int]:
     tmp.symlink_to(os.ttyname(slave))
     os.replace(tmp, link)
     return master, slave
-
-
-async def _until(predicate, timeout: float = 10.0) -> None:  # type: ignore[no-untyped-def]
-    end = asyncio.get_running_loop().time() + timeout
-    while asyncio.get_running_loop().time() < end:
-        if predicate():
-            return
-        await asyncio.sleep(0.02)
-    raise AssertionError("condition not met in time")
 
 
 def _records(spool: Spool, kind: RecordKind) -> list[dict[str, object]]:
@@ -84,11 +76,11 @@ async def test_silent_device_is_reported_within_twice_its_interval(rig) -> None:
     spool, writer, worker, _link, fds = rig
     stop = asyncio.Event()
     tasks = await _run(writer, worker, stop)
-    await _until(lambda: worker.transport.connected)
+    await eventually(lambda: worker.transport.connected)
     for _ in range(3):
         os.write(fds[0], encode_packet(72, 97))
         await asyncio.sleep(0.1)
-    await _until(lambda: worker.connectivity.value == "silent")
+    await eventually(lambda: worker.connectivity.value == "silent")
     stop.set()
     await asyncio.gather(*tasks)
     telemetry = _records(spool, RecordKind.TELEMETRY)
@@ -106,16 +98,16 @@ async def test_unplugged_port_recovers_without_restart(rig) -> None:  # type: ig
     spool, writer, worker, link, fds = rig
     stop = asyncio.Event()
     tasks = await _run(writer, worker, stop)
-    await _until(lambda: worker.transport.connected)
+    await eventually(lambda: worker.transport.connected)
     os.write(fds[0], encode_packet(70, 96))
-    await _until(lambda: worker.counters.acquired >= 2)
+    await eventually(lambda: worker.counters.acquired >= 2)
     for fd in fds:  # unplug: the pty goes away
         os.close(fd)
-    await _until(lambda: worker.connectivity.value == "disconnected")
+    await eventually(lambda: worker.connectivity.value == "disconnected")
     master, slave = _pty(link)  # plugged back in (a new tty behind the same name)
-    await _until(lambda: worker.transport.connected)
+    await eventually(lambda: worker.transport.connected)
     os.write(master, encode_packet(71, 95))
-    await _until(lambda: worker.counters.acquired >= 4)
+    await eventually(lambda: worker.counters.acquired >= 4)
     stop.set()
     await asyncio.gather(*tasks)
     os.close(master)
@@ -128,10 +120,10 @@ async def test_garbage_on_the_line_is_skipped_and_counted(rig) -> None:  # type:
     spool, writer, worker, _link, fds = rig
     stop = asyncio.Event()
     tasks = await _run(writer, worker, stop)
-    await _until(lambda: worker.transport.connected)
+    await eventually(lambda: worker.transport.connected)
     os.write(fds[0], b"\x01\x81\xfe\xff" * 7 + encode_packet(300, 99)[:40] + bytes(range(256)))
     os.write(fds[0], encode_packet(66, 94))
-    await _until(lambda: worker.counters.acquired >= 2)
+    await eventually(lambda: worker.counters.acquired >= 2)
     stop.set()
     await asyncio.gather(*tasks)
     assert worker.counters.frame_errors >= 1

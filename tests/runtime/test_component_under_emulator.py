@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import time
 import tty
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -18,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from tests.greengrass.support import TIMEOUT, start_emulator
+from tests.support.waiting import eventually
 from wardlink.codecs.nonin2 import encode_packet
 from wardlink.gateway.proxy import DeviceProxy
 from wardlink.runtime.runner import run_component
@@ -28,15 +28,6 @@ pytestmark = pytest.mark.integration
 
 def _now(offset_s: float) -> datetime:
     return datetime.now(UTC) + timedelta(seconds=offset_s)
-
-
-async def _until(predicate, timeout: float = 15.0) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError("condition not met in time")
 
 
 async def test_proxy_follows_configuration_updates(
@@ -61,7 +52,7 @@ async def test_proxy_follows_configuration_updates(
         proxy = DeviceProxy()
         stop = asyncio.Event()
         task = asyncio.create_task(run_component(proxy, stop=stop))
-        await _until(lambda: proxy.writer is not None)
+        await eventually(lambda: proxy.writer is not None)
         assert proxy.workers == []
 
         master, slave = os.openpty()
@@ -76,18 +67,18 @@ async def test_proxy_follows_configuration_updates(
                 key_path=[], value_to_merge={"devices": [device]}, timestamp=_now(1)
             ).result(TIMEOUT)
         )
-        await _until(lambda: len(proxy.workers) == 1 and proxy.workers[0].transport.connected)
+        await eventually(lambda: len(proxy.workers) == 1 and proxy.workers[0].transport.connected)
         for _ in range(10):
             os.write(master, encode_packet(70, 98))
             await asyncio.sleep(0.05)
-        await _until(lambda: proxy.workers[0].counters.acquired >= 20)
+        await eventually(lambda: proxy.workers[0].counters.acquired >= 20)
 
         await asyncio.to_thread(
             lambda: admin.update_configuration_async(
                 key_path=[], value_to_merge={"devices": []}, timestamp=_now(2)
             ).result(TIMEOUT)
         )
-        await _until(lambda: proxy.workers == [])
+        await eventually(lambda: proxy.workers == [])
         stop.set()
         assert await asyncio.wait_for(task, timeout=20) == 0
         os.close(master)

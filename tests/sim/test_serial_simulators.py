@@ -11,13 +11,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import time
 import tty
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
+from tests.support.waiting import eventually
 from wardlink.codecs.astm_e1381 import ACK, ENQ, EOT, NAK, STX, AstmE1381Codec
 from wardlink.codecs.base import CodecEvent, DecodeContext, Decoded, FrameError, Reply, StreamCodec
 from wardlink.codecs.hl7_mllp import Hl7MllpCodec
@@ -41,14 +41,6 @@ from wardlink.transports.serial import SerialSettings, SerialTransport
 
 FAST = Backoff(initial=0.02, maximum=0.2)
 TIMEOUT = 10.0
-
-
-async def eventually(condition: Callable[[], bool], timeout: float = TIMEOUT) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not reached in time")
-        await asyncio.sleep(0.02)
 
 
 class Gateway:

@@ -13,7 +13,6 @@ import contextlib
 import os
 import shutil
 import subprocess
-import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
@@ -21,20 +20,13 @@ import pytest
 from serial.tools import list_ports
 from serial.tools.list_ports_common import ListPortInfo
 
+from tests.support.waiting import eventually
 from wardlink.sim.base import PtyDevice
 from wardlink.transports.base import Backoff
 from wardlink.transports.serial import SerialSettings, SerialTransport, find_usb_port
 
 FAST = Backoff(initial=0.02, maximum=0.2)
 TIMEOUT = 10.0
-
-
-async def eventually(condition: Callable[[], bool], timeout: float = TIMEOUT) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not reached in time")
-        await asyncio.sleep(0.02)
 
 
 class Reader:

@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
-from collections.abc import Callable
 
 import pytest
 
+from tests.support.waiting import eventually
 from wardlink.codecs._mllp import wrap
 from wardlink.codecs.base import CodecEvent, DecodeContext, Decoded, FrameError
 from wardlink.codecs.hl7_mllp import Hl7MllpTcpCodec
@@ -30,14 +29,6 @@ from wardlink.transports.tcp import (
 
 FAST = Backoff(initial=0.02, maximum=0.2)
 TIMEOUT = 10.0
-
-
-async def eventually(condition: Callable[[], bool], timeout: float = TIMEOUT) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not reached in time")
-        await asyncio.sleep(0.02)
 
 
 class EchoDevice:
