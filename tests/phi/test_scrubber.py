@@ -141,3 +141,18 @@ def test_keep_terms_protect_site_vocabulary() -> None:
 def test_odd_input_never_raises(scrubber: Scrubber) -> None:
     for text in ["", " ", "\x00\x01", "İstanbul İİİ", "🙂 Jane 🙂", "a" * 5000, "9" * 300]:
         scrubber.scrub(text)
+
+
+def test_last_comma_first_of_common_words_is_a_name_not_a_device() -> None:
+    """Regression (seed 2379011044): "Power" and "Art" are device/clinical words, but
+    "Patient Power, Art" with POWER^ART in PID is the patient, not a device called
+    "Power Art"; a comma never joins two words into a device name."""
+    from wardlink.phi.policy import RedactionPolicy
+
+    policy = RedactionPolicy.default()
+    text = "MDC_ECG_HEART_RATE (147842) = 144 bpm - Patient Power, Art complained of dizziness"
+    out = policy.redact_text(text, known=["POWER", "ART", "POWER ART"]).output
+    assert "Power" not in out and "Art" not in out
+    assert "147842" in out and "144 bpm" in out
+    kept = policy.redact_text("Edwards HemoSphere alarm cleared", known=["EDWARDS"]).output
+    assert "HemoSphere" in kept

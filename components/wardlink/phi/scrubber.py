@@ -409,7 +409,7 @@ class Scrubber:
         j = i + 1
         if (
             j < len(bases)
-            and _adjacent(text, ends[i], starts[j], bases[i])
+            and text[ends[i] : starts[j]] in ("", " ", "-")  # "Power, Art" is a name, not a device
             and (bases[j] in self._protected or _model_like(text, starts[j], ends[j]))
         ):
             return True
