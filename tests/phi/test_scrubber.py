@@ -156,3 +156,13 @@ def test_last_comma_first_of_common_words_is_a_name_not_a_device() -> None:
     assert "147842" in out and "144 bpm" in out
     kept = policy.redact_text("Edwards HemoSphere alarm cleared", known=["EDWARDS"]).output
     assert "HemoSphere" in kept
+
+
+def test_common_word_of_the_patients_own_name_next_to_a_name() -> None:
+    """Regression (seed 850955316): "Eco" is a common word, but in "Pt Eco, Etta" it is
+    the patient's surname next to her given name; elsewhere it stays a word."""
+    from wardlink.phi.policy import RedactionPolicy
+
+    policy = RedactionPolicy.default()
+    out = policy.redact_text("Pt Eco, Etta seen at bedside. Eco mode on.", known=["Etta Eco"]).output
+    assert out == "Pt [NAME] seen at bedside. Eco mode on."

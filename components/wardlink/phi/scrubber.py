@@ -144,7 +144,9 @@ class Scrubber:
             # IEEE 11073 reference ids ("MDC_DIM_BEAT_PER_MIN") are vocabulary, never names
             blocked = [m.span() for m in MDC_REF_RE.finditer(text)]
             spans = [sp for sp in spans if not any(a <= sp[0] and sp[1] <= b for a, b in blocked)]
-        self._names_in(text, starts, ends, words, bases, spans, known_tokens, blocked)
+        self._names_in(
+            text, starts, ends, words, bases, spans, known_tokens, blocked, _weak_known(known)
+        )
         return _merge(text, spans)
 
     # -- shapes ------------------------------------------------------------------
@@ -313,6 +315,7 @@ class Scrubber:
         spans: list[Span],
         known_tokens: frozenset[str],
         blocked: list[tuple[int, int]],
+        weak_known: frozenset[str] = frozenset(),
     ) -> None:
         count = len(words)
         if not count:
@@ -396,6 +399,23 @@ class Scrubber:
                 is_name[i] = found = True
         if not found:
             return
+        if weak_known:
+            # A word of the patient's own full name that is also a common word ("Eco",
+            # "Will", "Hope") is not a name on its own, but it is one when it stands,
+            # capitalised, right next to a name: "Pt Eco, Etta", "Hope Will".
+            for i in range(count):
+                if is_name[i] or covered[i] or bases[i] not in weak_known:
+                    continue
+                if not words[i][0].isupper():
+                    continue
+                left = i > 0 and is_name[i - 1] and text[ends[i - 1] : starts[i]] in (" ", ", ")
+                right = (
+                    i + 1 < count
+                    and is_name[i + 1]
+                    and text[ends[i] : starts[i + 1]] in (" ", ", ")
+                )
+                if left or right:
+                    is_name[i] = True
         self._grow_names(text, starts, ends, words, bases, covered, is_name)
         placeholder_name = placeholder(Category.NAME)
         for i in range(count):
@@ -782,6 +802,19 @@ def _prepare_known(known: Sequence[str]) -> tuple[frozenset[str], list[str], set
                 and (len(words) > 1 or base not in CLINICAL_TERMS)
             )
     return frozenset(tokens), phrases, digit_sigs
+
+
+def _weak_known(known: Sequence[str]) -> frozenset[str]:
+    """Words of known multi-word names that are too common to be name tokens alone."""
+    weak: set[str] = set()
+    for raw in known:
+        value = str(raw)
+        if any(ch.isdigit() for ch in value):
+            continue
+        words = [fold(m.group()) for m in WORD_RE.finditer(value)]
+        if len(words) > 1:
+            weak.update(w for w in words if len(w) >= 2)
+    return frozenset(weak)
 
 
 def _known_spans(text: str, phrases: list[str], digit_sigs: set[str], spans: list[Span]) -> None:
