@@ -166,3 +166,21 @@ def test_common_word_of_the_patients_own_name_next_to_a_name() -> None:
     policy = RedactionPolicy.default()
     out = policy.redact_text("Pt Eco, Etta seen at bedside. Eco mode on.", known=["Etta Eco"]).output
     assert out == "Pt [NAME] seen at bedside. Eco mode on."
+
+
+@pytest.mark.parametrize(
+    ("text", "known"),
+    [
+        # regressions from new seeds: known name words that are also device words
+        ("patient Art Power resting", ["POWER", "ART", "POWER ART"]),
+        ("Patient ART STRONG complained of dizziness", ["STRONG", "ART", "STRONG ART"]),
+        ("Name: Diana Fisher PR 62 /min", ["FISHER", "DIANA", "FISHER DIANA"]),
+    ],
+)
+def test_known_name_words_next_to_each_other_are_the_person(text: str, known: list[str]) -> None:
+    from wardlink.phi.policy import RedactionPolicy
+
+    out = RedactionPolicy.default().redact_text(text, known=known).output
+    for value in known:
+        for word in value.split():
+            assert word.lower() not in out.lower().replace("[name]", "")

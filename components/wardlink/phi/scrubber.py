@@ -331,7 +331,12 @@ class Scrubber:
                 continue
             base = bases[i]
             if base in known_tokens:
-                if base in protected and self._device_follows(text, starts, ends, bases, i):
+                beside_name = _beside_name(text, starts, ends, bases, is_name, known_tokens, i)
+                if (
+                    base in protected
+                    and not beside_name
+                    and self._device_follows(text, starts, ends, bases, i)
+                ):
                     continue  # the relative is called Edwards, the monitor is an Edwards
                 is_name[i] = found = True
                 continue
@@ -802,6 +807,33 @@ def _prepare_known(known: Sequence[str]) -> tuple[frozenset[str], list[str], set
                 and (len(words) > 1 or base not in CLINICAL_TERMS)
             )
     return frozenset(tokens), phrases, digit_sigs
+
+
+def _beside_name(
+    text: str,
+    starts: list[int],
+    ends: list[int],
+    bases: list[str],
+    is_name: list[bool],
+    known_tokens: frozenset[str],
+    i: int,
+) -> bool:
+    """Whether word ``i`` stands right next to a name or another word of a known name.
+
+    "patient Art Power", "Diana Fisher PR 62": a known name word next to another part
+    of the same name is the person, even when both are also device words.
+    """
+    if (
+        i > 0
+        and text[ends[i - 1] : starts[i]] in (" ", ", ")
+        and (is_name[i - 1] or bases[i - 1] in known_tokens)
+    ):
+        return True
+    return (
+        i + 1 < len(bases)
+        and text[ends[i] : starts[i + 1]] in (" ", ", ")
+        and bases[i + 1] in known_tokens
+    )
 
 
 def _weak_known(known: Sequence[str]) -> frozenset[str]:
