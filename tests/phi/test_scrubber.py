@@ -164,7 +164,8 @@ def test_common_word_of_the_patients_own_name_next_to_a_name() -> None:
     from wardlink.phi.policy import RedactionPolicy
 
     policy = RedactionPolicy.default()
-    out = policy.redact_text("Pt Eco, Etta seen at bedside. Eco mode on.", known=["Etta Eco"]).output
+    text = "Pt Eco, Etta seen at bedside. Eco mode on."
+    out = policy.redact_text(text, known=["Etta Eco"]).output
     assert out == "Pt [NAME] seen at bedside. Eco mode on."
 
 
@@ -175,6 +176,7 @@ def test_common_word_of_the_patients_own_name_next_to_a_name() -> None:
         ("patient Art Power resting", ["POWER", "ART", "POWER ART"]),
         ("Patient ART STRONG complained of dizziness", ["STRONG", "ART", "STRONG ART"]),
         ("Name: Diana Fisher PR 62 /min", ["FISHER", "DIANA", "FISHER DIANA"]),
+        ("file BennettArt_19450618.xml attached", ["BENNETT", "ART", "BENNETT ART"]),
     ],
 )
 def test_known_name_words_next_to_each_other_are_the_person(text: str, known: list[str]) -> None:

@@ -820,20 +820,26 @@ def _beside_name(
 ) -> bool:
     """Whether word ``i`` stands right next to a name or another word of a known name.
 
-    "patient Art Power", "Diana Fisher PR 62": a known name word next to another part
-    of the same name is the person, even when both are also device words.
+    "patient Art Power", "Diana Fisher PR 62", "BennettArt_1945.xml": a known name word
+    next to another part of the same name is the person, even when both are also
+    device words.
     """
     if (
         i > 0
-        and text[ends[i - 1] : starts[i]] in (" ", ", ")
+        and text[ends[i - 1] : starts[i]] in _NAME_JOINS
         and (is_name[i - 1] or bases[i - 1] in known_tokens)
     ):
         return True
     return (
         i + 1 < len(bases)
-        and text[ends[i] : starts[i + 1]] in (" ", ", ")
+        and text[ends[i] : starts[i + 1]] in _NAME_JOINS
         and bases[i + 1] in known_tokens
     )
+
+
+# What may stand between two parts of one name: "Art Power", "Power, Art", and in
+# file names "PowerArt", "Power_Art", "Power-Art".
+_NAME_JOINS = ("", " ", ", ", "_", "-")
 
 
 def _weak_known(known: Sequence[str]) -> frozenset[str]:
