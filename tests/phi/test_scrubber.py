@@ -177,6 +177,8 @@ def test_common_word_of_the_patients_own_name_next_to_a_name() -> None:
         ("Patient ART STRONG complained of dizziness", ["STRONG", "ART", "STRONG ART"]),
         ("Name: Diana Fisher PR 62 /min", ["FISHER", "DIANA", "FISHER DIANA"]),
         ("file BennettArt_19450618.xml attached", ["BENNETT", "ART", "BENNETT ART"]),
+        ("spoke with patient Rachel T. Edwards today", ["EDWARDS", "RACHEL", "EDWARDS RACHEL"]),
+        ("file lena.ii_19950308.csv attached", ["II", "LENA", "II LENA"]),
     ],
 )
 def test_known_name_words_next_to_each_other_are_the_person(text: str, known: list[str]) -> None:

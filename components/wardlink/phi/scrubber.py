@@ -402,8 +402,6 @@ class Scrubber:
                 )
             ):
                 is_name[i] = found = True
-        if not found:
-            return
         if weak_known:
             # A word of the patient's own full name that is also a common word ("Eco",
             # "Will", "Hope") is not a name on its own, but it is one when it stands,
@@ -411,16 +409,20 @@ class Scrubber:
             for i in range(count):
                 if is_name[i] or covered[i] or bases[i] not in weak_known:
                     continue
-                if not words[i][0].isupper():
-                    continue
-                left = i > 0 and is_name[i - 1] and text[ends[i - 1] : starts[i]] in (" ", ", ")
-                right = (
-                    i + 1 < count
-                    and is_name[i + 1]
-                    and text[ends[i] : starts[i + 1]] in (" ", ", ")
-                )
+                left_gap = text[ends[i - 1] : starts[i]] if i > 0 else None
+                right_gap = text[ends[i] : starts[i + 1]] if i + 1 < count else None
+                capital = words[i][0].isupper()
+                # in prose it must be capitalised; in a file name ("lena.ii_1995") not
+                joins = _NAME_JOINS if capital else _FILE_NAME_JOINS
+                # a neighbour already replaced (a known name phrase, a date) counts too
+                left = left_gap is not None and (is_name[i - 1] or covered[i - 1])
+                left = left and left_gap in joins
+                right = right_gap is not None and (is_name[i + 1] or covered[i + 1])
+                right = right and right_gap in joins
                 if left or right:
-                    is_name[i] = True
+                    is_name[i] = found = True
+        if not found:
+            return
         self._grow_names(text, starts, ends, words, bases, covered, is_name)
         placeholder_name = placeholder(Category.NAME)
         for i in range(count):
@@ -824,12 +826,18 @@ def _beside_name(
     next to another part of the same name is the person, even when both are also
     device words.
     """
+    if i > 0 and (is_name[i - 1] or bases[i - 1] in known_tokens):
+        gap = text[ends[i - 1] : starts[i]]
+        if gap in _NAME_JOINS or (gap == ". " and len(bases[i - 1]) == 1):
+            return True
     if (
-        i > 0
-        and text[ends[i - 1] : starts[i]] in _NAME_JOINS
-        and (is_name[i - 1] or bases[i - 1] in known_tokens)
+        i > 1
+        and len(bases[i - 1]) == 1
+        and text[ends[i - 1] : starts[i]] in (". ", " ")
+        and text[ends[i - 2] : starts[i - 1]] == " "
+        and (is_name[i - 2] or bases[i - 2] in known_tokens)
     ):
-        return True
+        return True  # "Rachel T. Edwards": a middle initial between two parts of a name
     return (
         i + 1 < len(bases)
         and text[ends[i] : starts[i + 1]] in _NAME_JOINS
@@ -838,8 +846,9 @@ def _beside_name(
 
 
 # What may stand between two parts of one name: "Art Power", "Power, Art", and in
-# file names "PowerArt", "Power_Art", "Power-Art".
-_NAME_JOINS = ("", " ", ", ", "_", "-")
+# file names "PowerArt", "Power_Art", "Power-Art", "power.art".
+_NAME_JOINS = ("", " ", ", ", "_", "-", ".")
+_FILE_NAME_JOINS = ("", "_", "-", ".")
 
 
 def _weak_known(known: Sequence[str]) -> frozenset[str]:
