@@ -231,6 +231,9 @@ def fragments(label: Label) -> list[str]:
     return [f for f in found if f]
 
 
+_PLACEHOLDER_RE = re.compile(r"\[[A-Z_]+\]")
+
+
 def count(haystack: str, needle: str) -> int:
     """Occurrences of ``needle`` not glued to letters/digits (digits only for digit runs)."""
     if not needle:
@@ -283,9 +286,11 @@ def score_item(item: CorpusItem, result: RedactionResult, evaluation: Evaluation
     output = serialize(result.output) if result.ok and result.output is not None else ""
     if not result.ok:
         evaluation.errors += 1
-    output_without_age_cap = output.replace("90+", " ")
+    # The redactor's own placeholders ("[DATE]") are not the patient called Date.
+    without_placeholders = _PLACEHOLDER_RE.sub(" ", output)
+    output_without_age_cap = without_placeholders.replace("90+", " ")
     for label in item.phi:
-        checked = output_without_age_cap if label.category == "AGE" else output
+        checked = output_without_age_cap if label.category == "AGE" else without_placeholders
         leaked = any(
             count(checked, frag) > _innocent(source_text, frag, item.phi)
             for frag in fragments(label)
