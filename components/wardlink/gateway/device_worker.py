@@ -18,9 +18,16 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
-from wardlink.codecs import Decoded, FrameError, Reply, StreamCodec
+from wardlink.codecs import CodecError, Decoded, FrameError, Reply, StreamCodec, ValueCodec
+from wardlink.codecs._ble_common import (
+    CHAR_CURRENT_TIME,
+    CHAR_DATE_TIME,
+    apply_clock_offset,
+    clock_offset,
+    parse_device_clock,
+)
 from wardlink.gateway.spool_writer import SpoolWriter
 from wardlink.model import (
     Connectivity,
@@ -49,7 +56,7 @@ class DeviceWorker:
         self,
         identity: DeviceIdentity,
         transport: Transport,
-        codec: StreamCodec,
+        codec: StreamCodec | ValueCodec,
         policy: RedactionPolicy,
         writer: SpoolWriter,
         expected_interval_s: float = 5.0,
@@ -68,6 +75,7 @@ class DeviceWorker:
         self.limits = limits  # the profile's value limits: out of range -> quality invalid
         self.counters = WorkerCounters()
         self.connectivity = Connectivity.DISCONNECTED
+        self._clock_offset: timedelta | None = None  # device clock vs gateway (BLE time)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Read until ``stop`` is set. Bad frames and lost links never end this loop."""
@@ -89,7 +97,29 @@ class DeviceWorker:
             if not chunk.data:
                 continue
             self._set_connectivity(Connectivity.CONNECTED)
-            await self._handle(self.codec.feed(chunk.data))
+            if isinstance(self.codec, StreamCodec):
+                await self._handle(self.codec.feed(chunk.data))
+            else:
+                await self._handle(self._decode_value(self.codec, chunk.source, chunk.data))
+
+    def _decode_value(
+        self, codec: ValueCodec, source: str, data: bytes
+    ) -> list[Decoded | FrameError | Reply]:
+        """One BLE characteristic value. The device clock sets the time correction."""
+        if source in (CHAR_CURRENT_TIME, CHAR_DATE_TIME):
+            try:
+                self._clock_offset = clock_offset(parse_device_clock(data), datetime.now(UTC))
+            except (CodecError, ValueError) as exc:
+                return [FrameError(f"device clock unreadable: {exc}")]
+            return []
+        decode_source = getattr(codec, "decode_source", None)
+        try:
+            decoded = decode_source(source, data) if decode_source else codec.decode(data)
+        except CodecError as exc:
+            return [FrameError(str(exc))]
+        if self._clock_offset is not None:
+            decoded = apply_clock_offset(decoded, self._clock_offset)
+        return [decoded]
 
     async def _handle(self, events: list[Decoded | FrameError | Reply]) -> None:
         for event in events:

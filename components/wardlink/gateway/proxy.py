@@ -10,17 +10,18 @@ import asyncio
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 from wardlink.bus.greengrass_ipc import GreengrassIpcBus
 from wardlink.bus.port import EdgeBus
-from wardlink.codecs import DecodeContext, StreamCodec, get_codec
+from wardlink.codecs import DecodeContext, get_codec
 from wardlink.gateway.device_worker import DeviceWorker
 from wardlink.gateway.spool_writer import SpoolWriter
 from wardlink.model import Connectivity, DeviceIdentity, PatientContext
 from wardlink.phi.keys import GreengrassSecretSource, SecretSource
 from wardlink.phi.policy import RedactionPolicy
 from wardlink.profiles import DeviceProfile, find_profile
-from wardlink.profiles.schema import SerialTransportSpec, TcpTransportSpec
+from wardlink.profiles.schema import BleTransportSpec, SerialTransportSpec, TcpTransportSpec
 from wardlink.runtime.config import DeviceConfig, GatewayConfig
 from wardlink.runtime.runner import Component
 from wardlink.spool import Durability, Spool
@@ -31,6 +32,7 @@ from wardlink.transports.tcp import TcpClientTransport, TcpListenerTransport, pa
 log = logging.getLogger(__name__)
 
 LOCAL_DEVICES_TOPIC = "wardlink/local/devices"
+DEFAULT_STATE_DIR = Path("var/state")  # per-device state such as the last RACP sequence
 ANNOUNCE_INTERVAL_S = 5.0
 
 
@@ -76,12 +78,19 @@ def _serial_settings(device: DeviceConfig, profile: DeviceProfile | None) -> Ser
     return replace(base, baudrate=override.baudrate or base.baudrate)
 
 
-def build_transport(device: DeviceConfig, profile: DeviceProfile | None) -> Transport:
+def build_transport(
+    device: DeviceConfig, profile: DeviceProfile | None, state_dir: Path = DEFAULT_STATE_DIR
+) -> Transport:
     """The transport backend for a device, from its profile and site overrides."""
     serial = _serial_settings(device, profile)
     if serial is not None:
         return SerialTransport(serial)
     spec = profile.transport if profile is not None else None
+    if isinstance(spec, BleTransportSpec):
+        from wardlink.gateway.ble_link import BleDeviceLink
+
+        address = device.ble.address if device.ble else None
+        return BleDeviceLink(spec, device.device_id, state_dir, address)
     if isinstance(spec, TcpTransportSpec):
         host = (device.tcp.host if device.tcp else None) or spec.host
         port = device.tcp.port if device.tcp and device.tcp.port is not None else spec.port
@@ -91,7 +100,11 @@ def build_transport(device: DeviceConfig, profile: DeviceProfile | None) -> Tran
     raise ValueError(f"device {device.device_id}: no supported transport configured")
 
 
-def resolve_device(device: DeviceConfig, transport: Transport | None = None) -> ResolvedDevice:
+def resolve_device(
+    device: DeviceConfig,
+    transport: Transport | None = None,
+    state_dir: Path = DEFAULT_STATE_DIR,
+) -> ResolvedDevice:
     profile = find_profile(device.profile) if device.profile else None
     codec = device.codec or (profile.codec if profile else None)
     model = device.model or (profile.model if profile else None)
@@ -109,7 +122,7 @@ def resolve_device(device: DeviceConfig, transport: Transport | None = None) -> 
     return ResolvedDevice(
         identity=identity,
         codec=codec,
-        transport=transport or build_transport(device, profile),
+        transport=transport or build_transport(device, profile, state_dir),
         expected_interval_s=interval,
         profile=profile,
     )
@@ -121,11 +134,10 @@ def build_worker(
     writer: SpoolWriter,
     patient: PatientContext | None = None,
     transport: Transport | None = None,
+    state_dir: Path = DEFAULT_STATE_DIR,
 ) -> DeviceWorker:
-    resolved = resolve_device(device, transport)
+    resolved = resolve_device(device, transport, state_dir)
     codec_class = get_codec(resolved.codec)
-    if not issubclass(codec_class, StreamCodec):
-        raise ValueError(f"device {device.device_id}: codec {resolved.codec} is not a stream codec")
     profile = resolved.profile
     context = (
         profile.decode_context(device.device_id)
@@ -172,6 +184,7 @@ class DeviceProxy(Component):
         self.on_appended = on_appended
         self.writer: SpoolWriter | None = None
         self._running: dict[str, _Running] = {}
+        self.state_dir = DEFAULT_STATE_DIR
         self._lock = asyncio.Lock()
 
     @property
@@ -190,6 +203,7 @@ class DeviceProxy(Component):
         self.policy = await self._load_policy(bus, config)
         spool = open_spool(config)
         self.writer = SpoolWriter(spool, on_appended=self.on_appended)
+        self.state_dir = config.spool.path.parent.parent / "state"
         writer_stop = asyncio.Event()
         background = [
             asyncio.create_task(self.writer.run(writer_stop)),
@@ -220,7 +234,9 @@ class DeviceProxy(Component):
                 if device_id in self._running:
                     continue
                 try:
-                    worker = build_worker(device, self.policy, self.writer)
+                    worker = build_worker(
+                        device, self.policy, self.writer, state_dir=self.state_dir
+                    )
                 except (ValueError, KeyError) as exc:
                     log.error(
                         "device not started", extra={"device_id": device_id, "error": str(exc)}

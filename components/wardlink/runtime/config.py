@@ -67,6 +67,12 @@ class TcpTransportConfig(_Config):
     port: int | None = Field(default=None, ge=0, le=65535)
 
 
+class BleDeviceConfig(_Config):
+    """This unit's Bluetooth address (narrows the profile's allow-list to one device)."""
+
+    address: str | None = Field(default=None, pattern=r"^[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){5}$")
+
+
 class DeviceConfig(_Config):
     """One device at this site.
 
@@ -83,6 +89,7 @@ class DeviceConfig(_Config):
     codec: str | None = None
     serial: SerialTransportConfig | None = None
     tcp: TcpTransportConfig | None = None
+    ble: BleDeviceConfig | None = None
     expected_interval_s: float | None = Field(default=None, gt=0)
     serial_number: str | None = None
     firmware_version: str | None = None
