@@ -32,7 +32,7 @@ def test_demo_with_local_cloud_registers_stores_and_alerts(tmp_path: Path) -> No
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     summary = json.loads(summary_path.read_text())
     cloud = summary["cloud"]
-    assert cloud["devices_registered"] == len(summary["devices"]) == 4
+    assert cloud["devices_registered"] == len(summary["devices"]) >= 5
     assert cloud["telemetry_records_stored"] >= summary["delivered"]
     alerts = "\n".join(cloud["alerts"])
     assert "device FAULT" in alerts and "bed-2-oximeter" in alerts

@@ -6,7 +6,9 @@
 * a point-of-care glucose meter (ASTM E1381/E1394) on a pty, whose P record names
   the patient;
 * a bedside monitor sending IHE PCD-01 HL7 over MLLP to the gateway's listener,
-  whose PID/NK1/PV1 segments carry the patient, relative and visit.
+  whose PID/NK1/PV1 segments carry the patient, relative and visit;
+* a Bluetooth LE blood-pressure cuff (Bumble GATT server), read by the production
+  bleak code through the Bumble backend.
 
 Every simulator carries canary PHI; the demo collects them to prove none leaves.
 Devices are declared by the same built-in profiles a site would use; only the
@@ -20,14 +22,22 @@ import contextlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from wardlink.gateway.ble_link import use_ble_backend
 from wardlink.gateway.device_worker import DeviceWorker
 from wardlink.gateway.proxy import build_worker
 from wardlink.gateway.spool_writer import SpoolWriter
 from wardlink.model import Connectivity, PatientContext, RelatedPerson
 from wardlink.phi.policy import RedactionPolicy
-from wardlink.runtime.config import DeviceConfig, SerialTransportConfig, TcpTransportConfig
+from wardlink.runtime.config import (
+    BleDeviceConfig,
+    DeviceConfig,
+    SerialTransportConfig,
+    TcpTransportConfig,
+)
+from wardlink.sim.ble_peripheral import shared_link
 from wardlink.sim.patients import SimulatedPatient
 from wardlink.sim.registry import RunnableSimulator, SimOptions, create_simulator
+from wardlink.transports.bleak_bumble import BumbleCentral
 from wardlink.transports.tcp import TcpListenerTransport
 
 
@@ -39,6 +49,7 @@ class SimulatedSite:
     monitor_listener: TcpListenerTransport | None = None
     monitor_seed: int = 0
     _sims_by_worker: list[RunnableSimulator | None] = field(default_factory=list)
+    ble_central: BumbleCentral | None = None
 
     def phi_canaries(self) -> list[str]:
         return sorted(set(self.canaries))
@@ -105,6 +116,52 @@ class SimulatedSite:
         for sim in self.simulators:
             with contextlib.suppress(Exception):
                 await sim.close()
+        if self.ble_central is not None:
+            with contextlib.suppress(Exception):
+                await self.ble_central.close()
+            use_ble_backend(None)
+
+
+BLE_LINK = "wardlink-demo-air"
+BLE_CUFF_ADDRESS = "C0:57:00:00:18:10"
+
+
+async def _add_ble_cuff(
+    site: SimulatedSite, policy: RedactionPolicy, writer: SpoolWriter, workdir: Path, seed: int
+) -> None:
+    """A Bluetooth blood-pressure cuff, on an in-process Bumble 'air' shared with bleak.
+
+    The gateway side is the production bleak code on the Bumble backend; the cuff is
+    a Bumble GATT server indicating a measurement every 2 s (a fast cuff, for show).
+    """
+    central = BumbleCentral.on_link(shared_link(BLE_LINK))
+    site.ble_central = central
+    use_ble_backend(central.bleak_backends())
+    cuff = create_simulator(
+        "ble-blood-pressure",
+        SimOptions(
+            seed=seed + 30,
+            rate_hz=0.5,
+            settings={"link": BLE_LINK, "address": BLE_CUFF_ADDRESS},
+        ),
+    )
+    await cuff.start()
+    worker = build_worker(
+        DeviceConfig(
+            device_id="bed-4-bp-cuff",
+            profile="sim-ble-blood-pressure",
+            ble=BleDeviceConfig(address=BLE_CUFF_ADDRESS),
+            serial_number="SIM-BLE-BP-0001",
+            firmware_version="3.0.1",
+        ),
+        policy,
+        writer,
+        state_dir=workdir / "state",
+    )
+    site.workers.append(worker)
+    site.simulators.append(cuff)
+    site._sims_by_worker.append(cuff)
+    site.canaries += cuff.phi_canaries()
 
 
 def adt_context(patient: SimulatedPatient) -> PatientContext:
@@ -171,6 +228,8 @@ async def build_site(
     site.simulators.append(glucose)
     site._sims_by_worker.append(glucose)
     site.canaries += glucose.phi_canaries()
+
+    await _add_ble_cuff(site, policy, writer, workdir, seed)
 
     listener = TcpListenerTransport("127.0.0.1", 0)
     monitor_worker = build_worker(
