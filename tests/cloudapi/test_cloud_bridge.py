@@ -4,38 +4,19 @@ from __future__ import annotations
 
 import base64
 import json
-import threading
 import time
-import uuid
 from pathlib import Path
 from typing import Any
 
 import pytest
-from awscrt import mqtt5
 
 from tests.cloudapi.test_cloud_telemetry import _telemetry_envelope
 from tests.support.mosquitto import Mosquitto, mosquitto_available
+from tests.support.mqtt_publish import publish_messages as _publish
 from wardlink.localcloud import LocalCloud
 from wardlink.localcloud.bridge import KinesisFeed, MqttBridge, apply_topic_rule
 from wardlink.localcloud.invoker import LambdaInvoker
 from wardlink.localcloud.routes import TELEMETRY_WRITER_HANDLER
-
-
-def _publish(url_port: int, messages: list[tuple[str, bytes]], timeout_s: float = 10.0) -> None:
-    connected = threading.Event()
-    options = mqtt5.ClientOptions(host_name="127.0.0.1", port=url_port)
-    options.connect_options = mqtt5.ConnectPacket(client_id=f"test-pub-{uuid.uuid4().hex[:6]}")
-    options.on_lifecycle_event_connection_success_fn = lambda _: connected.set()
-    client = mqtt5.Client(options)
-    client.start()
-    try:
-        assert connected.wait(timeout_s)
-        for topic, payload in messages:
-            client.publish(
-                mqtt5.PublishPacket(topic=topic, payload=payload, qos=mqtt5.QoS.AT_LEAST_ONCE)
-            ).result(timeout_s)
-    finally:
-        client.stop()
 
 
 def test_topic_rule_takes_the_gateway_from_the_topic() -> None:

@@ -12,16 +12,15 @@ import io
 import json
 import shutil
 import threading
-import uuid
 from pathlib import Path
 from typing import Any
 
 import pytest
-from awscrt import mqtt5
 
 from tests.detectors_aws.conftest import CATALOG_DIR, Tables, register_device
 from tests.detectors_aws.envelopes import PULSE, SPO2, Gateway, assert_no_phi, kinesis_event
 from tests.support.mosquitto import Mosquitto, mosquitto_available
+from tests.support.mqtt_publish import publish_messages as _publish
 from wardlink.detectors.aws.alarm_store import AlarmRecorder
 from wardlink.detectors.aws.directory import RegistryDirectory
 from wardlink.detectors.local_runner import (
@@ -165,23 +164,6 @@ def test_threaded_host_with_alarm_rows_in_dynamodb_local(
     alarm_id = f"{OFFLINE}#offline#{gateway.gateway_id}/pulse-1"
     row = recorder.get_row(alarm_id)
     assert row is not None and row["state"] == "ACTIVE" and row["firmware_version"] == "2.1.0"
-
-
-def _publish(port: int, messages: list[tuple[str, bytes]], timeout_s: float = 10.0) -> None:
-    connected = threading.Event()
-    options = mqtt5.ClientOptions(host_name="127.0.0.1", port=port)
-    options.connect_options = mqtt5.ConnectPacket(client_id=f"gw-{uuid.uuid4().hex[:6]}")
-    options.on_lifecycle_event_connection_success_fn = lambda _: connected.set()
-    client = mqtt5.Client(options)
-    client.start()
-    try:
-        assert connected.wait(timeout_s)
-        for topic, payload in messages:
-            client.publish(
-                mqtt5.PublishPacket(topic=topic, payload=payload, qos=mqtt5.QoS.AT_LEAST_ONCE)
-            ).result(timeout_s)
-    finally:
-        client.stop()
 
 
 @pytest.mark.integration
