@@ -31,8 +31,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from wardlink.phi.corpus import generate
 from wardlink.phi.scrubber import Scrubber
+from wardlink.phieval.corpus import generate
 
 TARGET_PER_S = 5000.0
 

@@ -26,7 +26,7 @@ from aws_cdk import aws_wafv2 as wafv2
 from constructs import Construct
 from pydantic import BaseModel
 
-from wardlink.cloudapi.models import AlarmActionRequest, DeviceRegistration, UploadRequest
+from wardlink.contract.models import AlarmActionRequest, DeviceRegistration, UploadRequest
 from wardlink_infra import grants
 from wardlink_infra.api_models import request_schema
 from wardlink_infra.buckets import DATA_PREFIX_DEVICES

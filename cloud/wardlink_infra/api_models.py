@@ -1,6 +1,6 @@
 """API Gateway request models, derived from the handlers' own pydantic models.
 
-``wardlink.cloudapi.models`` is the single source of truth for the API's JSON
+``wardlink.contract.models`` is the single source of truth for the API's JSON
 (the handlers validate with it, ``cloud/openapi.yaml`` mirrors it). API Gateway
 validates bodies with JSON Schema draft 4 and cannot follow ``$ref`` into
 ``$defs``, so this module inlines references and keeps only draft-4 keywords; a

@@ -7,8 +7,8 @@ AWS documents: the same Kinesis stream the IoT rules feed drives the engine Lamb
 (conditional writes keep concurrent shards correct), timers are one-time
 EventBridge Scheduler schedules in one group that invoke the engine back, and
 alerts go to the KMS-encrypted support topic. Detector models (IoT Events
-CreateDetectorModel JSON from ``cloud/detectors/``) ship as a layer, mounted at
-``/opt/detectors``.
+CreateDetectorModel JSON, the one copy in ``wardlink.detectors.catalog``) ship as
+a layer, mounted at ``/opt/detectors``.
 """
 
 from __future__ import annotations
@@ -25,15 +25,16 @@ from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from wardlink_infra import grants
+from wardlink_infra.assets import CATALOG_DIR, detector_layer_dir
 from wardlink_infra.consumers import consume_stream
-from wardlink_infra.functions import REPO_ROOT, FunctionKit, WardlinkFunction
+from wardlink_infra.functions import FunctionKit, WardlinkFunction
 from wardlink_infra.messaging import dead_letter_queue
 from wardlink_infra.nag import acknowledge_wildcard_resource
 from wardlink_infra.settings import WardlinkSettings
 from wardlink_infra.tables import Tables
 
 ENGINE_HANDLER = "wardlink.detectors.aws.handler"
-DETECTOR_MODELS_DIR = REPO_ROOT / "cloud" / "detectors"
+DETECTOR_MODELS_DIR = CATALOG_DIR
 MODELS_MOUNT = "/opt/detectors"
 
 
@@ -86,16 +87,11 @@ class DetectorEngine(Construct):
             description="Lets EventBridge Scheduler fire detector timers into the engine",
         )
 
-        if not models_dir.is_dir():
-            raise FileNotFoundError(f"detector models not found at {models_dir}")
         self.models_layer = lambda_.LayerVersion(
             self,
             "DetectorModels",
             description="IoT Events CreateDetectorModel JSON, mounted at /opt/detectors",
-            code=lambda_.Code.from_asset(
-                str(models_dir.parent),
-                exclude=["*", f"!{models_dir.name}", f"!{models_dir.name}/**"],
-            ),
+            code=lambda_.Code.from_asset(str(detector_layer_dir(models_dir))),
             compatible_runtimes=[kit.runtime],
         )
 

@@ -3,14 +3,14 @@
 Each function gets its own role with no AWS-managed policies, a customer-managed
 policy listing exactly what it may do, a KMS-encrypted log group with retention,
 X-Ray active tracing, JSON logs, reserved concurrency and the Powertools layer.
-Code is the ``components/`` tree as an asset (no Docker bundling, so synthesis
-works offline); the handler is a dotted path into the ``wardlink`` package.
+Code is the ``wardlink`` namespace of core and cloud, staged by
+``wardlink_infra.assets`` (no Docker bundling, so synthesis works offline); the
+handler is a dotted path into it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 
 import aws_cdk as cdk
 from aws_cdk import aws_iam as iam
@@ -20,24 +20,10 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from wardlink_infra.assets import lambda_code_dir
 from wardlink_infra.grants import send_to_queue
 from wardlink_infra.nag import acknowledge
 from wardlink_infra.settings import WardlinkSettings
-
-REPO_ROOT = Path(__file__).resolve().parents[2]
-COMPONENTS_DIR = REPO_ROOT / "components"
-
-# Only the importable package travels; caches, tests and build outputs do not.
-CODE_EXCLUDES = [
-    "**/__pycache__",
-    "**/*.pyc",
-    "**/.mypy_cache",
-    "**/.pytest_cache",
-    "**/.ruff_cache",
-    "*.egg-info",
-    "**/tests",
-    "**/*.sqlite3*",
-]
 
 _RUNTIMES = {
     "python3.12": lambda_.Runtime.PYTHON_3_12,
@@ -85,9 +71,7 @@ class FunctionKit(Construct):
         self.settings = settings
         self.audit_key = audit_key
         self.environment = dict(environment)
-        if not (COMPONENTS_DIR / "wardlink").is_dir():
-            raise FileNotFoundError(f"Lambda code not found at {COMPONENTS_DIR / 'wardlink'}")
-        self.code = lambda_.Code.from_asset(str(COMPONENTS_DIR), exclude=CODE_EXCLUDES)
+        self.code = lambda_.Code.from_asset(str(lambda_code_dir()))
         self.powertools = lambda_.LayerVersion.from_layer_version_arn(
             self, "PowertoolsLayer", settings.powertools_layer_arn
         )

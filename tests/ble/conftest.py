@@ -2,7 +2,7 @@
 
 Everything is real Bumble: controllers, hosts, ATT/GATT, SMP. Only the radio is
 replaced by the LocalLink. bleak runs unchanged on top, through the backend
-classes from ``wardlink.transports.bleak_bumble``.
+classes from ``wardlink.sim.bleak_bumble``.
 """
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ import pytest
 from bumble.link import LocalLink
 
 from wardlink.sim.ble_peripheral import BlePeripheralSim
+from wardlink.sim.bleak_bumble import BumbleCentral
 from wardlink.transports.base import Backoff
 from wardlink.transports.ble import BleakBackends, BleSettings, BleTransport
-from wardlink.transports.bleak_bumble import BumbleCentral
 
 S = TypeVar("S", bound=BlePeripheralSim)
 FAST_BACKOFF = Backoff(initial=0.02, maximum=0.2)

@@ -12,9 +12,9 @@ from tests.ble.conftest import FAST_BACKOFF
 from wardlink.codecs._ble_common import CHAR_HEART_RATE_MEASUREMENT, CHAR_TEMPERATURE_MEASUREMENT
 from wardlink.devices.racp import GlucoseSync, SyncStateStore
 from wardlink.sim.ble_peripheral import shared_link
+from wardlink.sim.bleak_bumble import BumbleCentral
 from wardlink.sim.registry import SimOptions, all_simulators, create_simulator
 from wardlink.transports.ble import BleSettings, BleTransport
-from wardlink.transports.bleak_bumble import BumbleCentral
 
 WAIT = 15.0
 BLE_SIMS = {

@@ -15,10 +15,10 @@ import pytest
 
 from tests.cloudapi.conftest import HandlerCaller
 from wardlink.cloudapi.errors import Conflict
-from wardlink.cloudapi.models import AlarmAction, AlarmState
 from wardlink.cloudapi.repositories import AlarmRepository
 from wardlink.cloudapi.repositories.items import to_item
 from wardlink.cloudclient import ApiClientError, WardlinkApiClient
+from wardlink.contract.models import AlarmAction, AlarmState
 from wardlink.detectors import alarms as engine
 from wardlink.localcloud import LocalCloud
 

@@ -19,7 +19,7 @@ from pydantic import BaseModel
 from schemathesis import GenerationMode
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
-from wardlink.cloudapi import models
+from wardlink.contract import models
 from wardlink.localcloud import LocalCloud
 from wardlink.localcloud.routes import ROUTES
 

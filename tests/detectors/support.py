@@ -10,7 +10,7 @@ from wardlink.detectors.replay import Replay, ReplayEvent
 from wardlink.detectors.timeutil import format_iso_ms, parse_iso_ms
 
 REPO = Path(__file__).resolve().parents[2]
-CATALOG = REPO / "cloud" / "detectors"
+CATALOG = REPO / "cloud" / "src" / "wardlink" / "detectors" / "catalog"
 DATA = Path(__file__).resolve().parent / "data"
 BASE_MS = parse_iso_ms("2026-11-21T10:00:00Z")
 

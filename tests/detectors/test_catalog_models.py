@@ -1,4 +1,4 @@
-"""The detector models in cloud/detectors: valid requests, and the behaviour support relies on."""
+"""The shipped detector models: valid requests, and the behaviour support relies on."""
 
 from __future__ import annotations
 

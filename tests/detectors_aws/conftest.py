@@ -23,7 +23,9 @@ from tests.support.dynamodb_local import running_dynamodb_local
 from wardlink.localcloud.tables import create_tables, table_names
 
 REGION = "eu-west-1"
-CATALOG_DIR = Path(__file__).resolve().parents[2] / "cloud" / "detectors"
+CATALOG_DIR = (
+    Path(__file__).resolve().parents[2] / "cloud" / "src" / "wardlink" / "detectors" / "catalog"
+)
 
 
 @pytest.fixture(scope="session")

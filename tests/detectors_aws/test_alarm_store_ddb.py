@@ -13,8 +13,8 @@ import pytest
 
 from tests.detectors_aws.conftest import CATALOG_DIR, Tables, register_device
 from wardlink.cloudapi import alarm_states
-from wardlink.cloudapi.models import AlarmAction, AlarmState
 from wardlink.cloudapi.repositories import AlarmRepository
+from wardlink.contract.models import AlarmAction, AlarmState
 from wardlink.detectors import DetectorEngine, DetectorModel, InMemoryStateStore, NullSink
 from wardlink.detectors.alarms import AlarmPolicy
 from wardlink.detectors.aws.alarm_bindings import AlarmCatalog

@@ -21,7 +21,7 @@ import awsiot.greengrasscoreipc
 from awscrt import mqtt5
 from awsiot.greengrasscoreipc.clientv2 import GreengrassCoreIPCClientV2
 
-from wardlink.greengrass.emulator import EmulatorSettings, NucleusEmulator
+from wardlink.nucleus.emulator import EmulatorSettings, NucleusEmulator
 
 TIMEOUT = 10.0
 REPO_ROOT = Path(__file__).resolve().parents[2]

@@ -16,7 +16,7 @@ import pytest
 import yaml
 
 from wardlink.cli.main import main
-from wardlink.greengrass.recipe_rules import MAX_RECIPE_BYTES, check_recipe
+from wardlink.packaging.recipe_rules import MAX_RECIPE_BYTES, check_recipe
 
 REPO = Path(__file__).resolve().parents[2]
 SCRIPT = REPO / "components" / "wardlink" / "greengrass" / "component_build.py"

@@ -14,7 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tests.greengrass.support import TIMEOUT, RunningEmulator, result
-from wardlink.greengrass.eventstream import (
+from wardlink.nucleus.eventstream import (
     FrameReader,
     FramingError,
     Header,
@@ -23,7 +23,7 @@ from wardlink.greengrass.eventstream import (
     decode,
     encode,
 )
-from wardlink.greengrass.rpc import MessageFlag, MessageType
+from wardlink.nucleus.rpc import MessageFlag, MessageType
 
 _names = st.text(
     alphabet=st.characters(min_codepoint=33, max_codepoint=126), min_size=1, max_size=20

@@ -8,29 +8,29 @@ from pathlib import Path
 import pytest
 
 from wardlink.bus.topics import topic_matches as mqtt_matches
-from wardlink.greengrass.authorization import (
+from wardlink.nucleus.authorization import (
     MQTT_PROXY,
     PUBSUB,
     SECRET_MANAGER,
     AccessControl,
     PolicyError,
 )
-from wardlink.greengrass.config_store import ConfigStore
-from wardlink.greengrass.errors import (
+from wardlink.nucleus.config_store import ConfigStore
+from wardlink.nucleus.errors import (
     FailedUpdateConditionCheckError,
     InvalidArgumentsError,
     ResourceNotFoundError,
     UnauthorizedError,
 )
-from wardlink.greengrass.recipe import (
+from wardlink.nucleus.runner import local_command
+from wardlink.nucleus.topics import policy_allows
+from wardlink.packaging.recipe import (
     RecipeError,
     VariableContext,
     find_recipes,
     lifecycle_step,
     load_config_overrides,
 )
-from wardlink.greengrass.runner import local_command
-from wardlink.greengrass.topics import policy_allows
 
 
 @pytest.mark.parametrize(
@@ -218,7 +218,7 @@ def test_duplicate_recipes_are_refused(tmp_path: Path) -> None:
 
 
 def test_emulator_directories_must_be_private(tmp_path: Path) -> None:
-    from wardlink.greengrass.emulator import private_directory
+    from wardlink.nucleus.emulator import private_directory
 
     created = tmp_path / "gg" / "root"
     private_directory(created)

@@ -2,7 +2,7 @@
 
 Two independent checks: a JSON Schema for gdk-config.json written here from
 GDK's documented configuration (validated with jsonschema), and the
-hand-written rules in ``wardlink.greengrass.recipe_rules`` that the build and
+hand-written rules in ``wardlink.packaging.recipe_rules`` that the build and
 ``wardlink components validate`` also use. On top of the generic Greengrass
 rules, the Wardlink recipes must keep their least-privilege shape: only the
 Uplink reaches IoT Core, only under its own thing's topics; raw-PHI handling
@@ -21,9 +21,9 @@ import pytest
 import yaml
 
 from wardlink.cli.components import validation_problems
-from wardlink.greengrass.emulator import effective_configurations
-from wardlink.greengrass.recipe import find_recipes
-from wardlink.greengrass.recipe_rules import (
+from wardlink.nucleus.emulator import effective_configurations
+from wardlink.packaging.recipe import find_recipes
+from wardlink.packaging.recipe_rules import (
     MAX_RECIPE_BYTES,
     SEMVER_RE,
     check_gdk_config,

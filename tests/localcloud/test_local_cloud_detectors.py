@@ -17,8 +17,8 @@ from tests.detectors_aws.envelopes import SPO2, Gateway, assert_no_phi
 from tests.localcloud.conftest import WAIT_S, publish
 from tests.support.mosquitto import Mosquitto
 from wardlink.cli.main import main
-from wardlink.cloudapi.models import Alarm, AlarmState
 from wardlink.cloudclient import WardlinkApiClient
+from wardlink.contract.models import Alarm, AlarmState
 from wardlink.localcloud import LocalCloud
 
 OFFLINE = "wardlink-device-offline"

@@ -12,8 +12,8 @@ import os
 import pytest
 
 from wardlink.phi import RedactionPolicy
-from wardlink.phi.corpus import generate
-from wardlink.phi.scoring import (
+from wardlink.phieval.corpus import generate
+from wardlink.phieval.scoring import (
     FIELD_RECALL_TARGET,
     TEXT_RECALL_TARGET,
     UTILITY_TARGET,

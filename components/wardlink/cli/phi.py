@@ -1,21 +1,20 @@
-"""``wardlink phi``: redact documents, score the redactor, manage its data and keys.
+"""``wardlink phi``: redact documents and manage pseudonym keys on the gateway.
 
 * ``wardlink phi redact --format json|hl7|text [--policy FILE] [--jsonl]`` - stdin to
   stdout. With ``--jsonl`` every input line is ``{"id": ..., "input": ...}`` and every
   output line ``{"id": ..., "output": ...}`` or ``{"id": ..., "error": "..."}``; a bad
   line costs that line only.
-* ``wardlink phi eval [--seed N] [--size N] [--corpus FILE]`` - recall and utility on
-  a labelled corpus (generated with faker, or read from a JSONL file).
 * ``wardlink phi keygen SECRET_ID --dir DIR`` - a random key file for local HMAC or
   vault keys (on a gateway they come from Greengrass secret manager).
-* ``wardlink phi lexicon`` - regenerate the committed name lexicon from faker.
+
+The development kit adds ``eval`` and ``lexicon`` (``wardlink.cli.phi_eval``), which
+need its labelled corpus and faker; a gateway install has neither.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from typing import Any, TextIO
 
@@ -25,8 +24,8 @@ EXIT_USAGE = 2
 _FLUSH_EVERY = 512
 
 
-def register(subparsers: Any) -> None:
-    parser = subparsers.add_parser("phi", help="PHI redaction: redact, evaluate, keys")
+def register(subparsers: Any) -> Any:
+    parser = subparsers.add_parser("phi", help="PHI redaction: redact, keys")
     commands = parser.add_subparsers(dest="phi_command", metavar="PHI_COMMAND")
     parser.set_defaults(func=lambda args: _help(parser))
 
@@ -36,23 +35,11 @@ def register(subparsers: Any) -> None:
     redact.add_argument("--jsonl", action="store_true", help='one {"id","input"} per line')
     redact.set_defaults(func=_redact)
 
-    evaluate = commands.add_parser("eval", help="score recall and utility on a labelled corpus")
-    evaluate.add_argument("--seed", type=int, default=None, help="corpus seed (default: random)")
-    evaluate.add_argument("--size", type=int, default=2000, help="items to generate")
-    evaluate.add_argument("--corpus", help="read a JSONL corpus instead of generating one")
-    evaluate.add_argument("--write-corpus", help="also write the generated corpus here")
-    evaluate.add_argument("--policy", help="policy YAML file (merged over the defaults)")
-    evaluate.add_argument("--json", action="store_true", help="print only the JSON summary")
-    evaluate.add_argument("--misses", type=int, default=0, help="print up to N misses")
-    evaluate.set_defaults(func=_eval)
-
     keygen = commands.add_parser("keygen", help="create a random key file for local runs")
     keygen.add_argument("secret_id", help="e.g. wardlink/phi/hmac/patient_id")
     keygen.add_argument("--dir", required=True, help="secrets directory (hmac.secrets_dir)")
     keygen.set_defaults(func=_keygen)
-
-    lexicon = commands.add_parser("lexicon", help="regenerate phi/data/names.json (needs faker)")
-    lexicon.set_defaults(func=_lexicon)
+    return commands
 
 
 def _help(parser: argparse.ArgumentParser) -> int:
@@ -60,7 +47,7 @@ def _help(parser: argparse.ArgumentParser) -> int:
     return EXIT_USAGE
 
 
-def _load_policy(path: str | None) -> Any:
+def load_policy(path: str | None) -> Any:
     from wardlink.phi.config import PolicyError
     from wardlink.phi.policy import RedactionPolicy
 
@@ -75,7 +62,7 @@ def _load_policy(path: str | None) -> Any:
 
 
 def _redact(args: argparse.Namespace) -> int:
-    policy = _load_policy(args.policy)
+    policy = load_policy(args.policy)
     if policy is None:
         return EXIT_USAGE
     if args.jsonl:
@@ -126,36 +113,6 @@ def _redact_lines(policy: Any, fmt: str, stdin: TextIO, stdout: TextIO) -> int:
     return EXIT_OK
 
 
-def _eval(args: argparse.Namespace) -> int:
-    from wardlink.phi.corpus import generate, read_jsonl, write_jsonl
-    from wardlink.phi.scoring import evaluate
-
-    policy = _load_policy(args.policy)
-    if policy is None:
-        return EXIT_USAGE
-    if args.corpus:
-        items = read_jsonl(args.corpus)
-        seed: int | None = None
-    else:
-        seed = args.seed if args.seed is not None else int.from_bytes(os.urandom(4), "big")
-        try:
-            items = generate(seed, args.size)
-        except RuntimeError as exc:
-            sys.stderr.write(f"wardlink phi eval: {exc}\n")
-            return EXIT_USAGE
-        if args.write_corpus:
-            write_jsonl(items, args.write_corpus)
-    result = evaluate(items, policy.redact)
-    summary = {"seed": seed, "corpus": args.corpus, **result.summary()}
-    if not args.json:
-        sys.stdout.write(result.table() + "\n\n")
-        for miss in result.misses[: args.misses]:
-            sys.stdout.write(f"{miss.kind}: {miss.item_id} {miss.format}/{miss.source}/"
-                             f"{miss.category} {miss.value!r}\n")  # fmt: skip
-    sys.stdout.write(json.dumps(summary, indent=None if args.json else 2) + "\n")
-    return EXIT_OK if result.passed() else EXIT_REDACTION_FAILED
-
-
 def _keygen(args: argparse.Namespace) -> int:
     from wardlink.phi.keys import FileSecretSource, SecretError
 
@@ -165,16 +122,4 @@ def _keygen(args: argparse.Namespace) -> int:
         sys.stderr.write(f"wardlink phi keygen: {exc}\n")
         return EXIT_USAGE
     sys.stdout.write(f"{path}\n")
-    return EXIT_OK
-
-
-def _lexicon(args: argparse.Namespace) -> int:
-    from wardlink.phi.lexicon import DATA_FILE, write_lexicon
-
-    try:
-        counts = write_lexicon()
-    except RuntimeError as exc:
-        sys.stderr.write(f"wardlink phi lexicon: {exc}\n")
-        return EXIT_USAGE
-    sys.stdout.write(f"wrote {DATA_FILE}: {counts}\n")
     return EXIT_OK

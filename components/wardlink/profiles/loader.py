@@ -1,9 +1,10 @@
 """Loading device profiles from YAML, with errors a device engineer can act on.
 
 ``load_profile(path)`` reads one file; ``builtin_profiles()`` the profiles shipped
-in ``profiles/builtin`` (a simulated device for every codec); ``find_profile``
-accepts either a built-in name or a path. Every failure is a ``ProfileError``
-whose message names the file and, for schema errors, each offending field::
+with the installed distributions (real devices from the edge, simulators from the
+dev kit); ``find_profile`` accepts either a built-in name or a path. Every failure
+is a ``ProfileError`` whose message names the file and, for schema errors, each
+offending field::
 
     sim-nonin.yaml: transport.baudrate: Input should be greater than 0
 """
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 from functools import cache
 from importlib import resources
+from importlib.metadata import entry_points
 from pathlib import Path
 
 import yaml
@@ -73,15 +75,35 @@ def load_profiles(directory: str | Path) -> dict[str, DeviceProfile]:
     return found
 
 
+PROFILES_GROUP = "wardlink.profiles"
+
+
+def _profile_packages() -> list[str]:
+    """The packages whose ``*.yaml`` files are built-in profiles.
+
+    Real device profiles ship with the edge (``wardlink.profiles.builtin``); other
+    installed distributions add theirs through the ``wardlink.profiles`` entry point
+    group (the dev kit's simulator profiles), so a gateway lists only real devices.
+    """
+    packages = [BUILTIN_PACKAGE]
+    for entry in sorted(entry_points(group=PROFILES_GROUP), key=lambda e: e.name):
+        if entry.value not in packages:
+            packages.append(entry.value)
+    return packages
+
+
 @cache
 def _builtin() -> dict[str, DeviceProfile]:
     found: dict[str, DeviceProfile] = {}
-    for entry in sorted(resources.files(BUILTIN_PACKAGE).iterdir(), key=lambda e: e.name):
-        if entry.name.endswith(".yaml"):
-            profile = parse_profile(entry.read_text(encoding="utf-8"), entry.name)
-            if profile.name in found:
-                raise ProfileError(f"{entry.name}: profile name {profile.name!r} is used twice")
-            found[profile.name] = profile
+    for package in _profile_packages():
+        for entry in sorted(resources.files(package).iterdir(), key=lambda e: e.name):
+            if entry.name.endswith(".yaml"):
+                profile = parse_profile(entry.read_text(encoding="utf-8"), entry.name)
+                if profile.name in found:
+                    raise ProfileError(
+                        f"{entry.name}: profile name {profile.name!r} is used twice"
+                    )
+                found[profile.name] = profile
     return found
 
 

@@ -1,1 +1,0 @@
-"""The ``wardlink`` command. Each sub-command lives in its own module."""

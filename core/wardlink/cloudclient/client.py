@@ -1,0 +1,325 @@
+"""The gateway's client for the cloud API: SigV4-signed, retried, typed.
+
+Every request is signed with botocore's ``SigV4Auth`` for service ``execute-api``
+(the REST API uses AWS_IAM authorization), with credentials from the Greengrass
+token exchange service or the default chain (see ``credentials``), re-signed on
+each attempt so a retry never carries a stale date or expired keys.
+
+Retries: 429, 5xx and connection errors, with exponential backoff and full jitter
+(``RetryPolicy``). Device registration is an upsert, so retrying it is safe; an
+upload-URL request retried after a lost response may leave one extra *pending*
+entry in the device's ``data_files``, which is harmless.
+
+Transport is urllib3 (already a botocore dependency), so the gateway needs
+nothing beyond botocore for this client.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
+from typing import Any, TypeVar
+from urllib.parse import quote, urlsplit
+
+import urllib3
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from pydantic import BaseModel
+
+from wardlink.cloudclient.credentials import resolve_credentials
+from wardlink.cloudclient.errors import ApiClientError, ApiUnavailableError
+from wardlink.cloudclient.retry import RetryPolicy
+from wardlink.contract.models import (
+    Alarm,
+    AlarmAction,
+    AlarmActionRequest,
+    AlarmPage,
+    AlarmState,
+    AuditPage,
+    Device,
+    DevicePage,
+    DeviceRegistration,
+    UploadRequest,
+    UploadTicket,
+)
+
+SERVICE = "execute-api"
+M = TypeVar("M", bound=BaseModel)
+
+
+class WardlinkApiClient:
+    """Client for the Wardlink cloud API.
+
+    ``endpoint`` is the API's invoke URL including the stage, e.g.
+    ``https://abc123.execute-api.eu-west-1.amazonaws.com/prod`` (or the local
+    cloud's ``http://127.0.0.1:PORT``). ``credentials`` is any botocore
+    credentials object; by default it is resolved as the gateway would.
+    """
+
+    def __init__(
+        self,
+        endpoint: str,
+        region: str,
+        credentials: Any | None = None,
+        *,
+        retry: RetryPolicy | None = None,
+        timeout_s: float = 10.0,
+        pool: urllib3.PoolManager | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        user_agent: str = "wardlink-gateway",
+    ) -> None:
+        parts = urlsplit(endpoint)
+        if parts.scheme not in ("https", "http") or not parts.netloc:
+            raise ValueError(f"endpoint must be an http(s) URL, not {endpoint!r}")
+        self._base = endpoint.rstrip("/")
+        self._region = region
+        self._credentials = credentials if credentials is not None else resolve_credentials()
+        self._retry = retry or RetryPolicy()
+        self._timeout = urllib3.Timeout(total=timeout_s)
+        self._pool = pool or urllib3.PoolManager(retries=False, maxsize=4)
+        self._sleep = sleep
+        self._user_agent = user_agent
+
+    # -- devices ------------------------------------------------------------------
+
+    def register_device(
+        self, registration: DeviceRegistration | None = None, **fields: Any
+    ) -> Device:
+        """Register or update a device (``DeviceRegistration`` or its fields as kwargs)."""
+        body = registration or DeviceRegistration(**fields)
+        return self._call("POST", "/devices", Device, body=body)
+
+    def get_device(self, device_uid: str) -> Device | None:
+        """One device by ``"{gateway_id}/{device_id}"``; None if it is not registered."""
+        try:
+            return self._call("GET", f"/devices/{_segment(device_uid)}", Device)
+        except ApiClientError as exc:
+            if exc.status == 404:
+                return None
+            raise
+
+    def search_devices(
+        self,
+        *,
+        gateway_id: str | None = None,
+        site_id: str | None = None,
+        model: str | None = None,
+        firmware_version: str | None = None,
+        limit: int = 50,
+        next_token: str | None = None,
+    ) -> DevicePage:
+        """One page of a fleet search (exactly one of gateway_id, site_id, model)."""
+        query = {
+            "gateway_id": gateway_id,
+            "site_id": site_id,
+            "model": model,
+            "firmware_version": firmware_version,
+            "limit": str(limit),
+            "next_token": next_token,
+        }
+        return self._call("GET", "/devices", DevicePage, query=query)
+
+    def iter_devices(self, **selector: Any) -> Iterator[Device]:
+        """Every device a fleet search matches, following ``next_token``."""
+        token: str | None = None
+        while True:
+            page = self.search_devices(**selector, next_token=token)
+            yield from page.items
+            if not page.next_token:
+                return
+            token = page.next_token
+
+    def request_upload_url(
+        self,
+        device_uid: str,
+        filename: str,
+        content_type: str = "application/octet-stream",
+        *,
+        procedure_id: str | None = None,
+        size_bytes: int | None = None,
+    ) -> UploadTicket:
+        """A presigned PUT URL for a procedure data file, linked to the device."""
+        body = UploadRequest(
+            filename=filename,
+            content_type=content_type,
+            procedure_id=procedure_id,
+            size_bytes=size_bytes,
+        )
+        return self._call(
+            "POST", f"/devices/{_segment(device_uid)}/uploads", UploadTicket, body=body
+        )
+
+    def upload_file(
+        self,
+        device_uid: str,
+        path: Path,
+        content_type: str = "application/octet-stream",
+        *,
+        procedure_id: str | None = None,
+    ) -> UploadTicket:
+        """Request an upload URL for ``path`` and PUT the file to it (with retries)."""
+        data = path.read_bytes()
+        ticket = self.request_upload_url(
+            device_uid, path.name, content_type, procedure_id=procedure_id, size_bytes=len(data)
+        )
+        for attempt in range(1, self._retry.max_attempts + 1):
+            try:
+                response = self._pool.request(
+                    ticket.method,
+                    ticket.url,
+                    body=data,
+                    headers=ticket.headers,
+                    timeout=self._timeout,
+                )
+            except urllib3.exceptions.HTTPError as exc:
+                error = f"connection error: {exc}"
+            else:
+                if response.status < 300:
+                    return ticket
+                if response.status not in self._retry.retry_statuses:
+                    raise ApiClientError(
+                        response.status,
+                        "UploadRefused",
+                        response.data[:300].decode(errors="replace"),
+                    )
+                error = f"HTTP {response.status}"
+            if attempt < self._retry.max_attempts:
+                self._sleep(self._retry.delay(attempt))
+        raise ApiUnavailableError(f"upload of {path.name} failed: {error}")
+
+    # -- alarms (manufacturer support) ---------------------------------------------
+
+    def list_alarms(
+        self, state: AlarmState | None = None, limit: int = 50, next_token: str | None = None
+    ) -> AlarmPage:
+        query = {
+            "state": state.value if state else None,
+            "limit": str(limit),
+            "next_token": next_token,
+        }
+        return self._call("GET", "/alarms", AlarmPage, query=query)
+
+    def get_alarm(self, alarm_id: str) -> Alarm:
+        return self._call("GET", f"/alarms/{_segment(alarm_id)}", Alarm)
+
+    def act_on_alarm(
+        self, alarm_id: str, action: AlarmAction, note: str, snooze_seconds: int | None = None
+    ) -> Alarm:
+        body = AlarmActionRequest(note=note, snooze_seconds=snooze_seconds)
+        return self._call("POST", f"/alarms/{_segment(alarm_id)}/{action.value}", Alarm, body=body)
+
+    def alarm_history(
+        self, alarm_id: str, limit: int = 50, next_token: str | None = None
+    ) -> AuditPage:
+        return self._call(
+            "GET",
+            f"/alarms/{_segment(alarm_id)}/history",
+            AuditPage,
+            query={"limit": str(limit), "next_token": next_token},
+        )
+
+    # -- transport ------------------------------------------------------------------
+
+    def _call(
+        self,
+        method: str,
+        path: str,
+        model: type[M],
+        *,
+        body: BaseModel | None = None,
+        query: Mapping[str, str | None] | None = None,
+    ) -> M:
+        payload = body.model_dump_json(exclude_none=True).encode() if body is not None else b""
+        _, data = self.send(method, path, payload, query)
+        return model.model_validate_json(data)
+
+    def send(
+        self,
+        method: str,
+        path: str,
+        body: bytes = b"",
+        query: Mapping[str, str | None] | None = None,
+    ) -> tuple[int, bytes]:
+        """Send one signed request with retries; returns (status, body) of a 2xx.
+
+        4xx other than 429 raise ``ApiClientError`` at once; retryable failures that
+        outlast the policy raise ``ApiUnavailableError``.
+        """
+        url = self._base + path + canonical_query(query)
+        last_error = ""
+        for attempt in range(1, self._retry.max_attempts + 1):
+            headers = self.signed_headers(method, url, body)
+            retry_after: str | None = None
+            try:
+                response = self._pool.request(
+                    method,
+                    url,
+                    body=body or None,
+                    headers=headers,
+                    timeout=self._timeout,
+                    redirect=False,
+                )
+            except urllib3.exceptions.HTTPError as exc:
+                last_error = f"connection error: {exc}"
+            else:
+                if 200 <= response.status < 300:
+                    return response.status, bytes(response.data)
+                if response.status not in self._retry.retry_statuses:
+                    code, message = _error_fields(response.data)
+                    raise ApiClientError(response.status, code, message)
+                retry_after = response.headers.get("Retry-After")
+                last_error = f"HTTP {response.status}"
+            if attempt < self._retry.max_attempts:
+                self._sleep(self._retry.delay(attempt, retry_after))
+        raise ApiUnavailableError(
+            f"{method} {path} failed after {self._retry.max_attempts} attempts: {last_error}"
+        )
+
+    def signed_headers(self, method: str, url: str, body: bytes) -> dict[str, str]:
+        """Headers for one attempt, SigV4-signed with the current credentials."""
+        request = AWSRequest(
+            method=method,
+            url=url,
+            data=body,
+            headers={"Content-Type": "application/json", "Accept": "application/json"},
+        )
+        frozen = self._credentials.get_frozen_credentials()
+        SigV4Auth(frozen, SERVICE, self._region).add_auth(request)
+        headers = {k: str(v) for k, v in request.headers.items()}
+        headers["User-Agent"] = self._user_agent  # not signed (SigV4 leaves it out)
+        return headers
+
+
+def canonical_query(query: Mapping[str, str | None] | None) -> str:
+    """``?k=v&...`` already in SigV4 canonical form (sorted, RFC 3986 encoded).
+
+    Sending the canonical form means the string we sign is byte for byte the one
+    API Gateway canonicalises on its side, whatever the characters in the values.
+    """
+    pairs = sorted(
+        (quote(k, safe="-_.~"), quote(v, safe="-_.~"))
+        for k, v in (query or {}).items()
+        if v is not None
+    )
+    return "?" + "&".join(f"{k}={v}" for k, v in pairs) if pairs else ""
+
+
+def _segment(identifier: str) -> str:
+    """Percent-encode an id for one path segment (``/`` -> %2F, ``#`` -> %23)."""
+    return quote(identifier, safe="")
+
+
+def _error_fields(data: bytes) -> tuple[str, str]:
+    try:
+        document = json.loads(data)
+    except ValueError:
+        return "HttpError", data[:300].decode(errors="replace")
+    if isinstance(document, dict):
+        message = str(document.get("message", document))
+        details = document.get("details")
+        if details:
+            message += " " + json.dumps(details)
+        return str(document.get("error", "HttpError")), message[:2000]
+    return "HttpError", str(document)[:300]
