@@ -145,3 +145,15 @@ def emulator(
         yield running
     finally:
         running.stop()
+
+
+@pytest.fixture(scope="session")
+def gateway_build(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """``wardlink components build --all`` of the repository's recipes, once per session."""
+    from wardlink.cli.main import main
+
+    out = tmp_path_factory.mktemp("greengrass-build")
+    recipes = Path(__file__).resolve().parents[2] / "recipes"
+    command = ["components", "build", "--all", "--recipes", str(recipes), "--output", str(out)]
+    assert main(command) == 0
+    return out

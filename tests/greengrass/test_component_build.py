@@ -1,7 +1,8 @@
-"""``wardlink components build`` and the GDK custom-build script.
+"""``wardlink components build`` and the GDK custom-build script: what a gateway receives.
 
-The wheel is built once per module (it takes a few seconds); the other tests
-reuse it through ``--wheel``.
+The build is made once per session (``gateway_build``); installing it is
+``test_gateway_install.py``'s job. Here: the layout GDK expects, the contents of
+each platform archive, and the recipes the build refuses.
 """
 
 from __future__ import annotations
@@ -16,138 +17,135 @@ import pytest
 import yaml
 
 from wardlink.cli.main import main
+from wardlink.packaging.component_build import ARTIFACT_PREFIX, archive_name
 from wardlink.packaging.recipe_rules import MAX_RECIPE_BYTES, check_recipe
 
 REPO = Path(__file__).resolve().parents[2]
-SCRIPT = REPO / "components" / "wardlink" / "greengrass" / "component_build.py"
-NAMES = ("com.wardlink.DeviceProxy", "com.wardlink.GatewayUI", "com.wardlink.Uplink")
+SCRIPT = REPO / "devkit" / "wardlink" / "packaging" / "component_build.py"
+NAMES = ("com.wardlink.DeviceProxy", "com.wardlink.Uplink")
+ARCHES = ("x86_64", "aarch64")
+FOREIGN = tuple(
+    f"wardlink/{name}/"
+    for name in ("cloudapi", "detectors", "sim", "nucleus", "localcloud", "demo", "phieval")
+)
 
 
-@pytest.fixture(scope="module")
-def merged_build(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("greengrass-build")
-    assert (
-        main(
-            [
-                "components",
-                "build",
-                "--all",
-                "--recipes",
-                str(REPO / "recipes"),
-                "--output",
-                str(out),
-            ]
-        )
-        == 0
-    )
-    return out
-
-
-@pytest.fixture(scope="module")
-def wheel(merged_build: Path) -> Path:
-    [built] = sorted(merged_build.glob("artifacts/com.wardlink.Uplink/*/wardlink-*.whl"))
-    return built
-
-
-def test_merged_build_layout(merged_build: Path, wheel: Path) -> None:
+def test_merged_build_layout(gateway_build: Path) -> None:
     for name in NAMES:
-        recipe_path = merged_build / "recipes" / f"{name}-0.1.0.yaml"
-        text = recipe_path.read_text()
+        text = (gateway_build / "recipes" / f"{name}-0.1.0.yaml").read_text()
         assert len(text.encode()) <= MAX_RECIPE_BYTES
         assert "{COMPONENT_" not in text
         recipe = yaml.safe_load(text)
         assert check_recipe(recipe, source=False) == []
         assert (recipe["ComponentName"], recipe["ComponentVersion"]) == (name, "0.1.0")
-        uris = {a["URI"] for m in recipe["Manifests"] for a in m["Artifacts"]}
-        assert uris == {f"s3://BUCKET_NAME/COMPONENT_NAME/COMPONENT_VERSION/{wheel.name}"}
-        assert (merged_build / "artifacts" / name / "0.1.0" / wheel.name).is_file()
-    with zipfile.ZipFile(wheel) as archive:
-        names = set(archive.namelist())
-    assert "wardlink/greengrass/emulator.py" in names
-    assert any(n.endswith("entry_points.txt") for n in names)
+        for manifest in recipe["Manifests"]:
+            [artifact] = manifest["Artifacts"]
+            assert artifact["Unarchive"] == "ZIP"
+            assert artifact["URI"].startswith(ARTIFACT_PREFIX)
+        for arch in ARCHES:
+            assert (gateway_build / "artifacts" / name / "0.1.0" / archive_name(arch)).is_file()
 
 
-def test_build_one_component_into_its_gdk_project(tmp_path: Path, wheel: Path) -> None:
+@pytest.mark.parametrize("arch", ARCHES)
+def test_platform_archive_is_the_whole_pinned_runtime(gateway_build: Path, arch: str) -> None:
+    archive = gateway_build / "artifacts" / "com.wardlink.Uplink" / "0.1.0" / archive_name(arch)
+    with zipfile.ZipFile(archive) as bundle:
+        names = set(bundle.namelist())
+        requirements = bundle.read("requirements.txt").decode()
+        install = bundle.getinfo("install.sh")
+        edge_wheel = next(n for n in names if n.startswith("cp311/wardlink_edge-"))
+        with bundle.open(edge_wheel) as raw, zipfile.ZipFile(raw) as wheel:
+            edge_files = wheel.namelist()
+    assert {"BUILD-ID", "install.sh", "requirements.txt"} <= names
+    assert (install.external_attr >> 16) & 0o111, "install.sh keeps its execute bit"
+    for python in ("cp311", "cp312"):
+        wheels = [n for n in names if n.startswith(f"{python}/") and n.endswith(".whl")]
+        assert any("wardlink_core-" in n for n in wheels)
+        assert any("wardlink_edge-" in n for n in wheels)
+        platform_wheels = [n for n in wheels if "manylinux" in n]
+        assert platform_wheels and all(arch in n for n in platform_wheels)
+    # every requirement is pinned and hashed, the Wardlink wheels included
+    entries = [line for line in requirements.splitlines() if "==" in line]
+    assert entries and all(line.rstrip().endswith("\\") for line in entries)
+    assert "wardlink-core==0.1.0" in requirements and "wardlink-edge==0.1.0" in requirements
+    assert not [f for f in edge_files if f.startswith(FOREIGN)]
+    assert "wardlink/gateway/proxy.py" in edge_files
+
+
+def test_build_one_component_into_its_gdk_project(tmp_path: Path) -> None:
     recipes = tmp_path / "recipes"
-    shutil.copytree(REPO / "recipes" / "com.wardlink.Uplink", recipes / "com.wardlink.Uplink")
-    shutil.copytree(REPO / "recipes" / "com.wardlink.GatewayUI", recipes / "com.wardlink.GatewayUI")
-    code = main(
-        [
-            "components",
-            "build",
-            "com.wardlink.Uplink",
-            "--recipes",
-            str(recipes),
-            "--wheel",
-            str(wheel),
-        ]
-    )
-    assert code == 0
-    build = recipes / "com.wardlink.Uplink" / "greengrass-build"
-    assert (build / "recipes" / "recipe.yaml").is_file()
-    assert (build / "artifacts" / "com.wardlink.Uplink" / "0.1.0" / wheel.name).is_file()
-    assert not (recipes / "com.wardlink.GatewayUI" / "greengrass-build").exists()
-    assert (
-        main(
-            [
-                "components",
-                "build",
-                "com.example.Nope",
-                "--recipes",
-                str(recipes),
-                "--wheel",
-                str(wheel),
-            ]
-        )
-        == 1
-    )
+    for name in NAMES:
+        shutil.copytree(REPO / "recipes" / name, recipes / name)
+    # the projects sit outside the repository: the build finds it from --recipes
+    code = main(["components", "build", "com.wardlink.Uplink", "--recipes", str(recipes)])
+    assert code == 1  # no repository above tmp_path
+    inside = REPO / "recipes"
+    code = main(["components", "build", "com.example.Nope", "--recipes", str(inside)])
+    assert code == 1
 
 
-def test_gdk_custom_build_script_runs_without_wardlink_installed(
-    tmp_path: Path, wheel: Path
-) -> None:
-    """GDK runs the script by path; -S -I hides site-packages, so only the stdlib is there."""
-    project = tmp_path / "com.wardlink.DeviceProxy"
-    shutil.copytree(REPO / "recipes" / "com.wardlink.DeviceProxy", project)
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-S",
-            "-I",
-            str(SCRIPT),
-            "--gdk-project",
-            str(project),
-            "--wheel",
-            str(wheel),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-        cwd=project,
-    )
-    assert done.returncode == 0, done.stderr
+def test_gdk_custom_build_script_runs_by_path(tmp_path: Path) -> None:
+    """GDK runs the script by path with the system python3; it continues in the dev venv."""
+    project = REPO / "recipes" / "com.wardlink.Uplink"
     built = project / "greengrass-build"
-    text = (built / "recipes" / "recipe.yaml").read_text()
-    assert 'ComponentVersion: "0.1.0"' in text
-    assert (built / "artifacts" / "com.wardlink.DeviceProxy" / "0.1.0" / wheel.name).is_file()
+    try:
+        done = subprocess.run(
+            [sys.executable, "-S", "-I", str(SCRIPT), "--gdk-project", str(project)],
+            capture_output=True, text=True, timeout=300, check=False, cwd=project,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        text = (built / "recipes" / "recipe.yaml").read_text()
+        assert 'ComponentVersion: "0.1.0"' in text
+        for arch in ARCHES:
+            artifacts = built / "artifacts" / "com.wardlink.Uplink" / "0.1.0"
+            assert (artifacts / archive_name(arch)).is_file()
+    finally:
+        shutil.rmtree(built, ignore_errors=True)
 
 
-def test_build_refuses_a_broken_project(tmp_path: Path, wheel: Path) -> None:
-    project = tmp_path / "com.wardlink.Uplink"
+def _broken_copy(tmp_path: Path, old: str, new: str) -> Path:
+    repo = tmp_path / "repo"
+    project = repo / "recipes" / "com.wardlink.Uplink"
     shutil.copytree(REPO / "recipes" / "com.wardlink.Uplink", project)
+    for part in ("core", "components"):
+        (repo / part).mkdir()
+        shutil.copy2(REPO / part / "pyproject.toml", repo / part / "pyproject.toml")
+    shutil.copy2(REPO / "components" / "requirements.lock", repo / "components")
     recipe = project / "recipe.yaml"
-    recipe.write_text(
-        recipe.read_text().replace(
-            "ComponentName: com.wardlink.Uplink", "ComponentName: com.wardlink.Other"
-        )
+    assert old in recipe.read_text()
+    recipe.write_text(recipe.read_text().replace(old, new))
+    return project
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "expected"),
+    [
+        ("ComponentName: com.wardlink.Uplink", "ComponentName: com.wardlink.Other", "differs from"),
+        # the GatewayUI recipe of old: a Run command the gateway's wardlink does not have
+        ('bin/wardlink" run uplink', 'bin/wardlink" run ui', "is not provided by what Install"),
+        ('bin/wardlink" run uplink', 'bin/wardlink" demo', "is not provided by what Install"),
+        ('sh "{artifacts:decompressedPath}', 'pip install "{artifacts:decompressedPath}',
+         "Install must run the shipped install.sh"),
+    ],
+)  # fmt: skip
+def test_build_refuses_a_broken_recipe(tmp_path: Path, old: str, new: str, expected: str) -> None:
+    from wardlink.packaging.component_build import (
+        BuildError,
+        GatewayRuntime,
+        GdkProject,
+        build_project,
     )
-    done = subprocess.run(
-        [sys.executable, str(SCRIPT), "--gdk-project", str(project), "--wheel", str(wheel)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert done.returncode == 1
-    assert "differs from" in done.stderr
+
+    project = _broken_copy(tmp_path, old, new)
+    runtime = GatewayRuntime(wheels=())
+    with pytest.raises(BuildError, match=expected):
+        build_project(GdkProject.load(project), runtime, REPO, out_dir=tmp_path / "out")
+
+
+def test_validate_reports_a_run_command_the_gateway_lacks(tmp_path: Path) -> None:
+    project = _broken_copy(tmp_path, 'bin/wardlink" run uplink', 'bin/wardlink" run ui')
+    from wardlink.cli.components import validation_problems
+
+    problems = validation_problems(project.parent, repo_root=REPO)
+    found = [p for ps in problems.values() for p in ps]
+    assert any("is not provided by what Install installs" in p for p in found), found

@@ -190,11 +190,7 @@ def test_config_overrides_accept_a_create_deployment_document(tmp_path: Path) ->
 
 def test_repository_recipes_load_with_gdk_placeholders_filled() -> None:
     recipes = find_recipes(Path(__file__).resolve().parents[2] / "recipes")
-    assert set(recipes) == {
-        "com.wardlink.DeviceProxy",
-        "com.wardlink.Uplink",
-        "com.wardlink.GatewayUI",
-    }
+    assert set(recipes) == {"com.wardlink.DeviceProxy", "com.wardlink.Uplink"}
     uplink = recipes["com.wardlink.Uplink"]
     assert uplink.version == "0.1.0"
     run = lifecycle_step(uplink.lifecycle("linux", "aarch64"), "Run")
@@ -206,7 +202,7 @@ def test_repository_recipes_load_with_gdk_placeholders_filled() -> None:
 
 def test_duplicate_recipes_are_refused(tmp_path: Path) -> None:
     text = (
-        Path(__file__).resolve().parents[2] / "recipes/com.wardlink.GatewayUI/recipe.yaml"
+        Path(__file__).resolve().parents[2] / "recipes/com.wardlink.Uplink/recipe.yaml"
     ).read_text()
     for name in ("a", "b"):
         (tmp_path / name).mkdir()

@@ -34,7 +34,7 @@ from wardlink.runtime.config import config_from_document
 REPO = Path(__file__).resolve().parents[2]
 RECIPES = REPO / "recipes"
 PROJECTS = sorted(p for p in RECIPES.iterdir() if (p / "gdk-config.json").is_file())
-COMPONENTS = {"com.wardlink.DeviceProxy", "com.wardlink.Uplink", "com.wardlink.GatewayUI"}
+COMPONENTS = {"com.wardlink.DeviceProxy", "com.wardlink.Uplink"}
 
 SEMVER = SEMVER_RE.pattern
 GDK_CONFIG_SCHEMA: dict[str, Any] = {
@@ -161,16 +161,18 @@ def test_recipe_follows_greengrass_rules(project: Path) -> None:
     assert platforms == {("linux", "amd64"), ("linux", "aarch64")}
     for manifest in recipe["Manifests"]:
         [artifact] = manifest["Artifacts"]
-        assert artifact["URI"].startswith(
-            "s3://BUCKET_NAME/COMPONENT_NAME/COMPONENT_VERSION/wardlink-"
+        arch = {"amd64": "x86_64", "aarch64": "aarch64"}[manifest["Platform"]["architecture"]]
+        assert artifact["URI"] == (
+            f"s3://BUCKET_NAME/COMPONENT_NAME/COMPONENT_VERSION/wardlink-gateway-linux-{arch}.zip"
         )
-        assert artifact["URI"].endswith(".whl")
+        assert artifact["Unarchive"] == "ZIP"
     lifecycle = recipe["Lifecycle"]
     assert set(lifecycle) <= {"Setenv", "Install", "Run", "Shutdown", "Recover"}
     for step in ("Install", "Run"):
         assert lifecycle[step]["RequiresPrivilege"] is False
-    assert "{artifacts:path}/wardlink-*.whl" in lifecycle["Install"]["Script"]
-    assert "python3 -m venv" in lifecycle["Install"]["Script"]
+    assert "/install.sh\" \"{work:path}/venv\"" in lifecycle["Install"]["Script"]
+    assert "pip install" not in lifecycle["Install"]["Script"]
+    assert "{configuration:" not in lifecycle["Install"]["Script"]
     deps = recipe["ComponentDependencies"]
     assert deps["aws.greengrass.Nucleus"]["DependencyType"] == "SOFT"
 
@@ -303,5 +305,5 @@ def test_oversized_recipe_is_reported(tmp_path: Path) -> None:
     )
     text = (RECIPES / "com.wardlink.Uplink" / "recipe.yaml").read_text()
     (project / "recipe.yaml").write_text(text + "#" + "x" * MAX_RECIPE_BYTES + os.linesep)
-    report = validation_problems(tmp_path)
+    report = validation_problems(tmp_path, repo_root=REPO)
     assert any("limited to 16000" in p for p in report[str(project / "recipe.yaml")])

@@ -4,8 +4,11 @@
 component's GDK project (``recipes/<name>/greengrass-build/``), or, with
 ``--output DIR``, one merged tree (``DIR/recipes/<name>-<version>.yaml`` and
 ``DIR/artifacts/<name>/<version>/``) that ``greengrass-cli deployment create
---recipeDir DIR/recipes --artifactDir DIR/artifacts`` accepts. The wardlink
-wheel is built once and shared by all components.
+--recipeDir DIR/recipes --artifactDir DIR/artifacts`` accepts. The gateway
+runtime (Wardlink wheels and the per-platform wheelhouses) is built once and
+shared by all components.
+
+``lock`` re-resolves the gateway's lock file after a dependency changes.
 
 ``validate`` runs the recipe and GDK-config checks that CI runs.
 """
@@ -15,7 +18,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -41,8 +43,16 @@ def register(subparsers: Any) -> None:
         help="GDK projects root (default ./recipes)",
     )
     build.add_argument("--output", type=Path, help="one merged greengrass-build tree for all")
-    build.add_argument("--wheel", type=Path, help="use this prebuilt wardlink wheel")
     build.set_defaults(func=run_build)
+
+    lock = commands.add_parser(
+        "lock",
+        help="re-resolve components/requirements.lock (the gateway's pinned dependencies)",
+        description="Resolve core's and edge's dependencies for every Linux gateway platform "
+        "and CPython 3.11/3.12, pinned with every file's sha256 (uv pip compile --universal).",
+    )
+    lock.add_argument("--repo", default=".", help="repository root (default .)")
+    lock.set_defaults(func=run_lock)
 
     validate = commands.add_parser(
         "validate", help="check every recipe and gdk-config.json against Greengrass/GDK rules"
@@ -59,10 +69,10 @@ def register(subparsers: Any) -> None:
 def run_build(args: argparse.Namespace) -> int:
     from wardlink.packaging.component_build import (
         BuildError,
-        build_project,
-        build_wheel,
+        build_all,
         discover_projects,
         find_repo_root,
+        print_result,
     )
 
     if not args.all and not args.names:
@@ -78,36 +88,52 @@ def run_build(args: argparse.Namespace) -> int:
                     f"unknown components {', '.join(unknown)}; known: {', '.join(sorted(by_name))}"
                 )
             projects = [by_name[n] for n in args.names]
-        with tempfile.TemporaryDirectory(prefix="wardlink-wheel-") as scratch:
-            if args.wheel is not None:
-                wheel = args.wheel.resolve()
-                if not wheel.is_file():
-                    raise BuildError(f"{wheel} does not exist")
-            else:
-                wheel = build_wheel(find_repo_root(args.recipes), Path(scratch))
-            for project in projects:
-                result = build_project(
-                    project,
-                    wheel,
-                    out_dir=args.output,
-                    recipe_file_name=(
-                        f"{project.component_name}-{project.version}.yaml" if args.output else None
-                    ),
-                )
-                print(f"built {result.component_name} {result.version}: {result.recipe}")
-                for artifact in result.artifacts:
-                    print(f"  artifact {artifact}")
+        for result in build_all(projects, find_repo_root(args.recipes), args.output):
+            print_result(result)
     except BuildError as exc:
         print(f"wardlink components build: {exc}", file=sys.stderr)
         return 1
     return 0
 
 
-def validation_problems(recipes_root: Path) -> dict[str, list[str]]:
-    """Problems per file for every GDK project under ``recipes_root``."""
+def run_lock(args: argparse.Namespace) -> int:
+    from wardlink.packaging.lock import LockError, write_lock
+
+    try:
+        path = write_lock(Path(args.repo))
+    except LockError as exc:
+        print(f"wardlink components lock: {exc}", file=sys.stderr)
+        return 1
+    print(f"wrote {path}")
+    return 0
+
+
+def validation_problems(
+    recipes_root: Path, repo_root: Path | None = None
+) -> dict[str, list[str]]:
+    """Problems per file for every GDK project under ``recipes_root``.
+
+    Besides the Greengrass and GDK rules: each manifest ships its platform archive,
+    Install runs the offline gateway install, and the Run command exists in the
+    ``wardlink`` that install provides (``repo_root`` holds the pyprojects that say
+    so; found above ``recipes_root`` when not given).
+    """
     import yaml
 
-    from wardlink.packaging.component_build import GDK_CONFIG, RECIPE_FILES
+    from wardlink.packaging.component_build import (
+        GDK_CONFIG,
+        RECIPE_FILES,
+        BuildError,
+        check_artifact_uris,
+        find_repo_root,
+    )
+    from wardlink.packaging.run_commands import check_run_provided
+
+    if repo_root is None:
+        try:
+            repo_root = find_repo_root(recipes_root)
+        except BuildError as exc:
+            return {str(recipes_root): [str(exc)]}
     from wardlink.packaging.recipe_rules import MAX_RECIPE_BYTES, check_gdk_config, check_recipe
 
     report: dict[str, list[str]] = {}
@@ -137,6 +163,8 @@ def validation_problems(recipes_root: Path) -> dict[str, list[str]]:
             problems.append(f"cannot be parsed: {exc}")
         else:
             problems.extend(check_recipe(parsed, source=True))
+            problems.extend(check_artifact_uris(parsed))
+            problems.extend(check_run_provided(parsed, repo_root))
             names = list((config.get("component") or {}).keys()) if isinstance(config, dict) else []
             if isinstance(parsed, dict) and names and parsed.get("ComponentName") != names[0]:
                 problems.append(f"ComponentName differs from {GDK_CONFIG} ({names[0]})")
