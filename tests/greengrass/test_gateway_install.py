@@ -171,6 +171,14 @@ def test_install_offline_from_the_artifacts_alone(
         ).stdout.strip()  # fmt: skip
         expected = _locked_linux_distributions(version) | {"wardlink-core", "wardlink-edge"}
         assert set(report["dists"]) - {"pip", "setuptools"} == expected
+        # the SOUP list names every third-party distribution the gateway installs
+        soup = (build / "sbom" / component / "soup.md").read_text()
+        rows = [r for r in soup.splitlines() if r.startswith("| ") and not r.startswith("| Item")]
+        listed_soup = {row.split("|")[1].strip() for row in rows}
+        assert expected - {"wardlink-core", "wardlink-edge"} <= listed_soup
+        sbom = json.loads((build / "sbom" / component / "sbom.cdx.json").read_text())
+        in_sbom = {c["name"] for c in sbom["components"]}
+        assert expected - {"wardlink-core", "wardlink-edge"} <= in_sbom
         helped = subprocess.run(
             [str(venv / "bin" / "wardlink"), "--help"], capture_output=True, text=True, check=True
         )
