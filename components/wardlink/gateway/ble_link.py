@@ -34,15 +34,16 @@ def use_ble_backend(backend: BleakBackends | None) -> None:
 def ble_settings(spec: BleTransportSpec, address: str | None = None) -> BleSettings:
     """``BleSettings`` from a profile; ``address`` (site config) narrows the allow-list.
 
-    The profile's empty allow-list means "any device offering the service"; the
-    transport fails closed on an empty list, so that choice is made explicit here.
+    Fail closed, as the transport does: with neither a site address nor a profile
+    allow-list no device is accepted - a ward is full of other people's meters
+    offering the same service - and ``BleSettings`` refuses the configuration
+    (ValueError), which the DeviceProxy reports as a configuration fault.
     """
     addresses = (address.upper(),) if address else spec.address_allow_list
     return BleSettings(
         service_uuids=(spec.service_uuid,),
         characteristics=tuple(c.uuid for c in spec.characteristics if c.role in _SUBSCRIBED_ROLES),
         addresses=addresses,
-        allow_any_address=not addresses,
         pair=spec.bonding,
         read_on_connect=tuple(c.uuid for c in spec.characteristics if c.role in _READ_ROLES),
     )
@@ -57,8 +58,11 @@ class BleDeviceLink(Transport):
         device_id: str,
         state_dir: Path,
         address: str | None = None,
+        retry_first_open: bool = True,
     ) -> None:
-        self.transport = BleTransport(ble_settings(spec, address), backend=_backend)
+        self.transport = BleTransport(
+            ble_settings(spec, address), backend=_backend, retry_first_open=retry_first_open
+        )
         self._sync = None
         if any(c.uuid == CHAR_RACP for c in spec.characteristics):
             from wardlink.devices.racp import GlucoseSync, SyncStateStore

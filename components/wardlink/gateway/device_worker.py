@@ -75,6 +75,7 @@ class DeviceWorker:
         self.limits = limits  # the profile's value limits: out of range -> quality invalid
         self.counters = WorkerCounters()
         self.connectivity = Connectivity.DISCONNECTED
+        self.on_connectivity: Callable[[Connectivity], None] | None = None  # e.g. re-announce
         self._clock_offset: timedelta | None = None  # device clock vs gateway (BLE time)
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -179,6 +180,8 @@ class DeviceWorker:
                 device_id=self.identity.device_id, at=datetime.now(UTC), connectivity=state
             )
         )
+        if self.on_connectivity is not None:
+            self.on_connectivity(state)
 
     async def _watch_silence(self, stop: asyncio.Event) -> None:
         """Report silent/disconnected within twice the expected interval."""

@@ -1,31 +1,59 @@
 """The DeviceProxy component: every configured device, decoded, redacted, spooled.
 
 This is the only Wardlink process that ever holds raw PHI. Its outputs are the
-spool (sealed records only) and a local device-connectivity summary for the UI.
+spool (sealed records only) and a local device summary for the Uplink and the UI.
+
+Each device runs under its own supervisor, so that one device can never take the
+others, or the component, down with it. A device that cannot start - its port is
+missing, the Bluetooth library cannot be imported, its profile or codec does not
+exist - or whose pipeline fails later becomes a *faulted device with a reason*
+(``wardlink.gateway.faults``): one log line, a sealed alert status in the spool,
+and an entry in the local device summary, while every other device keeps
+running. Faults that time can mend (a port that appears when the adapter is
+plugged in) are retried with backoff; a configuration that cannot work stays
+faulted until the configuration changes.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
 import logging
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from wardlink.bus.greengrass_ipc import GreengrassIpcBus
 from wardlink.bus.port import EdgeBus
 from wardlink.codecs import DecodeContext, get_codec
+from wardlink.codecs.registry import CodecClass
 from wardlink.gateway.device_worker import DeviceWorker
+from wardlink.gateway.faults import (
+    RUN_RULES,
+    SETUP_RULES,
+    DeviceFault,
+    DeviceSetupError,
+    FaultCause,
+    diagnose,
+    link_ended,
+)
 from wardlink.gateway.spool_writer import SpoolWriter
-from wardlink.model import Connectivity, DeviceIdentity, PatientContext
+from wardlink.model import Connectivity, DeviceIdentity, PatientContext, RecordKind
 from wardlink.phi.keys import GreengrassSecretSource, SecretSource
 from wardlink.phi.policy import RedactionPolicy
 from wardlink.profiles import DeviceProfile, find_profile
-from wardlink.profiles.schema import BleTransportSpec, SerialTransportSpec, TcpTransportSpec
+from wardlink.profiles.schema import (
+    BleTransportSpec,
+    SerialTransportSpec,
+    TcpTransportSpec,
+    UsbSelector,
+)
 from wardlink.runtime.config import DeviceConfig, GatewayConfig
 from wardlink.runtime.runner import Component
 from wardlink.spool import Durability, Spool
-from wardlink.transports import Transport
+from wardlink.transports import Backoff, Transport
+from wardlink.transports.base import sleep_backoff
 from wardlink.transports.serial import SerialSettings, SerialTransport
 from wardlink.transports.tcp import TcpClientTransport, TcpListenerTransport, parse_networks
 
@@ -34,6 +62,9 @@ log = logging.getLogger(__name__)
 LOCAL_DEVICES_TOPIC = "wardlink/local/devices"
 DEFAULT_STATE_DIR = Path("var/state")  # per-device state such as the last RACP sequence
 ANNOUNCE_INTERVAL_S = 5.0
+ANNOUNCE_MIN_GAP_S = 0.5  # a device flapping between states re-announces at most this often
+RESTART_BACKOFF = Backoff(initial=1.0, maximum=60.0)  # a faulted device's next attempt
+RECOVERY_POLL_S = 0.25  # how often a retried device's link is checked while it is faulted
 
 
 def open_spool(config: GatewayConfig) -> Spool:
@@ -43,6 +74,9 @@ def open_spool(config: GatewayConfig) -> Spool:
         ttl_seconds=config.spool.ttl_seconds,
         durability=Durability(config.spool.durability),
     )
+
+
+# -- from site configuration to a running worker ----------------------------------------
 
 
 @dataclass(frozen=True)
@@ -56,61 +90,23 @@ class ResolvedDevice:
     profile: DeviceProfile | None
 
 
-def _serial_settings(device: DeviceConfig, profile: DeviceProfile | None) -> SerialSettings | None:
-    base = (
-        profile.transport.settings()
-        if profile is not None and isinstance(profile.transport, SerialTransportSpec)
-        else None
-    )
-    override = device.serial
-    if override is None:
-        return base
-    if override.path is not None or override.usb_vid is not None:
-        return SerialSettings(
-            path=override.path,
-            usb_vid=override.usb_vid,
-            usb_pid=override.usb_pid,
-            usb_serial_number=override.usb_serial_number,
-            baudrate=override.baudrate or (base.baudrate if base else 9600),
-        )
-    if base is None:
-        return None
-    return replace(base, baudrate=override.baudrate or base.baudrate)
+def _profile(device: DeviceConfig) -> DeviceProfile | None:
+    return find_profile(device.profile) if device.profile else None
 
 
-def build_transport(
-    device: DeviceConfig, profile: DeviceProfile | None, state_dir: Path = DEFAULT_STATE_DIR
-) -> Transport:
-    """The transport backend for a device, from its profile and site overrides."""
-    serial = _serial_settings(device, profile)
-    if serial is not None:
-        return SerialTransport(serial)
-    spec = profile.transport if profile is not None else None
-    if isinstance(spec, BleTransportSpec):
-        from wardlink.gateway.ble_link import BleDeviceLink
-
-        address = device.ble.address if device.ble else None
-        return BleDeviceLink(spec, device.device_id, state_dir, address)
-    if isinstance(spec, TcpTransportSpec):
-        host = (device.tcp.host if device.tcp else None) or spec.host
-        port = device.tcp.port if device.tcp and device.tcp.port is not None else spec.port
-        if spec.role == "listen":
-            return TcpListenerTransport(host, port, parse_networks(spec.allowed_peers))
-        return TcpClientTransport(host, port)
-    raise ValueError(f"device {device.device_id}: no supported transport configured")
+def _codec_name(device: DeviceConfig, profile: DeviceProfile | None) -> str | None:
+    return device.codec or (profile.codec if profile else None)
 
 
-def resolve_device(
-    device: DeviceConfig,
-    transport: Transport | None = None,
-    state_dir: Path = DEFAULT_STATE_DIR,
-) -> ResolvedDevice:
-    profile = find_profile(device.profile) if device.profile else None
-    codec = device.codec or (profile.codec if profile else None)
-    model = device.model or (profile.model if profile else None)
-    if codec is None or model is None:
-        raise ValueError(f"device {device.device_id}: no codec or model")
-    identity = DeviceIdentity(
+def _codec_class(name: str) -> CodecClass:
+    try:
+        return get_codec(name)
+    except KeyError:
+        raise DeviceSetupError(FaultCause.CODEC_UNKNOWN, f"unknown codec {name!r}") from None
+
+
+def _identity(device: DeviceConfig, profile: DeviceProfile | None, model: str) -> DeviceIdentity:
+    return DeviceIdentity(
         device_id=device.device_id,
         model=model,
         manufacturer=device.manufacturer or (profile.manufacturer if profile else "unknown"),
@@ -118,11 +114,122 @@ def resolve_device(
         firmware_version=device.firmware_version,
         profile=profile.name if profile else None,
     )
+
+
+def describe_device(device: DeviceConfig) -> DeviceIdentity:
+    """Who a device is, as far as its configuration tells, even if it cannot start.
+
+    Used to report a faulted device: an unknown profile or an odd model name must
+    not stop the report of the fault itself.
+    """
+    try:
+        profile = _profile(device)
+    except Exception:
+        profile = None
+    model = device.model or (profile.model if profile else None) or "unknown"
+    try:
+        return _identity(device, profile, model)
+    except ValueError:
+        return DeviceIdentity(device_id=device.device_id, model="unknown")
+
+
+def _site_port(device: DeviceConfig) -> UsbSelector | str | None:
+    """Where the site says this unit is plugged in, if it says so."""
+    site = device.serial
+    if site is None or (site.path is None and site.usb_vid is None):
+        return None
+    if site.path is not None:
+        return site.path
+    if site.usb_pid is None:
+        raise DeviceSetupError(
+            FaultCause.CONFIGURATION_INVALID, "serial.usbVid is given without serial.usbPid"
+        )
+    return UsbSelector(vid=site.usb_vid, pid=site.usb_pid, serial_number=site.usb_serial_number)
+
+
+def _serial_settings(device: DeviceConfig, profile: DeviceProfile | None) -> SerialSettings | None:
+    """Serial settings: the profile's line settings at the site's port (None: not serial)."""
+    spec = profile.transport if profile is not None else None
+    if not isinstance(spec, SerialTransportSpec):
+        if device.serial is None:
+            return None
+        spec = SerialTransportSpec(kind="serial")  # no serial profile: 9600 8N1 at the site's port
+    baudrate = device.serial.baudrate if device.serial else None
+    return spec.settings(_site_port(device), baudrate)
+
+
+def _ble_link(
+    device: DeviceConfig, spec: BleTransportSpec, state_dir: Path, retry_first_open: bool
+) -> Transport:
+    address = device.ble.address if device.ble else None
+    if not address and not spec.address_allow_list:
+        raise DeviceSetupError(
+            FaultCause.CONFIGURATION_INVALID,
+            "no Bluetooth address: set ble.address in the device's configuration"
+            " (the profile accepts no device by itself)",
+        )
+    from wardlink.gateway.ble_link import BleDeviceLink  # imports bleak: BLE gateways only
+
+    return BleDeviceLink(spec, device.device_id, state_dir, address, retry_first_open)
+
+
+def _tcp_transport(device: DeviceConfig, spec: TcpTransportSpec) -> Transport:
+    site = device.tcp
+    host = (site.host if site else None) or spec.host
+    port = site.port if site and site.port is not None else spec.port
+    if spec.role == "client":
+        return TcpClientTransport(host, port)
+    peers = site.allowed_peers if site and site.allowed_peers is not None else spec.allowed_peers
+    return TcpListenerTransport(host, port, parse_networks(peers))
+
+
+def build_transport(
+    device: DeviceConfig,
+    profile: DeviceProfile | None,
+    state_dir: Path = DEFAULT_STATE_DIR,
+    retry_first_open: bool = True,
+) -> Transport:
+    """The transport backend for a device, from its profile and site overrides.
+
+    ``retry_first_open=False``: a serial port that cannot be opened the first time,
+    or a Bluetooth stack that cannot scan before the first connection, raises from
+    the transport's reading instead of being retried in silence.
+    """
+    serial = _serial_settings(device, profile)
+    if serial is not None:
+        return SerialTransport(serial, retry_first_open=retry_first_open)
+    spec = profile.transport if profile is not None else None
+    if isinstance(spec, BleTransportSpec):
+        return _ble_link(device, spec, state_dir, retry_first_open)
+    if isinstance(spec, TcpTransportSpec):
+        return _tcp_transport(device, spec)
+    raise DeviceSetupError(
+        FaultCause.CONFIGURATION_INVALID,
+        f"device {device.device_id}: no supported transport configured",
+    )
+
+
+def resolve_device(
+    device: DeviceConfig,
+    transport: Transport | None = None,
+    state_dir: Path = DEFAULT_STATE_DIR,
+    retry_first_open: bool = True,
+) -> ResolvedDevice:
+    """Apply the profile and check the codec; the transport is built last, once all is known."""
+    profile = _profile(device)
+    codec = _codec_name(device, profile)
+    model = device.model or (profile.model if profile else None)
+    if codec is None or model is None:
+        raise DeviceSetupError(
+            FaultCause.CONFIGURATION_INVALID, f"device {device.device_id}: no codec or model"
+        )
+    _codec_class(codec)
+    identity = _identity(device, profile, model)
     interval = device.expected_interval_s or (profile.expected_interval_s if profile else 5.0)
     return ResolvedDevice(
         identity=identity,
         codec=codec,
-        transport=transport or build_transport(device, profile, state_dir),
+        transport=transport or build_transport(device, profile, state_dir, retry_first_open),
         expected_interval_s=interval,
         profile=profile,
     )
@@ -135,9 +242,10 @@ def build_worker(
     patient: PatientContext | None = None,
     transport: Transport | None = None,
     state_dir: Path = DEFAULT_STATE_DIR,
+    retry_first_open: bool = True,
 ) -> DeviceWorker:
-    resolved = resolve_device(device, transport, state_dir)
-    codec_class = get_codec(resolved.codec)
+    resolved = resolve_device(device, transport, state_dir, retry_first_open)
+    codec_class = _codec_class(resolved.codec)
     profile = resolved.profile
     context = (
         profile.decode_context(device.device_id)
@@ -156,21 +264,44 @@ def build_worker(
     )
 
 
+# -- the component ----------------------------------------------------------------------
+
+
 @dataclass
-class _Running:
+class _Device:
+    """One configured device under supervision: its worker while it runs, its fault while
+    it cannot (both while a faulted device is being retried)."""
+
     config: DeviceConfig
-    worker: DeviceWorker
-    stop: asyncio.Event
-    task: asyncio.Task[None]
+    identity: DeviceIdentity
+    codec: str | None
+    stop: asyncio.Event = field(default_factory=asyncio.Event)
+    task: asyncio.Task[None] | None = None
+    worker: DeviceWorker | None = None
+    fault: DeviceFault | None = None
+
+    @property
+    def device_id(self) -> str:
+        return self.config.device_id
+
+
+def _device_entry(device: DeviceConfig) -> _Device:
+    identity = describe_device(device)
+    try:
+        codec = _codec_name(device, _profile(device))
+    except Exception:
+        codec = device.codec
+    return _Device(device, identity, codec)
 
 
 class DeviceProxy(Component):
-    """Runs one worker per configured device, and follows configuration changes.
+    """Runs one supervised worker per configured device, and follows configuration changes.
 
     A configuration update (a new Greengrass deployment, or UpdateConfiguration)
     starts workers for new devices, stops removed ones and restarts changed ones,
     without touching the others: a bedside monitor keeps streaming while a glucose
-    meter is added next door.
+    meter is added next door. A device that cannot run is reported faulted and
+    never stops the others.
     """
 
     name = "com.wardlink.DeviceProxy"
@@ -179,17 +310,25 @@ class DeviceProxy(Component):
         self,
         policy: RedactionPolicy | None = None,
         on_appended: Callable[[], None] | None = None,
+        restart_backoff: Backoff = RESTART_BACKOFF,
     ) -> None:
         self.policy = policy
         self.on_appended = on_appended
+        self.restart_backoff = restart_backoff
         self.writer: SpoolWriter | None = None
-        self._running: dict[str, _Running] = {}
+        self._devices: dict[str, _Device] = {}
         self.state_dir = DEFAULT_STATE_DIR
         self._lock = asyncio.Lock()
+        self._announce_now = asyncio.Event()
 
     @property
     def workers(self) -> list[DeviceWorker]:
-        return [r.worker for r in self._running.values()]
+        return [d.worker for d in self._devices.values() if d.worker is not None]
+
+    @property
+    def faults(self) -> dict[str, DeviceFault]:
+        """The devices that are configured but not running, and why."""
+        return {d.device_id: d.fault for d in self._devices.values() if d.fault is not None}
 
     def connected_devices(self) -> int:
         return sum(1 for w in self.workers if w.connectivity is Connectivity.CONNECTED)
@@ -227,59 +366,195 @@ class DeviceProxy(Component):
         assert self.writer is not None and self.policy is not None
         wanted = {d.device_id: d for d in devices}
         async with self._lock:
-            for device_id, running in list(self._running.items()):
+            for device_id, running in list(self._devices.items()):
                 if wanted.get(device_id) != running.config:
                     await self._stop_one(device_id)
             for device_id, device in wanted.items():
-                if device_id in self._running:
-                    continue
-                try:
-                    worker = build_worker(
-                        device, self.policy, self.writer, state_dir=self.state_dir
-                    )
-                except (ValueError, KeyError) as exc:
-                    log.error(
-                        "device not started", extra={"device_id": device_id, "error": str(exc)}
-                    )
-                    continue
-                stop = asyncio.Event()
-                task = asyncio.create_task(worker.run(stop), name=f"device-{device_id}")
-                self._running[device_id] = _Running(device, worker, stop, task)
-                log.info("device started", extra={"device_id": device_id})
+                if device_id not in self._devices:
+                    self._start_one(device)
+
+    def _start_one(self, device: DeviceConfig) -> None:
+        entry = _device_entry(device)
+        entry.task = asyncio.create_task(self._supervise(entry), name=f"device-{entry.device_id}")
+        self._devices[entry.device_id] = entry
 
     async def _stop_one(self, device_id: str) -> None:
-        running = self._running.pop(device_id)
-        running.stop.set()
-        await asyncio.gather(running.task, return_exceptions=True)
+        entry = self._devices.pop(device_id)
+        entry.stop.set()
+        if entry.task is not None:
+            await asyncio.gather(entry.task, return_exceptions=True)
+        self._announce_now.set()
         log.info("device stopped", extra={"device_id": device_id})
 
     async def _stop_all(self) -> None:
-        for device_id in list(self._running):
+        for device_id in list(self._devices):
             await self._stop_one(device_id)
+
+    # -- supervision -----------------------------------------------------------------
+
+    async def _supervise(self, entry: _Device) -> None:
+        """Run the device until it is stopped; a failure becomes a fault, retried or kept."""
+        attempt = 0
+        try:
+            while not entry.stop.is_set():
+                fault = await self._run_device(entry)
+                if fault is None:
+                    return
+                if entry.fault is None:
+                    attempt = 0  # it was running (or had recovered) before this failure
+                self._report_fault(entry, fault)
+                if not fault.retry:
+                    return  # stays faulted until its configuration changes
+                if not await sleep_backoff(self.restart_backoff, attempt, entry.stop):
+                    return
+                attempt += 1
+        except Exception:  # a bug here must not go unnoticed, nor reach the other devices
+            log.exception("device supervisor failed", extra={"device_id": entry.device_id})
+
+    async def _run_device(self, entry: _Device) -> DeviceFault | None:
+        """Build and run the device's worker once; None when it was stopped on purpose."""
+        assert self.writer is not None and self.policy is not None
+        try:
+            worker = build_worker(
+                entry.config,
+                self.policy,
+                self.writer,
+                state_dir=self.state_dir,
+                retry_first_open=False,
+            )
+        except Exception as exc:
+            return diagnose(entry.device_id, exc, SETUP_RULES)
+        entry.worker, entry.identity = worker, worker.identity
+        worker.on_connectivity = self._connectivity_changed
+        if entry.fault is None:
+            log.info("device started", extra={"device_id": entry.device_id})
+        try:
+            await self._run_worker(entry, worker)
+        except Exception as exc:
+            log.debug("device pipeline failed", exc_info=True, extra={"device_id": entry.device_id})
+            return diagnose(entry.device_id, exc, RUN_RULES)
+        finally:
+            entry.worker = None
+        return None if entry.stop.is_set() else link_ended(entry.device_id)
+
+    async def _run_worker(self, entry: _Device, worker: DeviceWorker) -> None:
+        """Run the worker; a faulted device counts as recovered once its link is up."""
+        task = asyncio.create_task(worker.run(entry.stop), name=f"worker-{entry.device_id}")
+        try:
+            while entry.fault is not None and not task.done():
+                await asyncio.wait({task}, timeout=RECOVERY_POLL_S)
+                if worker.transport.connected:
+                    self._recovered(entry)
+            await task
+        finally:
+            if not task.done():
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
+
+    def _report_fault(self, entry: _Device, fault: DeviceFault) -> None:
+        """Log, spool and announce a new fault; a retry failing the same way stays quiet."""
+        if fault.same_as(entry.fault):
+            log.debug("device still faulted", extra={"device_id": entry.device_id})
+            return
+        entry.fault = fault
+        log.error(
+            "device %s faulted (%s) profile=%s codec=%s: %s; %s",
+            entry.device_id,
+            fault.code,
+            entry.config.profile,
+            entry.codec,
+            fault.reason,
+            "retrying with backoff" if fault.retry else "kept until its configuration changes",
+            extra={
+                "device_id": entry.device_id,
+                "profile": entry.config.profile,
+                "codec": entry.codec,
+                "fault": fault.code,
+                "retry": fault.retry,
+            },
+        )
+        self._spool_fault(entry, fault)
+        self._announce_now.set()
+
+    def _spool_fault(self, entry: _Device, fault: DeviceFault) -> None:
+        """The fault as a sealed alert status, the path every device status takes."""
+        assert self.writer is not None and self.policy is not None
+        try:
+            sealed = self.policy.redact_status(fault.status(), entry.identity)
+        except Exception as exc:  # fail closed: nothing leaves that the policy did not seal
+            log.warning(
+                "device fault not spooled",
+                extra={"device_id": entry.device_id, "error": type(exc).__name__},
+            )
+            return
+        self.writer.put(RecordKind.ALERT, [sealed])
+
+    def _connectivity_changed(self, _state: Connectivity) -> None:
+        self._announce_now.set()
+
+    def _recovered(self, entry: _Device) -> None:
+        fault, entry.fault = entry.fault, None
+        log.info(
+            "device recovered",
+            extra={"device_id": entry.device_id, "fault": fault.code if fault else None},
+        )
+        self._announce_now.set()
+
+    # -- the local device summary ----------------------------------------------------
 
     def device_announcement(self) -> bytes:
         assert self.policy is not None
-        return device_announcement(self.policy, self.workers)
+        running = [e.worker for e in self._devices.values() if e.fault is None and e.worker]
+        faulted = [(e.identity, e.fault) for e in self._devices.values() if e.fault is not None]
+        return device_announcement(self.policy, running, faulted)
 
     async def _announce(self, bus: EdgeBus, stop: asyncio.Event) -> None:
+        """Publish the summary every few seconds, and soon after a device changes state."""
         while not stop.is_set():
+            self._announce_now.clear()
             try:
                 await bus.publish_local(LOCAL_DEVICES_TOPIC, self.device_announcement())
             except Exception as exc:
                 log.debug("local device summary not published", extra={"error": str(exc)})
-            try:
-                await asyncio.wait_for(stop.wait(), timeout=ANNOUNCE_INTERVAL_S)
-            except TimeoutError:
-                pass
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=ANNOUNCE_MIN_GAP_S)
+            await _first_of(stop, self._announce_now, ANNOUNCE_INTERVAL_S - ANNOUNCE_MIN_GAP_S)
 
 
-def device_announcement(policy: RedactionPolicy, workers: Iterable[DeviceWorker]) -> bytes:
-    """The sealed description of every running device, as the policy allows it out.
+async def _first_of(first: asyncio.Event, second: asyncio.Event, timeout: float) -> None:
+    """Wait until either event is set, or ``timeout`` seconds."""
+    waiters = {asyncio.ensure_future(first.wait()), asyncio.ensure_future(second.wait())}
+    try:
+        await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiter in waiters:
+            waiter.cancel()
+
+
+def device_announcement(
+    policy: RedactionPolicy,
+    workers: Iterable[DeviceWorker],
+    faulted: Iterable[tuple[DeviceIdentity, DeviceFault]] = (),
+) -> bytes:
+    """The sealed description of every configured device, as the policy allows it out.
 
     Published on ``wardlink/local/devices`` for the Uplink (registration) and the UI.
     """
     infos = [policy.redact_device(w.identity, w.connectivity).to_json_bytes() for w in workers]
+    infos += [fault_announcement(policy, identity, fault) for identity, fault in faulted]
     return b"[" + b",".join(infos) + b"]"
+
+
+def fault_announcement(
+    policy: RedactionPolicy, identity: DeviceIdentity, fault: DeviceFault
+) -> bytes:
+    """A faulted device in the summary: its sealed description (disconnected), the
+    sealed fault status under ``fault`` (``error_codes`` name the cause, ``detail``
+    the reason where the policy lets text out) and whether the proxy retries it."""
+    entry = json.loads(policy.redact_device(identity, Connectivity.DISCONNECTED).to_json_bytes())
+    entry["fault"] = json.loads(policy.redact_status(fault.status(), identity).to_json_bytes())
+    entry["retrying"] = fault.retry
+    return json.dumps(entry, separators=(",", ":")).encode()
 
 
 async def load_policy(bus: EdgeBus, config: GatewayConfig) -> RedactionPolicy:

@@ -92,6 +92,14 @@ class UsbSelector(_Strict):
 
 
 class SerialTransportSpec(_Strict):
+    """How a serial device talks, and optionally where it is plugged in.
+
+    A real device model's profile gives the line settings only: where the unit is
+    plugged in (``/dev/ttyUSB0``, or a USB adapter's identity) is the site's, in
+    the device's ``serial`` configuration, which also wins over a profile that
+    names a port (the simulators' profiles do).
+    """
+
     kind: Literal["serial"]
     path: str | None = Field(default=None, min_length=1)
     usb: UsbSelector | None = None
@@ -109,17 +117,36 @@ class SerialTransportSpec(_Strict):
 
     @model_validator(mode="after")
     def _one_port(self) -> SerialTransportSpec:
-        if (self.path is None) == (self.usb is None):
-            raise ValueError("give exactly one of 'path' or 'usb' (vid, pid, serial_number)")
+        if self.path is not None and self.usb is not None:
+            raise ValueError("give at most one of 'path' or 'usb' (vid, pid, serial_number)")
         return self
 
-    def settings(self) -> SerialSettings:
+    @property
+    def names_port(self) -> bool:
+        return self.path is not None or self.usb is not None
+
+    def settings(
+        self, port: UsbSelector | str | None = None, baudrate: int | None = None
+    ) -> SerialSettings:
+        """The transport's settings; ``port`` (a path or a USB selector) and
+        ``baudrate`` from the site replace the profile's.
+
+        Raises ValueError when neither the site nor the profile says where the
+        device is plugged in.
+        """
+        where = port if port is not None else (self.path or self.usb)
+        if where is None:
+            raise ValueError(
+                "no serial port: the device's configuration must give serial.path"
+                " or serial.usbVid and serial.usbPid"
+            )
+        usb = where if isinstance(where, UsbSelector) else None
         return SerialSettings(
-            path=self.path,
-            usb_vid=self.usb.vid if self.usb else None,
-            usb_pid=self.usb.pid if self.usb else None,
-            usb_serial_number=self.usb.serial_number if self.usb else None,
-            baudrate=self.baudrate,
+            path=where if isinstance(where, str) else None,
+            usb_vid=usb.vid if usb else None,
+            usb_pid=usb.pid if usb else None,
+            usb_serial_number=usb.serial_number if usb else None,
+            baudrate=baudrate or self.baudrate,
             bytesize=self.bytesize,
             parity=self.parity,
             stopbits=self.stopbits,
@@ -181,7 +208,8 @@ class BleTransportSpec(_Strict):
     kind: Literal["ble"]
     service_uuid: str
     address_allow_list: tuple[str, ...] = Field(
-        default=(), description="MAC addresses to accept; empty = any device with the service"
+        default=(),
+        description="MAC addresses to accept; empty = only the address the site configures",
     )
     name_prefix: str | None = Field(default=None, max_length=64)
     characteristics: tuple[BleCharacteristicSpec, ...] = Field(min_length=1)

@@ -10,11 +10,11 @@ snake_case is accepted too.
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
 from wardlink.model.identity import DEVICE_ID_PATTERN
@@ -61,10 +61,25 @@ class SerialTransportConfig(_Config):
 
 
 class TcpTransportConfig(_Config):
-    """Override of the profile's TCP endpoint (listen port, or the device's host/port)."""
+    """Override of the profile's TCP endpoint (listen port, or the device's host/port).
+
+    ``allowed_peers`` replaces the profile's list of addresses/networks a listener
+    accepts: a device model's profile cannot know the site's device network.
+    """
 
     host: str | None = None
     port: int | None = Field(default=None, ge=0, le=65535)
+    allowed_peers: tuple[str, ...] | None = None
+
+    @field_validator("allowed_peers")
+    @classmethod
+    def _networks(cls, values: tuple[str, ...] | None) -> tuple[str, ...] | None:
+        for value in values or ():
+            try:
+                ipaddress.ip_network(value, strict=False)
+            except ValueError:
+                raise ValueError(f"{value!r} is not an IP address or network") from None
+        return values
 
 
 class BleDeviceConfig(_Config):
@@ -76,10 +91,12 @@ class BleDeviceConfig(_Config):
 class DeviceConfig(_Config):
     """One device at this site.
 
-    Normally a device names a *profile* (a built-in name such as ``sim-nonin-oem3``,
-    or a path to a YAML profile) and only says what is particular to this unit:
-    its id, where it is plugged in, its serial number. Without a profile, ``codec``,
-    ``model`` and a transport must be given here.
+    Normally a device names a *profile* (a built-in name such as
+    ``nonin-oem3-format2``, or a path to a YAML profile) and only says what is
+    particular to this unit: its id, where it is plugged in (``serial``), its
+    Bluetooth address (``ble``), its listen port and allowed peers (``tcp``), its
+    serial number. Without a profile, ``codec``, ``model`` and a transport must be
+    given here.
     """
 
     device_id: str = Field(pattern=DEVICE_ID_PATTERN)
@@ -122,6 +139,8 @@ class GatewayConfig(_Config):
 
 
 def load_config_file(path: Path) -> GatewayConfig:
+    import yaml  # a file only outside Greengrass; under it the document comes over IPC
+
     raw = yaml.safe_load(path.read_text()) or {}
     if not isinstance(raw, dict):
         raise ValueError(f"{path}: configuration must be a mapping")

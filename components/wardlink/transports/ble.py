@@ -15,8 +15,14 @@ it will correct. UUIDs are bleak's normalized form
 (``00002a37-0000-1000-8000-00805f9b34fb``).
 
 When the link drops the transport reconnects with backoff, forever, until
-``close()``. ``connect_hooks`` run after every (re)connect once the subscriptions
-are live; the RACP sync uses that to ask for the records it has not seen.
+``close()``. A device out of range is normal and simply waited for; the
+Bluetooth stack itself being unusable (no adapter, adapter off, no BlueZ/D-Bus,
+no permission) is ``BluetoothUnavailable``. Whether that is retried in silence
+before the first connection, too, is the owner's choice (``retry_first_open``):
+the DeviceProxy asks for the error, and reports the device faulted with it.
+
+``connect_hooks`` run after every (re)connect once the subscriptions are live;
+the RACP sync uses that to ask for the records it has not seen.
 
 ``backend`` passes custom bleak backend classes through to ``BleakClient`` and
 ``BleakScanner`` (bleak's ``backend=`` argument) - ``bleak_bumble`` provides
@@ -85,6 +91,10 @@ class BleSettings:
 ConnectHook = Callable[["BleTransport"], Coroutine[Any, Any, None]]
 
 
+class BluetoothUnavailable(TransportError):
+    """The gateway's Bluetooth stack cannot scan: no adapter, powered off, no BlueZ."""
+
+
 @dataclass
 class _Link:
     client: BleakClient
@@ -99,10 +109,14 @@ class BleTransport(Transport):
         settings: BleSettings,
         backoff: Backoff | None = None,
         backend: BleakBackends | None = None,
+        retry_first_open: bool = True,
     ) -> None:
         self.settings = settings
         self.backoff = backoff or Backoff()
         self.backend = backend or BleakBackends()
+        self.retry_first_open = retry_first_open
+        self._failure: TransportError | None = None  # ends reading: unavailable at start
+        self._connected_once = False
         self.connect_hooks: list[ConnectHook] = []
         self.reconnects = 0
         self.dropped = 0
@@ -147,6 +161,8 @@ class BleTransport(Transport):
                 getter.cancel()
                 while not self._queue.empty():  # hand over what arrived before close
                     yield self._queue.get_nowait()
+                if self._failure is not None:
+                    raise self._failure
                 return
         finally:
             closing.cancel()
@@ -181,6 +197,12 @@ class BleTransport(Transport):
         while not self._closing.is_set():
             try:
                 link = await self._connect()
+            except BluetoothUnavailable as exc:
+                if not (self._connected_once or self.retry_first_open):
+                    self._failure = exc
+                    self._closing.set()  # the reader drains, then raises the failure
+                    break
+                log.warning("BLE connect failed, retrying: %s", exc)
             except (BleakError, TimeoutError, OSError, TransportError) as exc:
                 log.warning("BLE connect failed, retrying: %s", exc)
             else:
@@ -201,11 +223,15 @@ class BleTransport(Transport):
             if self.settings.accepts(device.address) and not found.done():
                 found.set_result(device)
 
-        scanner = BleakScanner(
-            seen, service_uuids=[normalize_uuid(u) for u in self.settings.service_uuids],
-            backend=self.backend.scanner,
-        )
-        await scanner.start()
+        try:
+            scanner = BleakScanner(
+                seen, service_uuids=[normalize_uuid(u) for u in self.settings.service_uuids],
+                backend=self.backend.scanner,
+            )
+            await scanner.start()
+        except (BleakError, OSError) as exc:  # scanning is the stack's job, not the device's
+            reason = str(exc) or type(exc).__name__
+            raise BluetoothUnavailable(f"Bluetooth unavailable: {reason}") from exc
         try:
             return await asyncio.wait_for(found, self.settings.scan_timeout)
         except TimeoutError:
@@ -237,6 +263,7 @@ class BleTransport(Transport):
             await self._drop()
             raise
         log.info("BLE device %s connected", device.address)
+        self._connected_once = True
         self._connected.set()
         for hook in self.connect_hooks:
             task = asyncio.create_task(hook(self))

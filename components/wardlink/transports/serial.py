@@ -4,6 +4,12 @@ A port is chosen either by path (``/dev/ttyUSB0``, a pty, or any pyserial URL su
 as ``socket://host:port``) or by USB identity - VID:PID plus optional serial
 number - which survives re-enumeration: after the cable is pulled and replugged the
 same adapter may come back as ttyUSB1, and we find it again.
+
+Once a port has been open, losing it is a cable pulled: the transport reopens it
+with backoff, forever. Whether the *first* open is retried the same way is the
+owner's choice (``retry_first_open``): the DeviceProxy asks for an error instead,
+so that a port that was never there is reported as a device fault with its reason
+rather than as a device that merely looks disconnected.
 """
 
 from __future__ import annotations
@@ -103,12 +109,15 @@ class SerialTransport(Transport):
         settings: SerialSettings,
         backoff: Backoff | None = None,
         opener: SerialOpener = open_port,
+        retry_first_open: bool = True,
     ) -> None:
         self.settings = settings
         self.backoff = backoff or Backoff()
+        self.retry_first_open = retry_first_open
         self._opener = opener
         self._port: serial.SerialBase | None = None
         self._closing = asyncio.Event()
+        self._opened_once = False
         self.reconnects = 0
 
     @property
@@ -116,7 +125,11 @@ class SerialTransport(Transport):
         return self._port is not None and bool(self._port.is_open)
 
     async def _open(self) -> serial.SerialBase | None:
-        """Open the port, retrying with backoff; None once the transport is closing."""
+        """Open the port, retrying with backoff; None once the transport is closing.
+
+        Raises ``TransportError`` if the very first open fails and the owner asked
+        not to retry it (``retry_first_open=False``).
+        """
         attempt = 0
         while not self._closing.is_set():
             try:
@@ -127,8 +140,11 @@ class SerialTransport(Transport):
                         port.close()
                     return None
                 log.info("serial port open", extra={"port": path})
+                self._opened_once = True
                 return port
             except (OSError, serial.SerialException, TransportError) as exc:
+                if not (self._opened_once or self.retry_first_open):
+                    raise TransportError(f"serial port unavailable: {exc}") from exc
                 log.warning("serial port unavailable, retrying", extra={"error": str(exc)})
             if not await sleep_backoff(self.backoff, attempt, self._closing):
                 return None
