@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from wardlink.model import WardlinkError
+from wardlink.model.errors import WardlinkError
 
 
 class BusError(WardlinkError):

@@ -20,8 +20,6 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-import hl7
-
 from wardlink.model.errors import RedactionError
 from wardlink.phi.config import FieldRule
 from wardlink.phi.fields import DROP, FieldActions
@@ -60,6 +58,8 @@ class Hl7Redactor:
 
     def redact(self, message: str | bytes, known: Sequence[str] = ()) -> str:
         """The redacted message (segments joined by CR). Raises RedactionError if malformed."""
+        import hl7  # only a site with HL7 documents to redact pays for the parser
+
         text = _normalize(message)
         seps = _separators(text)
         try:

@@ -11,7 +11,9 @@ upload-URL request retried after a lost response may leave one extra *pending*
 entry in the device's ``data_files``, which is harmless.
 
 Transport is urllib3 (already a botocore dependency), so the gateway needs
-nothing beyond botocore for this client.
+nothing beyond botocore for this client. Both are imported when a client is made,
+not with this module: the Uplink imports it only once it has a device to register,
+and a gateway without a cloud API configured never loads them (~9 MB resident).
 """
 
 from __future__ import annotations
@@ -20,12 +22,9 @@ import json
 import time
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote, urlsplit
 
-import urllib3
-from botocore.auth import SigV4Auth
-from botocore.awsrequest import AWSRequest
 from pydantic import BaseModel
 
 from wardlink.cloudclient.credentials import resolve_credentials
@@ -44,6 +43,9 @@ from wardlink.contract.models import (
     UploadRequest,
     UploadTicket,
 )
+
+if TYPE_CHECKING:
+    import urllib3
 
 SERVICE = "execute-api"
 M = TypeVar("M", bound=BaseModel)
@@ -70,6 +72,8 @@ class WardlinkApiClient:
         sleep: Callable[[float], None] = time.sleep,
         user_agent: str = "wardlink-gateway",
     ) -> None:
+        import urllib3
+
         parts = urlsplit(endpoint)
         if parts.scheme not in ("https", "http") or not parts.netloc:
             raise ValueError(f"endpoint must be an http(s) URL, not {endpoint!r}")
@@ -160,6 +164,8 @@ class WardlinkApiClient:
         procedure_id: str | None = None,
     ) -> UploadTicket:
         """Request an upload URL for ``path`` and PUT the file to it (with retries)."""
+        import urllib3
+
         data = path.read_bytes()
         ticket = self.request_upload_url(
             device_uid, path.name, content_type, procedure_id=procedure_id, size_bytes=len(data)
@@ -247,6 +253,8 @@ class WardlinkApiClient:
         4xx other than 429 raise ``ApiClientError`` at once; retryable failures that
         outlast the policy raise ``ApiUnavailableError``.
         """
+        import urllib3
+
         url = self._base + path + canonical_query(query)
         last_error = ""
         for attempt in range(1, self._retry.max_attempts + 1):
@@ -279,6 +287,9 @@ class WardlinkApiClient:
 
     def signed_headers(self, method: str, url: str, body: bytes) -> dict[str, str]:
         """Headers for one attempt, SigV4-signed with the current credentials."""
+        from botocore.auth import SigV4Auth
+        from botocore.awsrequest import AWSRequest
+
         request = AWSRequest(
             method=method,
             url=url,

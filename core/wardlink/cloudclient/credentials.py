@@ -6,6 +6,7 @@ and ``AWS_CONTAINER_AUTHORIZATION_TOKEN`` in its environment; botocore's
 ``ContainerProvider`` fetches (and refreshes, before they expire) the role
 credentials from that local endpoint. Off a core (a developer laptop, the local
 cloud) we fall back to botocore's default chain: environment, profile, and so on.
+botocore is imported when credentials are first resolved, not with this module.
 """
 
 from __future__ import annotations
@@ -14,14 +15,14 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
-import botocore.session
-from botocore.credentials import ContainerProvider, EnvProvider
-
 from wardlink.cloudclient.errors import NoCredentialsError
 
 
 def resolve_credentials(environ: Mapping[str, str] | None = None) -> Any:
     """Refreshable botocore credentials: container provider first, then the default chain."""
+    import botocore.session
+    from botocore.credentials import ContainerProvider, EnvProvider
+
     env = dict(os.environ if environ is None else environ)
     if ContainerProvider.ENV_VAR_FULL in env or ContainerProvider.ENV_VAR in env:
         credentials = ContainerProvider(environ=env).load()
