@@ -465,7 +465,7 @@ def measure(args: argparse.Namespace, directory: Path) -> dict[str, Any]:
 
     from wardlink.nucleus.emulator import EmulatorSettings, NucleusEmulator
 
-    logging.basicConfig(level=logging.WARNING)
+    logging.basicConfig(level=logging.ERROR)  # the components log to files in the work directory
     venv = Path(args.venv)
     wardlink = venv / "bin" / "wardlink"
     python = venv / "bin" / "python"
