@@ -21,13 +21,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from wardlink.codecs import CodecError, Decoded, FrameError, Reply, StreamCodec, ValueCodec
-from wardlink.codecs._ble_common import (
-    CHAR_CURRENT_TIME,
-    CHAR_DATE_TIME,
-    apply_clock_offset,
-    clock_offset,
-    parse_device_clock,
-)
 from wardlink.gateway.spool_writer import SpoolWriter
 from wardlink.model import (
     Connectivity,
@@ -107,6 +100,15 @@ class DeviceWorker:
         self, codec: ValueCodec, source: str, data: bytes
     ) -> list[Decoded | FrameError | Reply]:
         """One BLE characteristic value. The device clock sets the time correction."""
+        # BLE helpers load with the first value: a serial-only proxy never pays for them.
+        from wardlink.codecs._ble_common import (
+            CHAR_CURRENT_TIME,
+            CHAR_DATE_TIME,
+            apply_clock_offset,
+            clock_offset,
+            parse_device_clock,
+        )
+
         if source in (CHAR_CURRENT_TIME, CHAR_DATE_TIME):
             try:
                 self._clock_offset = clock_offset(parse_device_clock(data), datetime.now(UTC))

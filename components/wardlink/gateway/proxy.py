@@ -55,7 +55,6 @@ from wardlink.spool import Durability, Spool
 from wardlink.transports import Backoff, Transport
 from wardlink.transports.base import sleep_backoff
 from wardlink.transports.serial import SerialSettings, SerialTransport
-from wardlink.transports.tcp import TcpClientTransport, TcpListenerTransport, parse_networks
 
 log = logging.getLogger(__name__)
 
@@ -174,6 +173,8 @@ def _ble_link(
 
 
 def _tcp_transport(device: DeviceConfig, spec: TcpTransportSpec) -> Transport:
+    from wardlink.transports.tcp import TcpClientTransport, TcpListenerTransport, parse_networks
+
     site = device.tcp
     host = (site.host if site else None) or spec.host
     port = site.port if site and site.port is not None else spec.port
