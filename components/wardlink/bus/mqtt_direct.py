@@ -3,7 +3,10 @@
 Used on gateways that do not run Greengrass, on developer machines, and by the
 demo. The connection goes through awsiotsdk's ``mqtt5_client_builder`` with
 mutual TLS, exactly as a device certificate connects to AWS IoT Core; a plain
-``mqtt://`` URL is accepted for loopback development brokers only.
+``mqtt://`` URL is accepted for loopback development brokers only. That rule is
+checked when an endpoint is made and again when the client is built, so code that
+builds its own ``MqttEndpoint`` (not through the validated configuration) cannot
+send telemetry in the clear over the network either.
 
 Configuration and secrets come from local files (see ``wardlink.runtime.config``),
 the local bus is in-process, and ``update_state`` is logged.
@@ -32,12 +35,15 @@ from wardlink.bus.port import (
     LocalHandler,
     NotConnected,
 )
+from wardlink.contract.endpoints import require_tls
 
 log = logging.getLogger(__name__)
 
 _KEEP_QOS1_WHILE_OFFLINE = (
     mqtt5.ClientOperationQueueBehaviorType.FAIL_NON_QOS1_PUBLISH_ON_DISCONNECT
 )
+#: AWS IoT Core's limit on an MQTT client id (UTF-8 bytes).
+MAX_CLIENT_ID_BYTES = 128
 
 
 @dataclass(frozen=True)
@@ -45,7 +51,10 @@ class MqttEndpoint:
     """Where to connect and with which credentials.
 
     ``mqtts://host:port`` requires ``cert``, ``key`` and ``ca`` (mutual TLS, like
-    IoT Core). ``mqtt://host:port`` is plain TCP, accepted only for development.
+    IoT Core). ``mqtt://host:port`` is plain TCP, accepted only to a loopback host
+    (``PlaintextEndpointError`` otherwise). ``client_id`` must be unique on the
+    broker: a second connection with the same id takes the session over and the
+    broker disconnects the first.
     """
 
     url: str
@@ -53,6 +62,20 @@ class MqttEndpoint:
     cert: str | None = None
     key: str | None = None
     ca: str | None = None
+
+    def __post_init__(self) -> None:
+        self.check()
+
+    def check(self) -> None:
+        """Raise ``ValueError`` unless this endpoint may be connected to as it is."""
+        _ = self.tls  # a supported scheme
+        require_tls(self.url, secure="mqtts", plain="mqtt", default_port=8883)
+        size = len(self.client_id.encode("utf-8"))
+        if not 0 < size <= MAX_CLIENT_ID_BYTES:
+            raise ValueError(
+                f"MQTT client id {self.client_id!r} is {size} bytes; "
+                f"AWS IoT Core accepts 1..{MAX_CLIENT_ID_BYTES}"
+            )
 
     @property
     def host(self) -> str:
@@ -95,6 +118,7 @@ class DirectMqttBus(EdgeBus):
 
     def _build_client(self) -> mqtt5.Client:
         ep = self.endpoint
+        ep.check()  # again, where the connection is made
         connect = mqtt5.ConnectPacket(client_id=ep.client_id, keep_alive_interval_sec=30)
         common: dict[str, Any] = {
             "on_lifecycle_connection_success": self._on_success,

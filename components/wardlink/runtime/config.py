@@ -13,11 +13,16 @@ from __future__ import annotations
 import ipaddress
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
+from wardlink.contract.endpoints import require_tls
 from wardlink.model.identity import DEVICE_ID_PATTERN
+
+#: How an error names the secure replacement of a plain-text broker URL.
+MQTTS_HINT = " (mutual TLS: give broker.cert, broker.key and broker.ca)"
 
 
 class _Config(BaseModel):
@@ -34,12 +39,23 @@ class SpoolConfig(_Config):
 
 
 class BrokerConfig(_Config):
-    """Direct MQTT connection (no Greengrass). ``mqtts://`` needs cert, key and ca."""
+    """Direct MQTT connection (no Greengrass). ``mqtts://`` needs cert, key and ca.
+
+    ``mqtt://`` (plain text) is refused here, at start-up, for any host that is not
+    loopback: see ``wardlink.contract.endpoints``.
+    """
 
     url: str = "mqtt://127.0.0.1:1883"
     cert: Path | None = None
     key: Path | None = None
     ca: Path | None = None
+
+    @field_validator("url")
+    @classmethod
+    def _tls_unless_loopback(cls, url: str) -> str:
+        if urlsplit(url).scheme not in ("mqtt", "mqtts"):
+            raise ValueError(f"broker URL must be mqtts://HOST:PORT, not {url!r}")
+        return require_tls(url, secure="mqtts", plain="mqtt", default_port=8883, hint=MQTTS_HINT)
 
 
 class UplinkConfig(_Config):
@@ -119,11 +135,20 @@ class DeviceConfig(_Config):
 
 
 class ApiConfig(_Config):
-    """The cloud API the Uplink registers devices with (SigV4, token-exchange credentials)."""
+    """The cloud API the Uplink registers devices with (SigV4, token-exchange credentials).
+
+    ``http://`` is refused at start-up for any host that is not loopback: the
+    requests carry SigV4 signatures and device identities.
+    """
 
     url: str = Field(pattern=r"^https?://")
     region: str = Field(default="us-east-1", pattern=r"^[a-z]{2}(-[a-z]+)+-\d$")
     site_id: str | None = Field(default=None, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+
+    @field_validator("url")
+    @classmethod
+    def _tls_unless_loopback(cls, url: str) -> str:
+        return require_tls(url, secure="https", plain="http")
 
 
 class GatewayConfig(_Config):

@@ -10,6 +10,12 @@ Retries: 429, 5xx and connection errors, with exponential backoff and full jitte
 upload-URL request retried after a lost response may leave one extra *pending*
 entry in the device's ``data_files``, which is harmless.
 
+Only TLS leaves the machine: ``https://`` endpoints, and ``http://`` to a loopback
+host (the local cloud) and nothing else, checked when the client is made and again
+before each request and upload (``wardlink.contract.endpoints``), redirects not
+followed. The requests carry SigV4 signatures and device identities, and the
+upload PUTs carry device data files.
+
 Transport is urllib3 (already a botocore dependency), so the gateway needs
 nothing beyond botocore for this client. Both are imported when a client is made,
 not with this module: the Uplink imports it only once it has a device to register,
@@ -30,6 +36,7 @@ from pydantic import BaseModel
 from wardlink.cloudclient.credentials import resolve_credentials
 from wardlink.cloudclient.errors import ApiClientError, ApiUnavailableError
 from wardlink.cloudclient.retry import RetryPolicy
+from wardlink.contract.endpoints import require_tls
 from wardlink.contract.models import (
     Alarm,
     AlarmAction,
@@ -56,7 +63,8 @@ class WardlinkApiClient:
 
     ``endpoint`` is the API's invoke URL including the stage, e.g.
     ``https://abc123.execute-api.eu-west-1.amazonaws.com/prod`` (or the local
-    cloud's ``http://127.0.0.1:PORT``). ``credentials`` is any botocore
+    cloud's ``http://127.0.0.1:PORT``: plain ``http://`` only to a loopback host,
+    ``PlaintextEndpointError`` otherwise). ``credentials`` is any botocore
     credentials object; by default it is resolved as the gateway would.
     """
 
@@ -77,6 +85,7 @@ class WardlinkApiClient:
         parts = urlsplit(endpoint)
         if parts.scheme not in ("https", "http") or not parts.netloc:
             raise ValueError(f"endpoint must be an http(s) URL, not {endpoint!r}")
+        _require_tls(endpoint)
         self._base = endpoint.rstrip("/")
         self._region = region
         self._credentials = credentials if credentials is not None else resolve_credentials()
@@ -170,6 +179,7 @@ class WardlinkApiClient:
         ticket = self.request_upload_url(
             device_uid, path.name, content_type, procedure_id=procedure_id, size_bytes=len(data)
         )
+        _require_tls(ticket.url)  # the URL comes from the API: check it before sending data
         for attempt in range(1, self._retry.max_attempts + 1):
             try:
                 response = self._pool.request(
@@ -178,6 +188,7 @@ class WardlinkApiClient:
                     body=data,
                     headers=ticket.headers,
                     timeout=self._timeout,
+                    redirect=False,
                 )
             except urllib3.exceptions.HTTPError as exc:
                 error = f"connection error: {exc}"
@@ -255,7 +266,7 @@ class WardlinkApiClient:
         """
         import urllib3
 
-        url = self._base + path + canonical_query(query)
+        url = _require_tls(self._base + path + canonical_query(query))
         last_error = ""
         for attempt in range(1, self._retry.max_attempts + 1):
             headers = self.signed_headers(method, url, body)
@@ -301,6 +312,14 @@ class WardlinkApiClient:
         headers = {k: str(v) for k, v in request.headers.items()}
         headers["User-Agent"] = self._user_agent  # not signed (SigV4 leaves it out)
         return headers
+
+
+def _require_tls(url: str) -> str:
+    """``url`` if it is https, or http to a loopback host; PlaintextEndpointError otherwise."""
+    scheme = urlsplit(url).scheme
+    if scheme not in ("https", "http"):  # the URL itself may hold a signature: not shown
+        raise ValueError(f"refusing a {scheme or 'scheme-less'} URL: only https:// is used")
+    return require_tls(url, secure="https", plain="http")
 
 
 def canonical_query(query: Mapping[str, str | None] | None) -> str:

@@ -10,6 +10,8 @@ the operations listed in ``services``.
 
 The token file is written 0600 and removed on shutdown: a token is the only
 thing that proves which component is calling, exactly as on a real core device.
+A connection that has not presented one may cost little: it must send its
+CONNECT within ``connect_timeout`` seconds, and only a small one (see ``rpc``).
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ from wardlink.nucleus.config_store import ConfigStore
 from wardlink.nucleus.defaults import DEFAULT_THING_NAME
 from wardlink.nucleus.mqtt_bridge import BrokerSettings, MqttBridge
 from wardlink.nucleus.pubsub import LocalPubSub
-from wardlink.nucleus.rpc import RpcServer
+from wardlink.nucleus.rpc import CONNECT_TIMEOUT_SECONDS, RpcServer
 from wardlink.nucleus.secret_store import SecretStore
 from wardlink.nucleus.services import Nucleus, build_operations
 from wardlink.packaging.recipe import (
@@ -67,6 +69,8 @@ class EmulatorSettings:
     secrets_file: Path | None = None
     state_file: Path | None = None
     publish_timeout: float = 10.0
+    #: Seconds a new IPC connection has to authenticate before it is closed.
+    connect_timeout: float = CONNECT_TIMEOUT_SECONDS
 
 
 def write_private_json(path: Path, document: Any) -> None:
@@ -187,7 +191,10 @@ class NucleusEmulator:
             record_state=self.record_state,
         )
         self._server = RpcServer(
-            str(settings.socket_path), self.authenticate, build_operations(nucleus)
+            str(settings.socket_path),
+            self.authenticate,
+            build_operations(nucleus),
+            connect_timeout=settings.connect_timeout,
         )
         self._started = False
 

@@ -231,32 +231,50 @@ def decode(frame: bytes) -> Message:
 class FrameReader:
     """Cuts a byte stream into messages.
 
-    ``feed`` accepts any chunk and returns the messages it completed. The prelude
-    is validated before waiting for a body, so a garbage length cannot make the
-    reader buffer 4 GiB.
+    ``feed`` accepts any chunk and returns the messages it completed; ``push`` and
+    ``next_message`` do the same one message at a time, so that a server can change
+    the limits between two messages (the IPC server allows a peer only a small
+    CONNECT until it has authenticated). The prelude is validated before waiting for
+    a body, so a garbage length cannot make the reader buffer 4 GiB, and a length
+    above ``max_message_length`` is refused as soon as its prelude arrives: what the
+    reader holds is at most one message under the limit plus one chunk.
     """
 
     def __init__(self, max_message_length: int = MAX_MESSAGE_LENGTH) -> None:
         self._buffer = bytearray()
-        self._max = max_message_length
+        self.max_message_length = max_message_length
 
     def feed(self, chunk: bytes) -> list[Message]:
-        self._buffer.extend(chunk)
+        self.push(chunk)
         messages: list[Message] = []
-        while len(self._buffer) >= PRELUDE_LENGTH:
-            total, headers_length = _PRELUDE.unpack_from(self._buffer, 0)
-            if _U32.unpack_from(self._buffer, 8)[0] != zlib.crc32(bytes(self._buffer[:8])):
-                raise FramingError("prelude CRC mismatch")
-            if total < MIN_MESSAGE_LENGTH or total > self._max:
-                raise FramingError(f"message length {total} outside 16..{self._max}")
-            if headers_length > min(total - MIN_MESSAGE_LENGTH, MAX_HEADERS_LENGTH):
-                raise FramingError("headers length does not fit the message")
-            if len(self._buffer) < total:
-                break
-            frame = bytes(self._buffer[:total])
-            del self._buffer[:total]
-            messages.append(decode(frame))
+        while (message := self.next_message()) is not None:
+            messages.append(message)
         return messages
+
+    def push(self, chunk: bytes) -> None:
+        """Buffer ``chunk``; ``next_message`` takes the messages out."""
+        self._buffer.extend(chunk)
+
+    def next_message(self) -> Message | None:
+        """The next complete message, or None until more bytes arrive.
+
+        Raises ``FramingError`` as soon as the buffered prelude is invalid or
+        announces more than ``max_message_length`` bytes.
+        """
+        if len(self._buffer) < PRELUDE_LENGTH:
+            return None
+        total, headers_length = _PRELUDE.unpack_from(self._buffer, 0)
+        if _U32.unpack_from(self._buffer, 8)[0] != zlib.crc32(bytes(self._buffer[:8])):
+            raise FramingError("prelude CRC mismatch")
+        if total < MIN_MESSAGE_LENGTH or total > self.max_message_length:
+            raise FramingError(f"message length {total} outside 16..{self.max_message_length}")
+        if headers_length > min(total - MIN_MESSAGE_LENGTH, MAX_HEADERS_LENGTH):
+            raise FramingError("headers length does not fit the message")
+        if len(self._buffer) < total:
+            return None
+        frame = bytes(self._buffer[:total])
+        del self._buffer[:total]
+        return decode(frame)
 
     @property
     def pending(self) -> int:

@@ -6,6 +6,12 @@ One ``RpcConnection`` serves one client socket:
   A known token gets CONNECT_ACK with the ConnectionAccepted flag and binds the
   connection to that component; anything else gets a CONNECT_ACK without the flag
   and the socket is closed (the client raises ``AccessDeniedError``).
+* Until then the peer is nobody, and may cost the emulator little: its CONNECT must
+  arrive within ``connect_timeout`` seconds of the accept (the socket is closed
+  otherwise), and a message longer than ``MAX_CONNECT_MESSAGE_LENGTH`` is refused
+  at its prelude, before its body is buffered. Without those bounds, a dozen idle
+  sockets announcing 16 MiB messages held some 180 MB. Only an accepted connection
+  may send messages up to the event-stream limit of 16 MiB.
 * Every request opens a new client-chosen stream id with an APPLICATION_MESSAGE
   that has an ``operation`` header. The first reply on the stream is the
   response (or an APPLICATION_ERROR); streaming operations then send events on
@@ -38,7 +44,14 @@ from wardlink.nucleus.errors import (
     ServiceError,
     UnsupportedOperationError,
 )
-from wardlink.nucleus.eventstream import FrameReader, FramingError, Header, Message, encode
+from wardlink.nucleus.eventstream import (
+    MAX_MESSAGE_LENGTH,
+    FrameReader,
+    FramingError,
+    Header,
+    Message,
+    encode,
+)
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +59,10 @@ PROTOCOL_VERSION = "0.1.0"
 CONTENT_TYPE_JSON = "application/json"
 MAX_WRITE_BUFFER = 16 * 1024 * 1024
 REJECT_GRACE_SECONDS = 2.0
+#: How long a new connection has to send its CONNECT (a real client sends it at once).
+CONNECT_TIMEOUT_SECONDS = 5.0
+#: The largest message accepted before CONNECT: a CONNECT is a few headers and a token.
+MAX_CONNECT_MESSAGE_LENGTH = 16 * 1024
 
 
 class MessageType(IntEnum):
@@ -171,12 +188,15 @@ class RpcConnection:
         writer: asyncio.StreamWriter,
         authenticate: Callable[[str], str | None],
         operations: dict[str, OperationSpec],
+        connect_timeout: float = CONNECT_TIMEOUT_SECONDS,
     ) -> None:
         self._reader = reader
         self._writer = writer
         self._authenticate = authenticate
         self._operations = operations
-        self._frames = FrameReader()
+        self._connect_timeout = connect_timeout
+        self._connect_timer: asyncio.TimerHandle | None = None
+        self._frames = FrameReader(max_message_length=MAX_CONNECT_MESSAGE_LENGTH)
         self._streams: dict[int, Stream] = {}
         self._last_stream_id = 0
         self._tasks: set[asyncio.Task[None]] = set()
@@ -263,17 +283,23 @@ class RpcConnection:
 
     # ---------------------------------------------------------------- receiving
     async def serve(self) -> None:
+        self._connect_timer = self._loop.call_later(self._connect_timeout, self._no_connect)
         try:
             while not self._closing:
                 chunk = await self._reader.read(65536)
                 if not chunk:
                     break
-                try:
-                    messages = self._frames.feed(chunk)
-                except FramingError as exc:
-                    log.warning("dropping IPC connection of %s: %s", self.component or "?", exc)
-                    break
-                for message in messages:
+                self._frames.push(chunk)
+                # One message at a time: an accepted CONNECT raises the size limit
+                # for the messages behind it.
+                while not self._closing:
+                    try:
+                        message = self._frames.next_message()
+                    except FramingError as exc:
+                        log.warning("dropping IPC connection of %s: %s", self.component or "?", exc)
+                        return
+                    if message is None:
+                        break
                     await self._dispatch(message)
         except ConnectionError:
             pass
@@ -284,10 +310,20 @@ class RpcConnection:
             with contextlib.suppress(Exception):
                 await self._writer.wait_closed()
 
+    def _no_connect(self) -> None:
+        if self.component is None and not self._closing:
+            log.warning(
+                "closing an IPC connection that sent no CONNECT within %.1f s",
+                self._connect_timeout,
+            )
+            self.close()
+
     def close(self) -> None:
         if self._closing:
             return
         self._closing = True
+        if self._connect_timer is not None:
+            self._connect_timer.cancel()
         for stream in list(self._streams.values()):
             stream._finish()
         self._writer.close()
@@ -386,6 +422,9 @@ class RpcConnection:
             self._loop.call_later(REJECT_GRACE_SECONDS, self.close)
             return
         self.component = component
+        if self._connect_timer is not None:
+            self._connect_timer.cancel()
+        self._frames.max_message_length = MAX_MESSAGE_LENGTH
         log.info("IPC connection accepted for %s", component)
         await self.send_raw(MessageType.CONNECT_ACK, MessageFlag.CONNECTION_ACCEPTED, 0)
 
@@ -441,10 +480,12 @@ class RpcServer:
         socket_path: str,
         authenticate: Callable[[str], str | None],
         operations: dict[str, OperationSpec],
+        connect_timeout: float = CONNECT_TIMEOUT_SECONDS,
     ) -> None:
         self.socket_path = socket_path
         self._authenticate = authenticate
         self._operations = operations
+        self._connect_timeout = connect_timeout
         self._server: asyncio.base_events.Server | None = None
         self._connections: set[RpcConnection] = set()
 
@@ -452,7 +493,9 @@ class RpcServer:
         self._server = await asyncio.start_unix_server(self._accept, path=self.socket_path)
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        connection = RpcConnection(reader, writer, self._authenticate, self._operations)
+        connection = RpcConnection(
+            reader, writer, self._authenticate, self._operations, self._connect_timeout
+        )
         self._connections.add(connection)
         try:
             await connection.serve()
