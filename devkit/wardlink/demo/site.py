@@ -66,8 +66,16 @@ class _Broker:
 
     async def start(self) -> None:
         if self.options.broker:
-            if urlparse(self.options.broker).scheme != "mqtt":
+            from wardlink.contract.endpoints import is_loopback_host
+
+            parsed = urlparse(self.options.broker)
+            if parsed.scheme != "mqtt":
                 raise SystemExit("--broker takes mqtt://HOST:PORT (plain loopback broker)")
+            if not is_loopback_host(parsed.hostname or ""):
+                raise SystemExit(
+                    f"--broker {self.options.broker}: plain-text MQTT is allowed to loopback "
+                    "hosts only; run the broker on this machine"
+                )
             return
         from wardlink.devtools.mqtt_broker import EmbeddedBroker
 
