@@ -2,9 +2,14 @@
 
 * ``devices decode --codec NAME --hex HEX`` (or ``--file CAPTURE``) decodes bytes
   and prints the events as JSON. Observations are printed in full; patient data
-  never is: a decoded patient shows as ``"<redacted: N fields>"``, free-text
-  annotations and device details as their length only, and frame errors without
-  their raw bytes (which may hold a whole HL7 message).
+  never is, only counted: a decoded patient shows as ``"<redacted: N fields>"``
+  (and ``patient_fields`` totals them), free-text annotations and device details
+  as their length only, and frame errors without their raw bytes (which may hold
+  a whole HL7 message). A frame error's reason is the codec's own sentence, but it
+  still goes through the log filter's ``scrub_text``, which also knows the values
+  of the patients just decoded. Whatever a library logs while decoding goes
+  through the same filter (``scrubbed_logs``): a parser that quotes a raw field
+  reaches the terminal scrubbed.
 * ``devices codecs`` lists the codecs, ``devices profiles`` the device profiles,
   ``devices validate FILE`` checks a profile and explains what is wrong.
 """
@@ -33,6 +38,7 @@ from wardlink.model import DeviceStatus, Observation, PatientContext
 
 
 def _patient_fields(patient: PatientContext) -> int:
+    """How many identifying fields a decoded patient has: all the CLI ever says of them."""
     count = sum(1 for name in ("sex", "id_type") if getattr(patient, name))
     return count + len(patient.values())
 
@@ -82,10 +88,12 @@ def event_json(event: CodecEvent) -> dict[str, Any]:
             "hex": event.data.hex(" ") if len(event.data) <= 16 else None,
             "bytes": len(event.data),
         }
-    extra = {k: v for k, v in (("key", getattr(event, "key", None)),) if v}
+    from wardlink.phi.logfilter import scrub_text
+
+    extra = {k: scrub_text(v) for k, v in (("key", getattr(event, "key", None)),) if v}
     return {
         "event": type(event).__name__,
-        "reason": event.reason,
+        "reason": scrub_text(event.reason),
         "raw_bytes": len(event.raw),
         **extra,
     }
@@ -108,6 +116,13 @@ def _context(args: argparse.Namespace) -> DecodeContext:
 
 
 def _decode(args: argparse.Namespace) -> int:
+    from wardlink.phi.logfilter import scrubbed_logs
+
+    with scrubbed_logs():
+        return _decode_scrubbed(args)
+
+
+def _decode_scrubbed(args: argparse.Namespace) -> int:
     try:
         codec_class = get_codec(args.codec)
     except KeyError as exc:
@@ -150,6 +165,9 @@ def _decode(args: argparse.Namespace) -> int:
         "bytes": len(data),
         "events": [event_json(e) for e in events],
         "observations": sum(len(e.observations) for e in events if isinstance(e, Decoded)),
+        "patient_fields": sum(
+            _patient_fields(e.patient) for e in events if isinstance(e, Decoded) and e.patient
+        ),
         "errors": sum(1 for e in events if isinstance(e, FrameError)),
     }
     print(json.dumps(result, indent=2))

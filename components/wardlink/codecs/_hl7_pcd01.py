@@ -24,10 +24,19 @@ HL7 v2.6 chapter 7):
 
 A repeating PID starts a new patient group (ORU_R01 PATIENT_RESULT repeats); each
 group becomes one ``Decoded``.
+
+Escape sequences (HL7 v2.6 section 2.7) are undone here by ``unescape``, not by the
+``hl7`` library: on a sequence it does not know (``\\Q\\``) the library logs the whole
+raw field at ERROR - a patient's name or bed, in a log Greengrass may ship to
+CloudWatch. Ours is pure and reports only how many sequences it dropped, and where
+(``PID-5``). The library's own loggers are silenced as well, in case a path we do
+not use today reaches them (``_silence_library_logs``).
 """
 
 from __future__ import annotations
 
+import importlib
+import logging
 import math
 import re
 from collections.abc import Mapping
@@ -76,6 +85,82 @@ RESULT_STATUS: Final[dict[str, tuple[Quality, str | None]]] = {
 }
 
 
+#: Formatting commands (section 2.7.6): their text carries no meaning for a value.
+_FORMATTING: Final = (".br", ".sp", ".fi", ".nf", ".in", ".ti", ".sk", ".ce")
+_HEX: Final = re.compile(r"^(?:[0-9A-Fa-f]{2})+$")
+
+
+class _DropRecords(logging.Filter):
+    """Refuses every record: the ``hl7`` library's messages quote raw fields."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return False
+
+
+def _silence_library_logs() -> None:
+    """Drop whatever the ``hl7`` library logs: its messages embed raw message text.
+
+    python-hl7 0.4 names its loggers after its source files (``.../hl7/util.py``), so
+    they are found through the modules, not by a name. We never call the functions
+    that log (the library's ``unescape``, ``split_file``), so nothing is lost.
+    """
+    for module_name in ("hl7.util", "hl7.containers"):
+        module = importlib.import_module(module_name)
+        logger = getattr(module, "logger", None)
+        if not isinstance(logger, logging.Logger):
+            logger = logging.getLogger(getattr(module, "__file__", module_name))
+        if not any(isinstance(f, _DropRecords) for f in logger.filters):
+            logger.addFilter(_DropRecords())
+
+
+_silence_library_logs()
+
+
+def unescape(value: str, separators: str, esc: str) -> tuple[str, int]:
+    """``value`` with its HL7 escape sequences undone, and how many were not understood.
+
+    ``separators`` is the message's segment, field, repetition, component and
+    subcomponent separator (``"\\r|~^&"``), ``esc`` its escape character. Separator
+    escapes (``\\F\\ \\R\\ \\S\\ \\T\\ \\E\\``) and hex data (``\\X41\\``) become their
+    characters; highlighting (``\\H\\ \\N\\``) becomes nothing and formatting
+    commands (``\\.br\\``) a space, since a value is one line of plain text. Anything
+    else - character-set switches (``\\C..\\``, ``\\M..\\``), site-defined ``\\Z..\\``
+    sequences, unknown or empty ones - is dropped and counted, never logged. An
+    escape character with no closing one is kept as sent.
+    """
+    if esc not in value:
+        return value, 0
+    mapping = {
+        "F": separators[1],
+        "R": separators[2],
+        "S": separators[3],
+        "T": separators[4],
+        "E": esc,
+        "H": "",
+        "N": "",
+    }
+    out: list[str] = []
+    dropped = 0
+    position = 0
+    while True:
+        start = value.find(esc, position)
+        end = value.find(esc, start + 1) if start >= 0 else -1
+        if end < 0:
+            out.append(value[position:])
+            return "".join(out), dropped
+        out.append(value[position:start])
+        sequence = value[start + 1 : end]
+        position = end + 1
+        if sequence in mapping:
+            out.append(mapping[sequence])
+        elif sequence[:1] == "X" and _HEX.match(sequence[1:]):
+            out.append(bytes.fromhex(sequence[1:]).decode("latin-1"))
+        elif sequence[:3] in _FORMATTING:
+            out.append(" ")
+        else:
+            dropped += 1
+
+
 class ContentError(ValueError):
     """The message parsed but its content is unusable (-> ACK code AE)."""
 
@@ -98,10 +183,16 @@ def hl7_datetime(value: str) -> datetime | None:
 
 @dataclass
 class _Seg:
-    """Read access to one parsed segment, with HL7 escapes undone."""
+    """Read access to one parsed segment, with HL7 escapes undone.
+
+    ``bad_escapes`` (shared by the segments of one message) collects the positions
+    (``PID-5``) whose escape sequences were dropped - positions only, never text.
+    """
 
     message: Any
     segment: Any
+    name: str = "?"
+    bad_escapes: list[str] = field(default_factory=list)
     _cache: dict[int, list[list[str]]] = field(default_factory=dict)
 
     def reps(self, number: int) -> list[list[str]]:
@@ -116,14 +207,14 @@ class _Seg:
         out: list[list[str]] = []
         for rep in self.segment(number):
             if isinstance(rep, str):
-                out.append([self._text(rep)])
+                out.append([self._text(rep, number)])
                 continue
             comps: list[str] = []
             for comp in rep:
                 if isinstance(comp, str):
-                    comps.append(self._text(comp))
+                    comps.append(self._text(comp, number))
                 else:
-                    comps.append(" ".join(self._text(str(s)) for s in comp if str(s)))
+                    comps.append(" ".join(self._text(str(s), number) for s in comp if str(s)))
             out.append(comps)
         return [r for r in out if any(c.strip() for c in r)]
 
@@ -141,13 +232,14 @@ class _Seg:
     def all_text(self, number: int) -> str:
         return "; ".join(" ".join(c.strip() for c in rep if c.strip()) for rep in self.reps(number))
 
-    def _text(self, value: str) -> str:
-        if "\\" not in value and self.message.esc not in value:
-            return value  # nothing to unescape: skip the library's slow path
-        try:
-            return str(self.message.unescape(value))
-        except Exception:
+    def _text(self, value: str, number: int) -> str:
+        esc = str(self.message.esc)
+        if esc not in value:
             return value
+        text, dropped = unescape(value, str(self.message.separators), esc)
+        if dropped:
+            self.bad_escapes.append(f"{self.name}-{number}")
+        return text
 
 
 def _xtn(seg: _Seg, number: int) -> str | None:
@@ -362,20 +454,24 @@ def observation_from_obx(
     )
 
 
-def decode_oru(message: Any, context: DecodeContext) -> list[CodecEvent]:
+def decode_oru(
+    message: Any, context: DecodeContext, bad_escapes: list[str] | None = None
+) -> list[CodecEvent]:
     """A parsed ORU^R01 -> one ``Decoded`` per patient group plus per-row errors.
 
+    Positions whose escape sequences were dropped are appended to ``bad_escapes``.
     Raises ``ContentError`` when the message has no usable structure at all.
     """
     events: list[CodecEvent] = []
-    msh = _Seg(message, message.segment("MSH"))
+    escapes: list[str] = [] if bad_escapes is None else bad_escapes
+    msh = _Seg(message, message.segment("MSH"), "MSH", escapes)
     message_time = hl7_datetime(msh.comp(7))
     groups: list[_Group] = []
     current = _Group()
     groups.append(current)
     for segment in message:
         seg_id = str(segment[0][0]) if len(segment) and len(segment[0]) else ""
-        seg = _Seg(message, segment)
+        seg = _Seg(message, segment, seg_id[:3] or "?", escapes)
         if seg_id == "PID":
             if current.pid is not None or current.observations:
                 current = _Group()

@@ -17,6 +17,12 @@ message's other events, HL7 "original mode"
 MSA-2 echoes the sender's MSH-10 so it can match the ACK to its message. A
 malformed message yields its ACK/NAK plus a ``FrameError`` - never an exception,
 because the parser is third-party code fed by a device we do not control.
+
+Nothing raw is logged here, and the ``hl7`` library logs nothing either (escape
+sequences are undone by ``_hl7_pcd01.unescape``; the library's loggers are
+silenced there). Escape sequences we do not understand are dropped and the message
+accepted; the log says which fields (``PID-5``), once per field per connection at
+WARNING, then at DEBUG.
 """
 
 from __future__ import annotations
@@ -181,6 +187,7 @@ class Hl7MllpCodec(StreamCodec):
         super().__init__(context)
         self._framer = MllpFramer()
         self._control_ids = control_ids
+        self._escape_fields_reported: set[str] = set()
 
     def reset(self) -> None:
         self._framer.reset()
@@ -224,9 +231,10 @@ class Hl7MllpCodec(StreamCodec):
                 self._ack(msh, REJECT, ERR_UNSUPPORTED_EVENT),
                 FrameError(f"unsupported ORU trigger event {msh.trigger_event[:8]!r}", raw),
             ]
+        bad_escapes: list[str] = []
         try:
             message = hl7.parse(text)
-            decoded = decode_oru(message, self.context)
+            decoded = decode_oru(message, self.context, bad_escapes)
         except Exception as exc:
             # The exception text may quote the message (PHI): log and report its type only.
             log.warning("HL7 message could not be processed: %s", type(exc).__name__)
@@ -234,9 +242,24 @@ class Hl7MllpCodec(StreamCodec):
                 self._ack(msh, ERROR, ERR_INTERNAL),
                 FrameError(f"HL7 message could not be processed ({type(exc).__name__})", raw),
             ]
+        if bad_escapes:
+            self._report_escapes(bad_escapes)
         # ACK last: a pipeline that handles events in order keeps the data before the
         # device is told it may forget it.
         return [*decoded, self._ack(msh, ACCEPT, None)]
+
+    def _report_escapes(self, fields: list[str]) -> None:
+        """Say where escape sequences were dropped: field positions and a count, no text."""
+        positions = sorted(set(fields))
+        new = not self._escape_fields_reported.issuperset(positions)
+        self._escape_fields_reported.update(positions)
+        log.log(
+            logging.WARNING if new else logging.DEBUG,
+            "HL7 escape sequences not understood, dropped: %d in %s",
+            len(fields),
+            ", ".join(positions),
+            extra={"device_id": self.context.device_id, "codec": self.name},
+        )
 
 
 @register

@@ -8,6 +8,10 @@ importing anything, from the ``name: ClassVar[str] = "..."`` line each codec cla
 carries (the one place a codec's name is written). If that finds nothing - a name
 computed at run time, a module shipped without source - every built-in module is
 imported, as ``all_codecs`` does, so the answer never depends on the shortcut.
+
+A registered name is also handed to the log filter (``keep_readable``): the text
+scrubber would read ``serial:nonin-2`` as a labelled serial number, and a technician
+needs to see which codec a log line is about.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from importlib.util import find_spec
 from pathlib import Path
 
 from wardlink.codecs.base import StreamCodec, ValueCodec
+from wardlink.phi.logfilter import keep_readable
 
 CodecClass = type[StreamCodec] | type[ValueCodec]
 _CODECS: dict[str, CodecClass] = {}
@@ -31,6 +36,7 @@ def register(cls: CodecClass) -> CodecClass:
     if cls.name in _CODECS and _CODECS[cls.name] is not cls:
         raise ValueError(f"codec name {cls.name!r} registered twice")
     _CODECS[cls.name] = cls
+    keep_readable(cls.name)
     return cls
 
 

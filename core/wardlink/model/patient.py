@@ -5,15 +5,22 @@ employers, visits) into a ``PatientContext``. The type exists so that the rest o
 the gateway can *link* an observation to a patient locally (for pseudonyms, for the
 technician UI on the same machine) without ever being able to send it anywhere:
 every serialization path raises ``PHIBoundaryError`` and its ``repr`` shows nothing.
+
+Each context registers its values, weakly, in the process's ``LIVE_PATIENTS``
+(``model.live_patients``) as it is built: the log filter removes them from every log
+line for as long as the context lives. Registering here, where every context is
+born, means no codec can forget to.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, NoReturn
 
 from pydantic import BaseModel, ConfigDict, Field, model_serializer
 
 from wardlink.model.errors import PHIBoundaryError
+from wardlink.model.live_patients import LIVE_PATIENTS
 
 
 def _refuse(*_args: Any, **_kwargs: Any) -> NoReturn:
@@ -64,6 +71,26 @@ class PatientContext(BaseModel):
     @model_serializer(mode="plain")
     def _never(self) -> dict[str, Any]:
         _refuse()
+
+    def model_post_init(self, context: Any, /) -> None:
+        LIVE_PATIENTS.hold(self, self.values())
+
+    def __copy__(self) -> PatientContext:
+        copied = super().__copy__()
+        LIVE_PATIENTS.hold(copied, copied.values())
+        return copied
+
+    def __deepcopy__(self, memo: dict[int, Any] | None = None) -> PatientContext:
+        copied = super().__deepcopy__(memo)
+        LIVE_PATIENTS.hold(copied, copied.values())
+        return copied
+
+    def model_copy(
+        self, *, update: Mapping[str, Any] | None = None, deep: bool = False
+    ) -> PatientContext:
+        copied = super().model_copy(update=update, deep=deep)
+        LIVE_PATIENTS.hold(copied, copied.values())  # ``update`` is applied after the copy
+        return copied
 
     def values(self) -> list[str]:
         """Every non-empty identifying string, for canary tests and the text scrubber."""
