@@ -66,8 +66,10 @@ class BleDeviceLink(Transport):
         self._sync = None
         if any(c.uuid == CHAR_RACP for c in spec.characteristics):
             from wardlink.devices.racp import GlucoseSync, SyncStateStore
+            from wardlink.runtime.files import private_dir
 
-            self._sync = GlucoseSync(self.transport, device_id, SyncStateStore(state_dir))
+            store = SyncStateStore(private_dir(state_dir))  # 0700: the DeviceProxy's own
+            self._sync = GlucoseSync(self.transport, device_id, store)
 
     @property
     def connected(self) -> bool:

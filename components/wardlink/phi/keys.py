@@ -9,20 +9,30 @@ them from a directory of key files. Both return raw key bytes.
 Key file / secret string format: ``base64:<data>``, ``hex:<data>`` or raw bytes.
 Keys shorter than 32 bytes are refused: a short HMAC key would make the
 pseudonyms guessable by brute force over the (small) space of MRNs.
+
+Key files this module creates are ``0600`` in a ``0700`` directory
+(``wardlink.runtime.files``): whoever reads a key can recompute every pseudonym.
+A key file other users can read still works, but is logged once, so that it is
+noticed and fixed rather than silently trusted.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import logging
 import os
 import re
 import secrets
+import stat
 import threading
 from pathlib import Path
 from typing import Any, Protocol
 
 from wardlink.model.errors import RedactionError
+from wardlink.runtime.files import PRIVATE_FILE, open_file, private_dir
+
+log = logging.getLogger(__name__)
 
 MIN_KEY_BYTES = 32
 _SECRET_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,255}$")
@@ -64,6 +74,7 @@ class FileSecretSource:
 
     def __init__(self, directory: str | os.PathLike[str]) -> None:
         self.directory = Path(directory)
+        self._warned: set[Path] = set()
 
     def path_for(self, secret_id: str) -> Path:
         if not _SECRET_ID_RE.match(secret_id) or ".." in secret_id.split("/"):
@@ -74,19 +85,27 @@ class FileSecretSource:
         path = self.path_for(secret_id)
         try:
             raw = path.read_bytes()
+            mode = stat.S_IMODE(path.stat().st_mode)
         except OSError as exc:
             raise SecretError(
                 f"secret {secret_id!r} not readable at {path}: {exc.strerror}"
             ) from exc
+        if mode & 0o077 and path not in self._warned:
+            self._warned.add(path)
+            log.warning(
+                "key file is open to other users; make it 0600",
+                extra={"secret_id": secret_id, "mode": oct(mode)},
+            )
         return require_key(decode_secret(raw), secret_id)
 
     def create(self, secret_id: str, nbytes: int = MIN_KEY_BYTES) -> Path:
         """Write a new random key (mode 0600) unless one exists; returns its path."""
         path = self.path_for(secret_id)
-        path.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(self.directory)
+        private_dir(path.parent)  # a secret id may name sub-directories
         data = b"base64:" + base64.b64encode(secrets.token_bytes(nbytes)) + b"\n"
         try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            fd = open_file(path, os.O_WRONLY | os.O_EXCL, PRIVATE_FILE)
         except FileExistsError:
             return path
         with os.fdopen(fd, "wb") as handle:

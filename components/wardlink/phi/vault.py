@@ -13,9 +13,20 @@ being written, never earlier ones)::
     ...
 
 The AES key is derived with HKDF-SHA256 from the configured key (a key file or a
-Greengrass secret). A record that fails authentication means a wrong key or
-tampering, and the vault refuses to open (fail closed); only a torn last line - a
-crash mid-write, before the token was handed out - is skipped.
+Greengrass secret).
+
+A damaged record must not cost every patient reference: a vault that refused to
+open would make the policy drop every identifier it pseudonymises until someone
+repaired the file. So a record that fails authentication (a flipped bit on the
+storage, a half-overwritten line) is skipped and counted (``corrupt_records``, and
+one ERROR log line with the count and line numbers, never a value); the person it
+named gets a new token the next time they are seen. Only when *no* record
+authenticates does the vault refuse to open (fail closed): that is a wrong key, not
+damage, and new tokens would silently split every patient's history. A torn last
+line - a crash mid-write, before the token was handed out - is skipped as before.
+
+The file is ``0600`` in a ``0700`` directory when the vault creates them
+(``wardlink.runtime.files``): it is the re-identification mechanism.
 """
 
 from __future__ import annotations
@@ -32,6 +43,7 @@ import threading
 from pathlib import Path
 
 from wardlink.model.errors import RedactionError
+from wardlink.runtime.files import PRIVATE_FILE, fix_mode, open_file, private_dir
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +87,7 @@ class TokenVault:
         self._lock = threading.Lock()
         self._by_value: dict[tuple[str, str], str] = {}
         self._by_token: dict[str, tuple[str, str]] = {}
+        self.corrupt_records = 0  # records skipped on open because they failed to decrypt
         self._load()
 
     # -- public API --------------------------------------------------------------
@@ -108,10 +121,10 @@ class TokenVault:
     def generate_key_file(path: str | os.PathLike[str]) -> Path:
         """Create a new random 32-byte key file (mode 0600) if none exists."""
         target = Path(path)
-        target.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(target.parent)
         data = b"base64:" + base64.b64encode(secrets.token_bytes(32)) + b"\n"
         with contextlib.suppress(FileExistsError):
-            fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            fd = open_file(target, os.O_WRONLY | os.O_EXCL, PRIVATE_FILE)
             with os.fdopen(fd, "wb") as handle:
                 handle.write(data)
         return target
@@ -129,9 +142,11 @@ class TokenVault:
             return
         if not data.startswith(HEADER):
             raise VaultError(f"{self.path} is not a wardlink vault")
+        fix_mode(self.path, PRIVATE_FILE)  # an older copy may have been made more open
         body = data[len(HEADER) :]
         lines = body.split(b"\n")
         torn_tail = not body.endswith(b"\n") and bool(lines[-1])
+        corrupt: list[int] = []
         for number, line in enumerate(lines, start=2):
             if not line:
                 continue
@@ -140,12 +155,24 @@ class TokenVault:
             except VaultError:
                 if torn_tail and number == len(lines) + 1:
                     log.warning("vault: skipped a torn last record (crash while writing)")
-                    continue
-                raise
+                else:
+                    corrupt.append(number)
+                continue
             entry = (str(record["k"]), str(record["v"]))
             token = str(record["t"])
             self._by_value[entry] = token
             self._by_token[token] = entry
+        if corrupt and not self._by_token:
+            raise VaultError(
+                f"vault {self.path}: no record decrypts (wrong key?); refusing to open it"
+            )
+        if corrupt:
+            self.corrupt_records = len(corrupt)
+            log.error(
+                "vault: skipped records that failed to decrypt; the people they named get"
+                " new tokens when next seen",
+                extra={"path": str(self.path), "skipped": len(corrupt), "lines": corrupt[:20]},
+            )
 
     def _decrypt(self, line: bytes) -> dict[str, object]:
         try:
@@ -163,8 +190,8 @@ class TokenVault:
         plain = json.dumps(record, separators=(",", ":")).encode()
         line = base64.b64encode(nonce + self._aead.encrypt(nonce, plain, _AAD)) + b"\n"
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+            private_dir(self.path.parent)
+            fd = open_file(self.path, os.O_WRONLY | os.O_APPEND, PRIVATE_FILE)
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX)
                 if os.fstat(fd).st_size == 0:

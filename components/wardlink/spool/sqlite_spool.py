@@ -27,6 +27,13 @@ Ordering: ``seq`` is SQLite's AUTOINCREMENT rowid, so it is gateway-scoped and
 strictly increasing even across deletes. A high-water mark is mirrored to a
 sidecar file so that a fresh spool, started after a corrupt one was quarantined,
 continues above every ``seq`` ever issued.
+
+Who may open it: the DeviceProxy and the Uplink may run as different OS users, so
+that a bug in the Uplink cannot reach the DeviceProxy's raw data. The spool is then
+the only thing they share: its directory is setgid ``2770`` with a group only those
+two users hold, and every file in it (database, ``-wal``, ``-shm``, high-water mark,
+quarantined copies) is ``0660`` (``wardlink.runtime.files``). Looking into a spool
+without changing it is ``ReadOnlySpool`` (``wardlink.spool.readonly``).
 """
 
 from __future__ import annotations
@@ -45,6 +52,14 @@ from pathlib import Path
 from wardlink.model import RecordKind, RedactedDeviceStatus, RedactedObservation, SpooledRecord
 from wardlink.model.health import GatewayHealth
 from wardlink.model.seal import sealing
+from wardlink.runtime.files import (
+    SHARED_FILE,
+    fix_mode,
+    open_file,
+    resolve_group,
+    shared_dir,
+    touch,
+)
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +94,8 @@ DROP TRIGGER IF EXISTS records_del;
 """
 
 _IN_CHUNK = 500  # bound on SQL parameters per statement
+_SIDECARS = ("-wal", "-shm")  # SQLite's own files beside the database in WAL mode
+QUARANTINE_DIR = "quarantine"
 
 
 def priority_of(kind: RecordKind) -> int:
@@ -116,6 +133,12 @@ class Spool:
 
     Methods are synchronous and short; asyncio callers batch and run them in a
     worker thread. One ``Spool`` object may be used from several threads.
+
+    ``group`` (a name or gid; configuration key ``spool.group``) is the group the
+    spool directory and files are given when this process creates them; None keeps
+    the directory's own group, which is right for a directory the installer made
+    setgid with the spool group. Opening a spool may change it (a corrupt file is
+    quarantined, a fresh one created): only the components open it this way.
     """
 
     def __init__(
@@ -125,20 +148,27 @@ class Spool:
         max_bytes: int = 256 * 1024 * 1024,
         ttl_seconds: float = 7 * 24 * 3600,
         durability: Durability = Durability.FULL,
+        group: str | int | None = None,
     ) -> None:
         self.path = Path(path)
         self.max_bytes = max_bytes
         self.ttl_seconds = ttl_seconds
         self.durability = durability
+        self._gid = resolve_group(group)
         self._lock = threading.RLock()
         self._evicted_unreported = 0
         self._evict_logged_at = -1e9
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._hwm_path = self.path.with_suffix(self.path.suffix + ".hwm")
+        shared_dir(self.path.parent, self._gid)
+        self._hwm_path = hwm_path(self.path)
+        for existing in (*(Path(str(self.path) + s) for s in _SIDECARS), self._hwm_path):
+            fix_mode(existing, SHARED_FILE, gid=self._gid)  # files of an earlier release
         self._db = self._open()
 
     # ----------------------------------------------------------------- opening
     def _connect(self) -> sqlite3.Connection:
+        # Created here, not by SQLite: SQLite would make it 0644, and gives -wal and
+        # -shm the database file's mode, so this one line sets all three.
+        touch(self.path, SHARED_FILE, gid=self._gid)
         db = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
         db.execute("PRAGMA journal_mode=WAL")
         db.execute(
@@ -164,10 +194,9 @@ class Spool:
 
     def _quarantine(self, reason: str) -> None:
         stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
-        qdir = self.path.parent / "quarantine"
-        qdir.mkdir(exist_ok=True)
+        qdir = shared_dir(self.path.parent / QUARANTINE_DIR, self._gid)
         target = qdir / f"{self.path.name}.{stamp}.{os.getpid()}"
-        for suffix in ("", "-wal", "-shm"):
+        for suffix in ("", *_SIDECARS):
             src = Path(str(self.path) + suffix)
             if src.exists():
                 shutil.move(src, Path(str(target) + suffix))
@@ -177,15 +206,15 @@ class Spool:
         )
 
     def _read_hwm(self) -> int:
-        try:
-            return int(self._hwm_path.read_text().strip() or 0)
-        except (OSError, ValueError):
-            return 0
+        return read_hwm(self.path)
 
     def _write_hwm(self, seq: int) -> None:
+        # Both components append (the Uplink its heartbeats): one temporary file each.
+        tmp = self._hwm_path.with_name(f"{self._hwm_path.name}.{os.getpid()}.tmp")
         try:
-            tmp = self._hwm_path.with_suffix(".tmp")
-            tmp.write_text(str(seq))
+            fd = open_file(tmp, os.O_WRONLY | os.O_TRUNC, SHARED_FILE, gid=self._gid)
+            with os.fdopen(fd, "w") as handle:
+                handle.write(str(seq))
             os.replace(tmp, self._hwm_path)
         except OSError as exc:  # a missing hwm only matters after a quarantine
             log.warning("could not record spool high-water mark", extra={"error": str(exc)})
@@ -338,34 +367,12 @@ class Spool:
         uplink can keep several batches outstanding without re-reading them.
         Only one kind is returned per call, so the result fits one envelope.
         """
-        after = after_seq or {}
         with self._lock:
             try:
-                for priority in sorted(set(_PRIORITY.values())):
-                    rows = self._db.execute(
-                        "SELECT seq, kind, body FROM records WHERE priority = ? AND seq > ?"
-                        " ORDER BY seq LIMIT ?",
-                        (priority, after.get(priority, 0), max_items),
-                    ).fetchall()
-                    if rows:
-                        return self._restore(rows, max_bytes)
+                return next_records(self._db, after_seq or {}, max_items, max_bytes)
             except sqlite3.DatabaseError as exc:
                 self._reopen_after_corruption(exc)
         return []
-
-    @staticmethod
-    def _restore(rows: list[tuple[int, str, bytes]], max_bytes: int) -> list[SpooledRecord]:
-        """Rebuild sealed records. Our own file held only sealed bytes: no re-validation."""
-        out: list[SpooledRecord] = []
-        total = 0
-        kinds = {k.value: k for k in RecordKind}
-        with sealing():
-            for seq, kind, body in rows:
-                total += len(body) + 16
-                if out and total > max_bytes:
-                    break
-                out.append(SpooledRecord.model_construct(seq=seq, kind=kinds[kind], body=body))
-        return out
 
     def ack(self, seqs: Iterable[int]) -> int:
         """Delete records the broker acknowledged. Returns how many were deleted."""
@@ -407,39 +414,11 @@ class Spool:
 
     def stats(self) -> SpoolStats:
         with self._lock:
-            db = self._db
-            bytes_, evicted, expired, dropped = db.execute(
-                "SELECT bytes, evicted, expired, dropped FROM totals WHERE id = 1"
-            ).fetchone()
-            by_kind = dict(
-                db.execute("SELECT kind, count(*) FROM records GROUP BY kind").fetchall()
-            )
-            oldest = db.execute("SELECT min(created) FROM records").fetchone()[0]
-            row = db.execute("SELECT seq FROM sqlite_sequence WHERE name='records'").fetchone()
-        return SpoolStats(
-            depth=sum(by_kind.values()),
-            bytes=int(bytes_),
-            oldest_age_s=max(0.0, time.time() - oldest) if oldest else 0.0,
-            evicted_total=int(evicted),
-            expired_total=int(expired),
-            dropped_total=int(dropped),
-            quarantined=self.quarantined_files(),
-            last_seq=int(row[0]) if row else 0,
-            depth_by_kind={str(k): int(v) for k, v in by_kind.items()},
-        )
+            return spool_stats(self._db, self.path)
 
     def quarantined_files(self) -> tuple[str, ...]:
         """Every spool file ever quarantined here, by this process or another one."""
-        qdir = self.path.parent / "quarantine"
-        if not qdir.is_dir():
-            return ()
-        return tuple(
-            sorted(
-                str(p)
-                for p in qdir.glob(self.path.name + ".*")
-                if not p.name.endswith(("-wal", "-shm"))
-            )
-        )
+        return quarantined_files(self.path)
 
     def close(self) -> None:
         with self._lock:
@@ -448,6 +427,81 @@ class Spool:
             except sqlite3.Error:
                 pass
             self._db.close()
+
+
+# -- queries shared with the read-only view (wardlink.spool.readonly) ------------------------
+
+
+def hwm_path(path: Path) -> Path:
+    return path.with_suffix(path.suffix + ".hwm")
+
+
+def read_hwm(path: Path) -> int:
+    """The high-water mark beside spool ``path``; 0 when there is none (or it is unreadable)."""
+    try:
+        return int(hwm_path(path).read_text().strip() or 0)
+    except (OSError, ValueError):
+        return 0
+
+
+def next_records(
+    db: sqlite3.Connection, after: dict[int, int], max_items: int, max_bytes: int
+) -> list[SpooledRecord]:
+    """The next records of the most urgent non-empty class (see ``Spool.read``)."""
+    for priority in sorted(set(_PRIORITY.values())):
+        rows = db.execute(
+            "SELECT seq, kind, body FROM records WHERE priority = ? AND seq > ?"
+            " ORDER BY seq LIMIT ?",
+            (priority, after.get(priority, 0), max_items),
+        ).fetchall()
+        if rows:
+            return _restore(rows, max_bytes)
+    return []
+
+
+def _restore(rows: list[tuple[int, str, bytes]], max_bytes: int) -> list[SpooledRecord]:
+    """Rebuild sealed records. Our own file held only sealed bytes: no re-validation."""
+    out: list[SpooledRecord] = []
+    total = 0
+    kinds = {k.value: k for k in RecordKind}
+    with sealing():
+        for seq, kind, body in rows:
+            total += len(body) + 16
+            if out and total > max_bytes:
+                break
+            out.append(SpooledRecord.model_construct(seq=seq, kind=kinds[kind], body=body))
+    return out
+
+
+def spool_stats(db: sqlite3.Connection, path: Path) -> SpoolStats:
+    """Depth, bytes, age and counters of the spool open as ``db`` at ``path``."""
+    bytes_, evicted, expired, dropped = db.execute(
+        "SELECT bytes, evicted, expired, dropped FROM totals WHERE id = 1"
+    ).fetchone()
+    by_kind = dict(db.execute("SELECT kind, count(*) FROM records GROUP BY kind").fetchall())
+    oldest = db.execute("SELECT min(created) FROM records").fetchone()[0]
+    row = db.execute("SELECT seq FROM sqlite_sequence WHERE name='records'").fetchone()
+    return SpoolStats(
+        depth=sum(by_kind.values()),
+        bytes=int(bytes_),
+        oldest_age_s=max(0.0, time.time() - oldest) if oldest else 0.0,
+        evicted_total=int(evicted),
+        expired_total=int(expired),
+        dropped_total=int(dropped),
+        quarantined=quarantined_files(path),
+        last_seq=int(row[0]) if row else 0,
+        depth_by_kind={str(k): int(v) for k, v in by_kind.items()},
+    )
+
+
+def quarantined_files(path: Path) -> tuple[str, ...]:
+    """Every copy of spool ``path`` ever quarantined, by any process."""
+    qdir = path.parent / QUARANTINE_DIR
+    try:
+        names = [p for p in qdir.glob(path.name + ".*") if not p.name.endswith(_SIDECARS)]
+    except OSError:
+        return ()
+    return tuple(sorted(str(p) for p in names))
 
 
 def _delete(db: sqlite3.Connection, seqs: list[int]) -> int:
