@@ -32,10 +32,18 @@ class _Config(BaseModel):
 
 
 class SpoolConfig(_Config):
+    """The spool both components open; ``group`` is the OS group they share it through.
+
+    Without ``group`` the spool's files take the group of its (setgid) directory,
+    which is how the documented installation shares it between the DeviceProxy's
+    and the Uplink's users.
+    """
+
     path: Path = Path("var/spool/wardlink.sqlite3")
     max_bytes: int = Field(default=256 * 1024 * 1024, ge=64 * 1024)
     ttl_seconds: float = Field(default=7 * 24 * 3600, gt=0)
     durability: Literal["full", "normal"] = "full"
+    group: str | None = Field(default=None, pattern=r"^[a-z_][a-z0-9_-]{0,31}$")
 
 
 class BrokerConfig(_Config):
