@@ -106,8 +106,13 @@ class Scrubber:
         keep_terms: Iterable[str] = (),
         dates: TextDateMode = "drop",
     ) -> None:
-        self._names: frozenset[str] = (lexicon or load_lexicon()).all
-        self._protected: frozenset[str] = CLINICAL_TERMS | {fold(t) for t in keep_terms}
+        # The lexicon's own set, not a copy: the log filter's scrubber and the policy's
+        # share it (each used to hold a 0.5 MB union of its own).
+        self._names: frozenset[str] = (lexicon if lexicon is not None else load_lexicon()).names
+        site_terms = {fold(t) for t in keep_terms}
+        self._protected: frozenset[str] = (
+            CLINICAL_TERMS | site_terms if site_terms else CLINICAL_TERMS
+        )
         self._common: frozenset[str] = COMMON_WORDS
         self._dates: TextDateMode = dates
 

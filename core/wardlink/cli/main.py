@@ -15,6 +15,14 @@ distribution declares them as entry points and this module gathers them.
 
 Command modules import their heavy dependencies inside the handlers, so building the
 parser stays cheap: ``wardlink phi redact`` does not pay for bleak or boto3.
+
+When the first argument names an installed command, only that command's entry point
+(and the extensions whose parent it is) is loaded. A gateway component runs as
+``wardlink run proxy|uplink`` for weeks: a module imported only to describe
+``wardlink devices`` or ``wardlink spool`` in a help text it never prints would stay
+resident all that time (``wardlink.cli.devices`` pulls in the codec registry, which
+the Uplink otherwise never loads). ``wardlink``, ``wardlink --help`` and a misspelt
+command still build the whole parser, so they list every command as before.
 """
 
 from __future__ import annotations
@@ -50,14 +58,22 @@ def _ordered(found: Iterable[EntryPoint]) -> list[EntryPoint]:
     return sorted(unique.values(), key=lambda e: (rank.get(e.name, len(rank)), e.name))
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The parser of every command the installed distributions provide."""
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The parser of every command the installed distributions provide.
+
+    With ``only``, the parser of that one command: its entry point and its extensions
+    are loaded, the other commands' modules are not. If no installed command has that
+    name, every command is loaded, so that argparse can name the valid choices.
+    """
     parser = argparse.ArgumentParser(
         prog="wardlink", description="Wardlink medical-device gateway tools"
     )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    commands = _ordered(entry_points(group=COMMANDS_GROUP))
+    if only is not None and any(entry.name == only for entry in commands):
+        commands = [entry for entry in commands if entry.name == only]
     extensible: dict[str, Any] = {}
-    for entry in _ordered(entry_points(group=COMMANDS_GROUP)):
+    for entry in commands:
         register = cast(Callable[[Any], Any], entry.load())
         returned = register(subparsers)
         if returned is not None:
@@ -70,8 +86,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    arguments = sys.argv[1:] if argv is None else list(argv)
+    # "-h", "--help" and no argument at all describe every command: build them all
+    first = arguments[0] if arguments and not arguments[0].startswith("-") else None
+    parser = build_parser(first)
+    args = parser.parse_args(arguments)
     func = getattr(args, "func", None)
     if func is None:
         parser.print_help()

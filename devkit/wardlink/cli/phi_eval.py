@@ -2,7 +2,8 @@
 
 * ``wardlink phi eval [--seed N] [--size N] [--corpus FILE]`` - recall and utility on
   a labelled corpus (generated with faker, or read from a JSONL file).
-* ``wardlink phi lexicon`` - regenerate the committed name lexicon from faker.
+* ``wardlink phi lexicon`` - regenerate the committed name lexicon from faker
+  (``wardlink.phieval.lexicon_build``; the edge only reads the file).
 
 They live apart from ``wardlink.cli.phi`` because the corpus, the scorer and faker
 are development tools: a gateway installs the redactor, never its evaluation. The
@@ -67,7 +68,8 @@ def _eval(args: argparse.Namespace) -> int:
 
 
 def _lexicon(args: argparse.Namespace) -> int:
-    from wardlink.phi.lexicon import DATA_FILE, write_lexicon
+    from wardlink.phi.lexicon import DATA_FILE
+    from wardlink.phieval.lexicon_build import write_lexicon
 
     try:
         counts = write_lexicon()
