@@ -38,7 +38,7 @@ FORBIDDEN = ("botocore", "boto3", "bleak", "dbus_fast", "bumble", "hl7", "faker"
 UPLINK_FORBIDDEN = (
     "yaml",
     "serial",
-    "wardlink.codecs.nonin2",
+    "wardlink.codecs",
     "wardlink.gateway",
     "wardlink.phi.policy",
     "wardlink.phi.hl7_redact",
@@ -82,7 +82,7 @@ def modules_after(code: str) -> list[str]:
 
 RUN_COMMAND = """
 from wardlink.cli.main import build_parser
-build_parser()  # every installed command registers itself, as `wardlink run` does
+build_parser("run")  # only the named command loads, as `wardlink run` does
 import wardlink.cli.run, wardlink.runtime.runner, wardlink.bus.greengrass_ipc
 """
 
