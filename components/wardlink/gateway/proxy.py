@@ -72,6 +72,7 @@ def open_spool(config: GatewayConfig) -> Spool:
         max_bytes=config.spool.max_bytes,
         ttl_seconds=config.spool.ttl_seconds,
         durability=Durability(config.spool.durability),
+        group=config.spool.group,
     )
 
 
@@ -354,10 +355,31 @@ class DeviceProxy(Component):
             await stop.wait()
         finally:
             async with self._lock:
+                stopping = [entry.identity for entry in self._devices.values()]
                 await self._stop_all()
             writer_stop.set()  # flush what the workers handed over, then close
+            background[1].cancel()  # the summary loop ends with ``stop``, a cancelled run never
             await asyncio.gather(*background, return_exceptions=True)
+            if stop.is_set():  # asked to stop, not failing: the devices' silence is planned
+                await self._announce_maintenance(bus, stopping)
             spool.close()
+
+    async def _announce_maintenance(self, bus: EdgeBus, devices: list[DeviceIdentity]) -> None:
+        """The last device summary of a graceful stop: every device marked as maintenance.
+
+        Sent after the spool writer has flushed, so that the Uplink's maintenance
+        notice is numbered after everything these devices said. Without it the cloud
+        sees only the devices falling silent, as if each had been lost.
+        """
+        if not devices or self.policy is None:
+            return
+        try:
+            payload = maintenance_announcement(self.policy, devices)
+            await bus.publish_local(LOCAL_DEVICES_TOPIC, payload)
+        except Exception as exc:  # the stop goes on; the cloud then alerts as for a crash
+            log.warning("maintenance not announced", extra={"error": str(exc)})
+            return
+        log.info("maintenance announced", extra={"devices": len(devices)})
 
     async def reconfigure(self, config: GatewayConfig) -> None:
         logging.getLogger().setLevel(config.log_level.upper())
@@ -556,6 +578,19 @@ def fault_announcement(
     entry["fault"] = json.loads(policy.redact_status(fault.status(), identity).to_json_bytes())
     entry["retrying"] = fault.retry
     return json.dumps(entry, separators=(",", ":")).encode()
+
+
+def maintenance_announcement(policy: RedactionPolicy, devices: Iterable[DeviceIdentity]) -> bytes:
+    """A device summary for a graceful stop: each device's sealed description
+    (disconnected: its link is closed) marked ``"maintenance": true``, which tells the
+    Uplink to announce maintenance for them rather than let them look lost."""
+    entries = []
+    for identity in devices:
+        sealed = policy.redact_device(identity, Connectivity.DISCONNECTED)
+        entry = json.loads(sealed.to_json_bytes())
+        entry["maintenance"] = True
+        entries.append(json.dumps(entry, separators=(",", ":")).encode())
+    return b"[" + b",".join(entries) + b"]"
 
 
 async def load_policy(bus: EdgeBus, config: GatewayConfig) -> RedactionPolicy:

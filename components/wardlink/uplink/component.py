@@ -2,6 +2,13 @@
 
 It never sees raw data: the spool holds sealed records only, so a bug here can
 lose or duplicate telemetry but cannot leak PHI.
+
+It also tells the cloud when the gateway stops on purpose. A graceful stop of the
+Uplink, or the DeviceProxy announcing its own (its last device summary marks every
+device ``"maintenance": true``), spools one health item in state ``maintenance``
+naming the devices. The detectors then hold the OFFLINE alerts that a restart or a
+deployment would otherwise raise for every device, for as long as their
+maintenance timer allows; a crash says nothing, and alerts as before.
 """
 
 from __future__ import annotations
@@ -51,14 +58,19 @@ class Uplink(Component):
         self.heartbeat: Heartbeat | None = None
         self._devices: dict[str, str] = {}
         self.registrar: DeviceRegistrar | None = None
+        self._stopping = False
 
     async def _on_devices(self, message: LocalMessage) -> None:
         try:
             announced = json.loads(message.payload)
             self._devices = {str(d["device_id"]): str(d["connectivity"]) for d in announced}
-        except (ValueError, TypeError, KeyError):
+            stopping = [str(d["device_id"]) for d in announced if d.get("maintenance") is True]
+        except (ValueError, TypeError, KeyError, AttributeError):
             log.warning("ignored malformed device announcement")
             return
+        if stopping and self.heartbeat is not None and not self._stopping:
+            # The DeviceProxy is stopping on purpose while we keep running.
+            await self.heartbeat.announce_maintenance(stopping)
         if self.registrar is not None:
             await self.registrar.on_local_devices(message)
 
@@ -77,6 +89,7 @@ class Uplink(Component):
             max_bytes=config.spool.max_bytes,
             ttl_seconds=config.spool.ttl_seconds,
             durability=Durability(config.spool.durability),
+            group=config.spool.group,
         )
         self.publisher = Publisher(bus, spool, config.gateway_id, limits_from(config))
         self.heartbeat = Heartbeat(
@@ -101,9 +114,14 @@ class Uplink(Component):
         if self.registrar is not None:
             tasks.append(asyncio.create_task(self.registrar.run(inner_stop)))
         await stop.wait()
+        self._stopping = True
         inner_stop.set()
         await asyncio.gather(*tasks)
-        # Graceful stop: give what is spooled a bounded chance to leave.
-        drained = await self.publisher.drain(config.uplink.drain_timeout_seconds)
+        # Graceful stop: announce maintenance, then give what is spooled up to the
+        # announcement a bounded chance to leave (anything newer waits for our return).
+        notice = await self.heartbeat.announce_maintenance(self._devices)
+        drained = await self.publisher.drain(
+            config.uplink.drain_timeout_seconds, through_seq=notice
+        )
         log.info("uplink stopped", extra={"drained": drained, "left": spool.stats().depth})
         spool.close()

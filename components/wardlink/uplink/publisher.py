@@ -26,6 +26,8 @@ from wardlink.uplink.topics import uplink_topic
 
 log = logging.getLogger(__name__)
 
+_BEYOND_EVERY_SEQ = 2**63 - 1  # SQLite's largest integer: a read cursor that skips a class
+
 
 @dataclass
 class UplinkCounters:
@@ -71,6 +73,7 @@ class Publisher:
         self._failed = False
         self._attempt = 0
         self._rate_window: list[tuple[float, int]] = []
+        self._through: int | None = None  # drain(through_seq=...): publish nothing newer
 
     def apply_limits(self, limits: UplinkLimits) -> None:
         """Adopt new limits (a configuration update) without dropping anything in flight."""
@@ -102,12 +105,7 @@ class Publisher:
                 if not self.bus.uplink_connected:
                     await self._sleep(stop, 0.2)
                     continue
-                batch = await asyncio.to_thread(
-                    self.spool.read,
-                    after_seq=self._cursor,
-                    max_items=self.limits.max_items_per_message,
-                    max_bytes=self.limits.max_payload_bytes - Envelope.overhead(self.gateway_id),
-                )
+                batch = await asyncio.to_thread(self._next_batch, self._cursor)
                 if not batch:
                     await self._sleep(stop, self.poll_interval)
                     continue
@@ -115,20 +113,53 @@ class Publisher:
         finally:
             await self._settle()
 
-    async def drain(self, timeout: float) -> bool:
-        """Publish until the spool is empty or ``timeout`` passes. True if emptied."""
+    async def drain(self, timeout: float, through_seq: int | None = None) -> bool:
+        """Publish until the spool is empty or ``timeout`` passes. True if emptied.
+
+        With ``through_seq``, publish only the records numbered up to it, and count
+        the spool as empty when none of those is left. The Uplink stops this way
+        after announcing maintenance: a record written after the announcement
+        (the DeviceProxy keeps reading devices while the Uplink restarts) would
+        tell the cloud the devices are back before the gateway has gone away; it
+        waits in the spool for the next start instead.
+        """
+        self._through = through_seq
         stop = asyncio.Event()
         runner = asyncio.create_task(self.run(stop))
         deadline = time.monotonic() + timeout
         try:
             while time.monotonic() < deadline:
-                if (await asyncio.to_thread(self.spool.stats)).depth == 0:
+                if await asyncio.to_thread(self._drained):
                     return True
                 await asyncio.sleep(0.1)
             return False
         finally:
             stop.set()
             await runner
+            self._through = None
+
+    def _next_batch(self, cursor: dict[int, int]) -> list[SpooledRecord]:
+        """The next records to send after ``cursor``: most urgent class first, and with
+        a ``through_seq`` limit none numbered above it (a class holding only newer
+        records is skipped, the others are cut at the limit)."""
+        skip = dict(cursor)
+        while True:
+            batch = self.spool.read(
+                after_seq=skip,
+                max_items=self.limits.max_items_per_message,
+                max_bytes=self.limits.max_payload_bytes - Envelope.overhead(self.gateway_id),
+            )
+            if not batch or self._through is None:
+                return batch
+            kept = [record for record in batch if record.seq <= self._through]
+            if kept:
+                return kept
+            skip[priority_of(batch[0].kind)] = _BEYOND_EVERY_SEQ
+
+    def _drained(self) -> bool:
+        if self._through is None:
+            return self.spool.stats().depth == 0
+        return not self._next_batch({})
 
     async def _sleep(self, stop: asyncio.Event, seconds: float) -> None:
         self._wakeup.clear()

@@ -77,7 +77,9 @@ class LocalCloudConfig:
     detectors: bool = True
     """Run the catalog detector models on bridged envelopes and record their alarms."""
     detector_timers: Mapping[str, float] | None = None
-    """Shortened timers by name, e.g. ``{"heartbeat": 10}`` (seconds, at least 1)."""
+    """Shortened timers by name, e.g. ``{"heartbeat": 10}`` (seconds, at least 1). A
+    ``maintenance`` timer (the hold after a gateway's planned restart) is left at its
+    900 s unless named too; keep it longer than ``heartbeat``."""
     alerts_file: str | Path | None = None
     """Where alerts are appended as JSON lines; default ``<workdir>/alerts.jsonl``."""
     workdir: str | Path | None = None

@@ -13,7 +13,13 @@ contract (docs/detectors.md) turns each item into one input message:
   wins over whatever the item itself claims;
 - telemetry and status messages also get ``device_uid = "{gateway_id}/{device_id}"``,
   the Devices table key, because device ids are only unique per gateway and the
-  device models are keyed by it.
+  device models are keyed by it;
+- a health item in state ``maintenance`` (a gateway stopping on purpose) also
+  becomes one ``WardlinkStatus`` message per device it names, with connectivity
+  ``maintenance`` and the item's ``at`` and ``seq``. The device models are keyed
+  by device, and an IoT Events detector only sees messages with its own key: this
+  is how each device's offline detector learns that its silence is planned.
+  Gateways never send that connectivity themselves.
 
 A bad item is reported and skipped, never fatal to its siblings; an envelope that
 is not ``wardlink.envelope/1`` at all is refused as a whole (fail closed: an
@@ -50,6 +56,9 @@ INPUT_FOR_KIND: Mapping[str, str] = {
 }
 KINDS_WITHOUT_INPUT: frozenset[str] = frozenset()
 DEVICE_KINDS = frozenset({"telemetry", "status", "alert"})
+MAINTENANCE = "maintenance"
+"""A health item's ``state`` when the gateway stops on purpose; also the connectivity
+of the per-device messages made from it."""
 
 _GATEWAY_ID = re.compile(r"^[A-Za-z0-9:_-]{1,128}$")
 _DEVICE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
@@ -134,7 +143,44 @@ def flatten_envelope(data: bytes | str | Mapping[str, Any]) -> Flattened:
             f"{gateway_id}/{kind}/{seq}" if seq is not None else f"{gateway_id}/{batch_id}/{index}"
         )
         messages.append(InputMessage(input_name, payload, message_id, gateway_id, seq))
+        if kind == "health" and payload.get("state") == MAINTENANCE:
+            held, refused = _maintenance_messages(payload, gateway_id, seq)
+            messages.extend(held)
+            problems.extend(ItemProblem(index, seq, reason) for reason in refused)
     return Flattened(gateway_id, kind, batch_id, tuple(messages), tuple(problems))
+
+
+def _maintenance_messages(
+    item: dict[str, Any], gateway_id: str, seq: int | None
+) -> tuple[list[InputMessage], list[str]]:
+    """One ``WardlinkStatus`` (connectivity ``maintenance``) per device a maintenance
+    health item names, and the reasons for the device ids that could not be used.
+
+    The ``seq`` is required: the device model ends the hold only on data numbered
+    after the announcement, so a notice without one would hold nothing safely.
+    """
+    devices = item.get("maintenance_devices", [])
+    if not isinstance(devices, list):
+        return [], ["maintenance_devices must be a list"]
+    if seq is None:
+        return [], ["a maintenance item without seq cannot hold any device"] if devices else []
+    messages: list[InputMessage] = []
+    refused: list[str] = []
+    for device_id in dict.fromkeys(devices):
+        if not isinstance(device_id, str) or not _DEVICE_ID.match(device_id):
+            refused.append(f"maintenance device {device_id!r} is not a device id")
+            continue
+        payload = {
+            "device_uid": f"{gateway_id}/{device_id}",
+            "device_id": device_id,
+            "gateway_id": gateway_id,
+            "at": item.get("at"),
+            "connectivity": MAINTENANCE,
+            "seq": seq,
+        }
+        message_id = f"{gateway_id}/health/{seq}/{device_id}"
+        messages.append(InputMessage("WardlinkStatus", payload, message_id, gateway_id, seq))
+    return messages, refused
 
 
 def _seq_of(item: Any) -> int | None:
