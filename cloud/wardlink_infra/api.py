@@ -8,13 +8,16 @@ enforced). Access logs are JSON in a KMS-encrypted log group; execution logs are
 at ERROR with data tracing off (bodies could carry identifiers we do not want in
 logs); X-Ray tracing is on. A regional WAF web ACL fronts the stage.
 
-Gateway routes are ``/devices...``; support routes are ``/alarms...``. The
-token-exchange role gets ``execute-api:Invoke`` on the gateway routes only.
+Gateway routes are ``/gateways/{gateway_id}/devices...``; the token-exchange role
+gets ``execute-api:Invoke`` on them only with ``${credentials-iot:ThingName}`` in
+place of the gateway, so IAM refuses a gateway on another gateway's paths. Fleet
+search (``/devices``) and alarms (``/alarms...``) belong to the support role
+(``support_role``), which support staff and operators assume. The grants are
+``wardlink.contract.access``, which the local cloud enforces too; the handlers learn
+which callers are gateways from ``GATEWAY_ROLE_NAME``.
 """
 
 from __future__ import annotations
-
-from dataclasses import dataclass
 
 import aws_cdk as cdk
 from aws_cdk import aws_apigateway as apigw
@@ -26,6 +29,7 @@ from aws_cdk import aws_wafv2 as wafv2
 from constructs import Construct
 from pydantic import BaseModel
 
+from wardlink.contract.access import GATEWAY_GRANTS, SUPPORT_GRANTS, Grant
 from wardlink.contract.models import AlarmActionRequest, DeviceRegistration, UploadRequest
 from wardlink_infra import grants
 from wardlink_infra.api_models import request_schema
@@ -42,20 +46,9 @@ STAGE_NAME = "v1"
 PAGING_QUERY = ("limit", "next_token")
 
 
-@dataclass(frozen=True)
-class Route:
-    """One method of the API, as IAM sees it (``execute-api`` resource path)."""
-
-    method: str
-    iam_path: str
-
-
-GATEWAY_ROUTES = (
-    Route("POST", "/devices"),
-    Route("GET", "/devices"),
-    Route("GET", "/devices/*"),
-    Route("POST", "/devices/*/uploads"),
-)
+def gateway_role_name(prefix: str) -> str:
+    """The token-exchange role's fixed name: the handlers tell gateways apart by it."""
+    return f"{prefix}-gateway-tes"
 
 
 def _query(*names: str) -> dict[str, bool]:
@@ -148,8 +141,10 @@ class WardlinkApi(Construct):
         self.functions = (self.devices_fn, self.uploads_fn, self.alarms_fn)
         for fn in self.functions:
             fn.allow(grants.data_key_use(data_key))
+            fn.function.add_environment("GATEWAY_ROLE_NAME", gateway_role_name(settings.prefix))
 
         self._routes()
+        self.support_role = self._support_role()
         self.web_acl = self._web_acl() if settings.enable_waf else None
         self._acknowledge()
 
@@ -246,17 +241,24 @@ class WardlinkApi(Construct):
 
     def _routes(self) -> None:
         root = self.rest_api.root
+        own = root.add_resource("gateways").add_resource("{gateway_id}").add_resource("devices")
+        self._method(own, "POST", self.devices_fn, body=DeviceRegistration,
+                     params=_path("gateway_id"))
+        self._method(own, "GET", self.devices_fn, params={
+            **_path("gateway_id"), **_query("model", "firmware_version", "site_id", *PAGING_QUERY)
+        })  # fmt: skip
+        own_device = own.add_resource("{device_id}")
+        self._method(own_device, "GET", self.devices_fn, params=_path("gateway_id", "device_id"))
+        self._method(own_device.add_resource("uploads"), "POST", self.uploads_fn,
+                     body=UploadRequest, params=_path("gateway_id", "device_id"))
+
         devices = root.add_resource("devices")
-        self._method(devices, "POST", self.devices_fn, body=DeviceRegistration)
         self._method(
             devices, "GET", self.devices_fn,
             params=_query("gateway_id", "model", "firmware_version", "site_id", *PAGING_QUERY),
         )
         device = devices.add_resource("{device_uid}")
         self._method(device, "GET", self.devices_fn, params=_path("device_uid"))
-        uploads = device.add_resource("uploads")
-        self._method(uploads, "POST", self.uploads_fn, body=UploadRequest,
-                     params=_path("device_uid"))
 
         alarms = root.add_resource("alarms")
         self._method(alarms, "GET", self.alarms_fn, params=_query("state", *PAGING_QUERY))
@@ -269,12 +271,39 @@ class WardlinkApi(Construct):
         self._method(action, "POST", self.alarms_fn, body=AlarmActionRequest,
                      params=_path("alarm_id", "action"))
 
-    def gateway_invoke_arns(self) -> list[str]:
-        """``execute-api`` ARNs of the routes a gateway may call, on the deployed stage."""
+    def _invoke_arns(self, grants_: tuple[Grant, ...]) -> list[str]:
         return [
-            self.rest_api.arn_for_execute_api(r.method, r.iam_path, STAGE_NAME)
-            for r in GATEWAY_ROUTES
+            self.rest_api.arn_for_execute_api(g.method, g.iam_path(), STAGE_NAME) for g in grants_
         ]
+
+    def gateway_invoke_arns(self) -> list[str]:
+        """``execute-api`` ARNs of a gateway's own routes: its thing name is in the path."""
+        return self._invoke_arns(GATEWAY_GRANTS)
+
+    def _support_role(self) -> iam.Role:
+        """Support staff and operators: fleet search, any device, alarm triage."""
+        role = iam.Role(
+            self, "SupportRole",
+            assumed_by=iam.AccountRootPrincipal(),
+            description="Wardlink support and operators: fleet search and alarm actions",
+            max_session_duration=cdk.Duration.hours(1),
+        )  # fmt: skip
+        arns = self._invoke_arns(SUPPORT_GRANTS)
+        policy = iam.ManagedPolicy(
+            self, "SupportPolicy", roles=[role],
+            description="Fleet-wide reads and alarm actions of the Wardlink API",
+            statements=[iam.PolicyStatement(sid="CallSupportRoutesOfTheWardlinkApi",
+                                            actions=["execute-api:Invoke"], resources=arns)],
+        )  # fmt: skip
+        for arn in arns:
+            if "*" in str(cdk.Stack.of(self).resolve(arn)):
+                acknowledge_wildcard_resource(
+                    policy, arn,
+                    "The '*' stands for path parameters (device, gateway, alarm id and "
+                    "action) that execute-api ARNs cannot name; method and path prefix "
+                    "are fixed, and support is meant to reach every device and alarm.",
+                )
+        return role
 
     # -- WAF -----------------------------------------------------------------------
 

@@ -9,7 +9,9 @@ Two halves:
   Thing policy variables resolve on every nucleus connection only when the
   certificate is attached with *exclusive* thing association (see docs/cloud.md).
 * the **token-exchange role** behind ``AWS::IoT::RoleAlias`` (credentials the
-  nucleus hands to components): call the gateway routes of our API, fetch
+  nucleus hands to components): call the gateway routes of our API under its own
+  thing name only (``${credentials-iot:ThingName}``, which the credentials provider
+  sets because the nucleus sends ``x-amzn-iot-thingname``), fetch
   component artifacts, ship logs (LogManager), and stream to ``wardlink-*``
   Kinesis Video streams. No DynamoDB, no Kinesis Data Streams, no Timestream: the
   gateway reaches the cloud only through MQTT and the API.
@@ -27,6 +29,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
+from wardlink_infra.api import gateway_role_name
 from wardlink_infra.ingest import TOPIC_ROOT, UPLINK_KINDS
 from wardlink_infra.nag import acknowledge_wildcard_resource
 from wardlink_infra.settings import WardlinkSettings
@@ -128,6 +131,8 @@ class GatewayIdentity(Construct):
             self,
             "TokenExchangeRole",
             assumed_by=iam.ServicePrincipal("credentials.iot.amazonaws.com"),
+            # A fixed name: the API handlers tell gateway callers apart by it.
+            role_name=gateway_role_name(settings.prefix),
             description="Greengrass token-exchange role of Wardlink gateways",
             max_session_duration=cdk.Duration.hours(1),
         )
@@ -237,7 +242,8 @@ class GatewayIdentity(Construct):
             if "*" in str(cdk.Stack.of(policy).resolve(arn)):
                 acknowledge_wildcard_resource(
                     policy, arn,
-                    "The '*' stands for the {device_uid} path parameter (execute-api ARNs "
-                    "cannot name a path parameter); the method and the rest of the path "
-                    "are fixed, so only the gateway routes of the one API stage match.",
+                    "The '*' stands for the {device_id} path parameter (execute-api ARNs "
+                    "cannot name a path parameter); the method, the rest of the path and "
+                    "the gateway segment (${credentials-iot:ThingName}, the caller's own "
+                    "thing name) are fixed, so only the caller's own devices match.",
                 )

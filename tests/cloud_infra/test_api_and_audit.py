@@ -42,7 +42,7 @@ def _methods(resources: Resources) -> dict[tuple[str, str], dict[str, Any]]:
 
 def test_every_method_uses_aws_iam(template: Template, resources: Resources) -> None:
     methods = of_type(resources, "AWS::ApiGateway::Method")
-    assert len(methods) == 8
+    assert len(methods) == 10
     template.all_resources_properties(
         "AWS::ApiGateway::Method", {"AuthorizationType": "AWS_IAM"}
     )
@@ -51,10 +51,12 @@ def test_every_method_uses_aws_iam(template: Template, resources: Resources) -> 
 def test_routes_and_handlers(resources: Resources) -> None:
     methods = _methods(resources)
     expected = {
-        ("POST", "/devices"): "devices",
+        ("POST", "/gateways/{gateway_id}/devices"): "devices",
+        ("GET", "/gateways/{gateway_id}/devices"): "devices",
+        ("GET", "/gateways/{gateway_id}/devices/{device_id}"): "devices",
+        ("POST", "/gateways/{gateway_id}/devices/{device_id}/uploads"): "uploads",
         ("GET", "/devices"): "devices",
         ("GET", "/devices/{device_uid}"): "devices",
-        ("POST", "/devices/{device_uid}/uploads"): "uploads",
         ("GET", "/alarms"): "alarms",
         ("GET", "/alarms/{alarm_id}"): "alarms",
         ("POST", "/alarms/{alarm_id}/{action}"): "alarms",
@@ -76,8 +78,8 @@ def test_bodies_are_validated_against_models(resources: Resources) -> None:
     }
     models = {k: props(v) for k, v in of_type(resources, "AWS::ApiGateway::Model").items()}
     bodies = {
-        ("POST", "/devices"): "DeviceRegistration",
-        ("POST", "/devices/{device_uid}/uploads"): "UploadRequest",
+        ("POST", "/gateways/{gateway_id}/devices"): "DeviceRegistration",
+        ("POST", "/gateways/{gateway_id}/devices/{device_id}/uploads"): "UploadRequest",
         ("POST", "/alarms/{alarm_id}/{action}"): "AlarmActionRequest",
     }
     for key, model_name in bodies.items():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from tests.cloud_infra.template_helpers import (
@@ -108,9 +109,13 @@ def test_token_exchange_role_allows_only_the_gateway_needs(resources: Resources)
     }
     by_sid = {s["Sid"]: s for s in statements(policies[0]["PolicyDocument"])}
     invoke = [flat(r) for r in as_list(by_sid["CallGatewayRoutesOfTheWardlinkApi"]["Resource"])]
+    own = "gateways/${credentials-iot:ThingName}/devices"
     assert sorted(r.split("/v1/", 1)[1] for r in invoke) == sorted(
-        ["POST/devices", "GET/devices", "GET/devices/*", "POST/devices/*/uploads"]
-    ), "gateways call the device routes only, never the support (alarm) routes"
+        [f"POST/{own}", f"GET/{own}", f"GET/{own}/*", f"POST/{own}/*/uploads"]
+    ), "gateways call their own thing name's device routes only"
+    assert not any("/alarms" in r or r.endswith("/v1/GET/devices") for r in invoke), (
+        "no gateway permission on alarms or fleet search"
+    )
     video = flat(by_sid["KinesisVideoStreams"]["Resource"])
     assert ":stream/wardlink-*/" in video
     artifacts = flat(by_sid["DownloadComponentArtifacts"]["Resource"])
@@ -143,3 +148,36 @@ def test_stream_has_both_consumers(resources: Resources) -> None:
         "wardlink.cloudapi.handlers.telemetry_writer.handler",
         "wardlink.detectors.aws.handler",
     }
+
+
+def _invoke_resources(resources: Resources, role_id: str) -> list[str]:
+    return [
+        flat(r)
+        for p in of_type(resources, "AWS::IAM::ManagedPolicy").values()
+        if {"Ref": role_id} in props(p).get("Roles", [])
+        for s in statements(props(p)["PolicyDocument"])
+        if "execute-api:Invoke" in as_list(s["Action"])
+        for r in as_list(s["Resource"])
+    ]
+
+
+def test_every_gateway_api_grant_names_the_callers_thing_name(resources: Resources) -> None:
+    _, alias = only(resources, "AWS::IoT::RoleAlias")
+    role_id = props(alias)["RoleArn"]["Fn::GetAtt"][0]
+    invoke = _invoke_resources(resources, role_id)
+    assert invoke
+    for arn in invoke:
+        path = arn.split("/v1/", 1)[1]
+        assert path.split("/")[1:3] == ["gateways", "${credentials-iot:ThingName}"], arn
+    # a plain join, so CloudFormation leaves the IAM variable for IAM to resolve
+    assert "Fn::Sub" not in json.dumps(resources[role_id])
+
+
+def test_support_role_searches_the_fleet_and_acts_on_alarms(resources: Resources) -> None:
+    roles = {
+        rid: r for rid, r in of_type(resources, "AWS::IAM::Role").items() if "SupportRole" in rid
+    }
+    (role_id,) = roles
+    invoke = {arn.split("/v1/", 1)[1] for arn in _invoke_resources(resources, role_id)}
+    assert {"GET/devices", "GET/alarms", "POST/alarms/*"} <= invoke
+    assert not any(p.startswith("POST/gateways") for p in invoke), "support registers nothing"

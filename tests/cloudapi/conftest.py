@@ -11,10 +11,9 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from botocore.credentials import Credentials
 
 from tests.support.dynamodb_local import running_dynamodb_local
-from wardlink.cloudclient import RetryPolicy, WardlinkApiClient
+from tests.support.fleet_api import FleetApi
 from wardlink.localcloud import LocalCloud
 
 
@@ -35,15 +34,9 @@ def local_cloud(dynamodb_local: str) -> Iterator[LocalCloud]:
 
 
 @pytest.fixture
-def api(local_cloud: LocalCloud) -> WardlinkApiClient:
-    """The edge client, signed with the local cloud's gateway credentials."""
-    creds = local_cloud.credentials
-    return WardlinkApiClient(
-        local_cloud.endpoint,
-        local_cloud.region,
-        Credentials(creds.access_key, creds.secret_key, creds.session_token),
-        retry=RetryPolicy(max_attempts=2, base_delay_s=0.01),
-    )
+def api(local_cloud: LocalCloud) -> Any:
+    """Each call signed as its caller: the gateway it names, or support (FleetApi)."""
+    return FleetApi(local_cloud)
 
 
 @pytest.fixture
@@ -64,8 +57,19 @@ class HandlerCaller:
     def __init__(self, cloud: LocalCloud) -> None:
         from wardlink.localcloud.invoker import LambdaInvoker
 
-        self.principal = cloud.credentials
+        self._cloud = cloud
+        self.principal = cloud.credentials  # support rights: fleet search, alarms
+        self._gateways: dict[str, Any] = {}
         self._invoker = LambdaInvoker(cloud.region, "000000000000")
+
+    def _caller(self, path: str) -> Any:
+        """The gateway named by a ``/gateways/{id}/...`` path signs for it; support otherwise."""
+        parts = path.strip("/").split("/")
+        if parts[0] != "gateways" or len(parts) < 2:
+            return self.principal
+        if parts[1] not in self._gateways:
+            self._gateways[parts[1]] = self._cloud.gateway_credentials(parts[1])
+        return self._gateways[parts[1]]
 
     def __call__(
         self, method: str, path: str, body: Any = None, query: str = ""
@@ -75,6 +79,7 @@ class HandlerCaller:
         from wardlink.localcloud.apigw import rest_proxy_event
         from wardlink.localcloud.routes import match_route
 
+        principal = self._caller(path)
         match = match_route(method, path)
         assert match is not None, f"no route for {method} {path}"
         raw = (
@@ -89,7 +94,7 @@ class HandlerCaller:
             headers={"Host": "localhost", "Content-Type": "application/json"},
             body=raw,
             match=match,
-            principal=self.principal,
+            principal=principal,
             source_ip="127.0.0.1",
         )
         response = self._invoker.invoke(match.route.handler, event)

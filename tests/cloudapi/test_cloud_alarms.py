@@ -55,7 +55,7 @@ def test_ack_is_audited_with_caller_and_note(
         ("acknowledge", "ACTIVE", "ACKNOWLEDGED")
     ]
     last = history[-1]
-    assert last.who == local_cloud.credentials.arn  # who: the caller's IAM identity
+    assert last.who == api.support_principal.arn  # who: the caller's IAM identity
     assert last.why == "calling the ward"
     assert last.at.startswith(time.strftime("%Y-%m-%d", time.gmtime()))
 

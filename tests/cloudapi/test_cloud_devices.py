@@ -11,7 +11,7 @@ from wardlink.cloudclient import WardlinkApiClient
 
 
 def _register(call: HandlerCaller, **fields: Any) -> tuple[int, Any]:
-    return call("POST", "/devices", fields)
+    return call("POST", f"/gateways/{fields.get('gateway_id', 'gw-unnamed')}/devices", fields)
 
 
 def test_register_creates_then_upsert_preserves_registered_at(
@@ -54,13 +54,15 @@ def test_register_creates_then_upsert_preserves_registered_at(
 def test_lookup_by_encoded_uid_and_unknown_is_404(call_handler: HandlerCaller, unique: str) -> None:
     gw = f"gw-{unique}"
     _register(call_handler, gateway_id=gw, device_id="bp.cuff_2", model="UA-651")
-    status, device = call_handler("GET", f"/devices/{quote(f'{gw}/bp.cuff_2', safe='')}")
+    status, device = call_handler("GET", f"/gateways/{gw}/devices/bp.cuff_2")
     assert status == 200
     assert device["model"] == "UA-651"
     assert device["firmware_version"] is None
 
-    status, error = call_handler("GET", f"/devices/{quote(f'{gw}/nope', safe='')}")
+    status, error = call_handler("GET", f"/gateways/{gw}/devices/nope")
     assert (status, error["error"]) == (404, "NotFound")
+    status, device = call_handler("GET", f"/devices/{quote(f'{gw}/bp.cuff_2', safe='')}")
+    assert status == 200  # support's route to any device
     status, error = call_handler("GET", "/devices/not-a-uid")
     assert (status, error["error"]) == (400, "BadRequest")
 
@@ -135,9 +137,9 @@ def test_registration_validation_errors_are_400(call_handler: HandlerCaller) -> 
         ["not", "an", "object"],
     ]
     for body in bad_bodies:
-        status, error = call_handler("POST", "/devices", body)
+        status, error = call_handler("POST", "/gateways/gw-v/devices", body)
         assert status == 400, body
         assert error["error"] == "ValidationError"
         assert error["details"]
-    status, error = call_handler("POST", "/devices", b"{not json")
+    status, error = call_handler("POST", "/gateways/gw-v/devices", b"{not json")
     assert status == 400

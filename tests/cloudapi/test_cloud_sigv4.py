@@ -135,7 +135,7 @@ class _TokenExchangeService(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def token_exchange(local_cloud: LocalCloud, unique: str) -> Iterator[dict[str, str]]:
-    role = local_cloud.add_principal(f"GreengrassTESRole-{unique}", temporary=True)
+    role = local_cloud.gateway_credentials(f"gw-{unique}")  # the TES role, for this thing
     handler = type("TES", (_TokenExchangeService,), {
         "token": f"tes-token-{unique}",
         "credentials": {

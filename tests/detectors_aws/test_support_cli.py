@@ -51,6 +51,23 @@ class RunningCloud:
             Credentials(self.env["AWS_ACCESS_KEY_ID"], self.env["AWS_SECRET_ACCESS_KEY"]),
         )
 
+    def gateway_api(self, gateway_id: str) -> WardlinkApiClient:
+        """A gateway's client, with credentials the running cloud mints for its thing name
+        (what ``wardlink cloud credentials --gateway`` asks for)."""
+        _, data = self.api().send(
+            "POST", "/_local/credentials", json.dumps({"gateway_id": gateway_id}).encode()
+        )
+        minted = json.loads(data)
+        return WardlinkApiClient(
+            self.endpoint,
+            self.env["AWS_REGION"],
+            Credentials(
+                minted["AWS_ACCESS_KEY_ID"],
+                minted["AWS_SECRET_ACCESS_KEY"],
+                minted["AWS_SESSION_TOKEN"],
+            ),
+        )
+
     def offline_alarm(self, device_id: str) -> str:
         """Drive the shipped offline model until the device is Offline; record the alarm."""
         model = DetectorModel.from_file(CATALOG_DIR / "device-offline.json")
@@ -141,7 +158,7 @@ def cli(
 
 
 def test_list_show_ack_with_device_join_and_audit(cloud: RunningCloud, cli: Any) -> None:
-    cloud.api().register_device(
+    cloud.gateway_api(GW).register_device(
         gateway_id=GW,
         device_id="spo2-7",
         model="Nonin 3150",
@@ -169,7 +186,7 @@ def test_list_show_ack_with_device_join_and_audit(cloud: RunningCloud, cli: Any)
     assert "Last note      called the ward; cable reseated" in out
     history = out.split("History (oldest first):", 1)[1]
     assert "system" in history and "breach" in history and "NORMAL -> ACTIVE" in history
-    assert "user/gateway" in history and "acknowledge" in history  # who: the signing identity
+    assert "user/wardlink-operator" in history and "acknowledge" in history  # who: the signer
 
     code, out, _ = cli("show", alarm_id, "--json")
     document = json.loads(out)

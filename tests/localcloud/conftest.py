@@ -12,15 +12,15 @@ import threading
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from awscrt import mqtt5
-from botocore.credentials import Credentials
 
 from tests.detectors_aws.envelopes import Gateway
 from tests.support.dynamodb_local import running_dynamodb_local
+from tests.support.fleet_api import FleetApi
 from tests.support.mosquitto import Mosquitto, mosquitto_available
-from wardlink.cloudclient import RetryPolicy, WardlinkApiClient
 from wardlink.localcloud import LocalCloud
 
 REGION = "eu-west-1"
@@ -70,15 +70,9 @@ def cloud(
 
 
 @pytest.fixture
-def api(cloud: LocalCloud) -> WardlinkApiClient:
-    """The edge client, SigV4-signed with the local cloud's gateway credentials."""
-    creds = cloud.credentials
-    return WardlinkApiClient(
-        cloud.endpoint,
-        cloud.region,
-        Credentials(creds.access_key, creds.secret_key, creds.session_token),
-        retry=RetryPolicy(max_attempts=2, base_delay_s=0.01),
-    )
+def api(cloud: LocalCloud) -> Any:
+    """Each call signed as its caller: the gateway it names, or support (FleetApi)."""
+    return FleetApi(cloud)
 
 
 @pytest.fixture

@@ -14,22 +14,17 @@ import uuid
 from pathlib import Path
 
 import pytest
-from botocore.credentials import Credentials
 
 from tests.detectors_aws.envelopes import Gateway
 from tests.localcloud.conftest import WAIT_S, publish
+from tests.support.fleet_api import FleetApi
 from tests.support.mosquitto import Mosquitto
 from wardlink.cloudapi.services import get_services
-from wardlink.cloudclient import RetryPolicy, WardlinkApiClient
 from wardlink.localcloud import LocalCloud
 
 
-def _client(cloud: LocalCloud) -> WardlinkApiClient:
-    creds = cloud.credentials
-    return WardlinkApiClient(
-        cloud.endpoint, cloud.region, Credentials(creds.access_key, creds.secret_key),
-        retry=RetryPolicy(max_attempts=2, base_delay_s=0.01),
-    )  # fmt: skip
+def _client(cloud: LocalCloud) -> FleetApi:
+    return FleetApi(cloud)
 
 
 @pytest.mark.integration

@@ -36,6 +36,7 @@ from pydantic import BaseModel
 from wardlink.cloudclient.credentials import resolve_credentials
 from wardlink.cloudclient.errors import ApiClientError, ApiUnavailableError
 from wardlink.cloudclient.retry import RetryPolicy
+from wardlink.contract.access import gateway_path
 from wardlink.contract.endpoints import require_tls
 from wardlink.contract.models import (
     Alarm,
@@ -102,12 +103,12 @@ class WardlinkApiClient:
     ) -> Device:
         """Register or update a device (``DeviceRegistration`` or its fields as kwargs)."""
         body = registration or DeviceRegistration(**fields)
-        return self._call("POST", "/devices", Device, body=body)
+        return self._call("POST", gateway_path(_segment(body.gateway_id)), Device, body=body)
 
     def get_device(self, device_uid: str) -> Device | None:
         """One device by ``"{gateway_id}/{device_id}"``; None if it is not registered."""
         try:
-            return self._call("GET", f"/devices/{_segment(device_uid)}", Device)
+            return self._call("GET", _device_path(device_uid), Device)
         except ApiClientError as exc:
             if exc.status == 404:
                 return None
@@ -123,16 +124,22 @@ class WardlinkApiClient:
         limit: int = 50,
         next_token: str | None = None,
     ) -> DevicePage:
-        """One page of a fleet search (exactly one of gateway_id, site_id, model)."""
+        """One page of a device search.
+
+        With ``gateway_id``: that gateway's own devices (``/gateways/{id}/devices``,
+        the only search a gateway may make), optionally narrowed by site, model and
+        firmware. Without it: a fleet search by exactly one of site_id or model
+        (support only).
+        """
+        path = gateway_path(_segment(gateway_id)) if gateway_id else "/devices"
         query = {
-            "gateway_id": gateway_id,
             "site_id": site_id,
             "model": model,
             "firmware_version": firmware_version,
             "limit": str(limit),
             "next_token": next_token,
         }
-        return self._call("GET", "/devices", DevicePage, query=query)
+        return self._call("GET", path, DevicePage, query=query)
 
     def iter_devices(self, **selector: Any) -> Iterator[Device]:
         """Every device a fleet search matches, following ``next_token``."""
@@ -161,7 +168,7 @@ class WardlinkApiClient:
             size_bytes=size_bytes,
         )
         return self._call(
-            "POST", f"/devices/{_segment(device_uid)}/uploads", UploadTicket, body=body
+            "POST", _device_path(device_uid) + "/uploads", UploadTicket, body=body
         )
 
     def upload_file(
@@ -334,6 +341,18 @@ def canonical_query(query: Mapping[str, str | None] | None) -> str:
         if v is not None
     )
     return "?" + "&".join(f"{k}={v}" for k, v in pairs) if pairs else ""
+
+
+def _device_path(device_uid: str) -> str:
+    """``/gateways/{gateway_id}/devices/{device_id}`` for ``"{gateway_id}/{device_id}"``.
+
+    The gateway is its own path segment so that IAM can match it against the
+    caller's thing name; a uid without the ``/`` is refused here rather than sent.
+    """
+    gateway_id, sep, device_id = device_uid.partition("/")
+    if not sep or not gateway_id or not device_id:
+        raise ValueError(f"device_uid must be 'gateway_id/device_id', not {device_uid!r}")
+    return gateway_path(_segment(gateway_id), _segment(device_id))
 
 
 def _segment(identifier: str) -> str:

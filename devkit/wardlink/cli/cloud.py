@@ -5,17 +5,27 @@
                          [--no-detectors] [--detector-timer NAME=SECONDS ...]
                          [--alerts-file PATH]
 
+    wardlink cloud credentials --env-file PATH (--gateway ID | --support)
+
 Starts DynamoDB Local (unless ``--dynamodb-endpoint`` names a running one), moto
 for S3 and Timestream, the SigV4-checked API on 127.0.0.1, the detector engine
 with the catalog models (unless ``--no-detectors``), and, with ``--mqtt``, the
 bridge from the broker's ``wardlink/v1/+/+`` topics to the telemetry writer and
-the detectors. Prints the endpoint and the gateway's credentials as shell
-``export`` lines (and writes them to ``--env-file``, mode 0600), then runs until
+the detectors. Prints the endpoint and the operator's credentials (support rights:
+fleet search, alarms) as shell ``export`` lines (and writes them to ``--env-file``,
+mode 0600), then runs until
 interrupted: one stdout line per alert (``[sns] <time> <key>: <text>``; the full
 alerts go to ``--alerts-file`` as JSON lines), and on stderr the counters
 (registrations, stored telemetry, alerts, alarm changes) whenever they change.
 Alarms are in the API: ``wardlink support alarms list`` with the exported
 variables.
+
+Gateways never get the operator's identity: ``wardlink cloud credentials`` asks the
+running local cloud (signed with the operator identity from ``--env-file``) for
+credentials it maps to one gateway (``--gateway ID``: that gateway's paths only, as
+the IoT credentials provider's thing name does in AWS) or to support
+(``--support``), and prints them as ``AWS_ACCESS_KEY_ID=``,
+``AWS_SECRET_ACCESS_KEY=`` and ``AWS_SESSION_TOKEN=`` lines.
 
 ``--detector-timer heartbeat=10`` makes a silent device (or gateway) go offline
 after 10 s instead of 300 s, for demos.
@@ -78,6 +88,17 @@ def register(subparsers: Any) -> None:
         help="append alerts here as JSON lines (default: a temporary file, removed on exit)",
     )
     local.set_defaults(func=_local)
+    creds = commands.add_parser(
+        "credentials", help="credentials for one gateway (or support) from a running local cloud"
+    )
+    creds.add_argument(
+        "--env-file", type=Path, required=True, metavar="PATH",
+        help="the env file `wardlink cloud local --env-file` wrote",
+    )  # fmt: skip
+    who = creds.add_mutually_exclusive_group(required=True)
+    who.add_argument("--gateway", metavar="ID", help="a gateway's (thing name's) credentials")
+    who.add_argument("--support", action="store_true", help="support credentials")
+    creds.set_defaults(func=_credentials)
     parser.set_defaults(func=lambda args: _usage(parser))
 
 
@@ -99,6 +120,52 @@ def parse_timer(text: str) -> tuple[str, float]:
             f"{text!r} is not NAME=SECONDS with at least 1 second, e.g. heartbeat=10"
         )
     return name, seconds
+
+
+def read_env_file(path: Path) -> dict[str, str]:
+    """``KEY=VALUE`` lines (``export`` prefixes and comments tolerated)."""
+    values: dict[str, str] = {}
+    for line in path.read_text().splitlines():
+        line = line.strip().removeprefix("export ").strip()
+        if not line or line.startswith("#") or "=" not in line:
+            continue
+        key, _, value = line.partition("=")
+        values[key.strip()] = value.strip()
+    return values
+
+
+def _credentials(args: argparse.Namespace) -> int:
+    import json
+
+    from botocore.credentials import Credentials
+
+    from wardlink.cloudclient import RetryPolicy, WardlinkApiClient
+    from wardlink.cloudclient.errors import ApiClientError, ApiUnavailableError
+
+    try:
+        env = read_env_file(args.env_file)
+        client = WardlinkApiClient(
+            env["WARDLINK_API_ENDPOINT"],
+            env["AWS_REGION"],
+            Credentials(
+                env["AWS_ACCESS_KEY_ID"],
+                env["AWS_SECRET_ACCESS_KEY"],
+                env.get("AWS_SESSION_TOKEN") or None,
+            ),
+            retry=RetryPolicy(max_attempts=2, base_delay_s=0.1),
+        )
+    except (OSError, KeyError, ValueError) as exc:
+        print(f"wardlink cloud credentials: cannot use {args.env_file}: {exc}", file=sys.stderr)
+        return 2
+    wanted = {"gateway_id": args.gateway} if args.gateway else {"support": True}
+    try:
+        _, data = client.send("POST", "/_local/credentials", json.dumps(wanted).encode())
+    except (ApiClientError, ApiUnavailableError) as exc:
+        print(f"wardlink cloud credentials: {exc}", file=sys.stderr)
+        return 1
+    for key, value in json.loads(data).items():
+        print(f"{key}={value}")
+    return 0
 
 
 def _local(args: argparse.Namespace) -> int:

@@ -62,12 +62,17 @@ class DemoCloud:
         self.cloud.add_alert_listener(lambda alert: print("\n" + self.cloud.alert_line(alert)))
         self.registrar = DeviceRegistrar(self._client, self.gateway_id, SITE_ID)
 
-    def _client(self) -> Any:
+    def _client(self, *, support: bool = False) -> Any:
+        """An API client as the demo gateway (its own thing name), or as support."""
         from botocore.credentials import Credentials
 
         from wardlink.cloudclient import WardlinkApiClient
 
-        creds = self.cloud.credentials
+        creds = (
+            self.cloud.support_credentials()
+            if support
+            else self.cloud.gateway_credentials(self.gateway_id)
+        )
         return WardlinkApiClient(
             self.cloud.endpoint,
             self.cloud.region,
@@ -105,7 +110,8 @@ class DemoCloud:
         try:
             from wardlink.contract.models import AlarmState
 
-            page = await asyncio.to_thread(self._client().list_alarms, AlarmState.ACTIVE)
+            support = self._client(support=True)
+            page = await asyncio.to_thread(support.list_alarms, AlarmState.ACTIVE)
             self.report.active_alarms = [
                 {"alarm_id": a.alarm_id, "state": str(a.state), "title": a.title}
                 for a in page.items

@@ -1,7 +1,14 @@
 """The local API Gateway: HTTP on loopback, SigV4 verified, handlers called in-process.
 
 Like the deployed REST API with AWS_IAM authorization, every request must be signed
-by a known principal (403 otherwise, before any handler runs). Routing follows the
+by a known principal (403 otherwise, before any handler runs), and that principal's
+role must allow the method and path, as the deployed IAM policies do: a gateway only
+``/gateways/{its thing name}/devices...``, support the fleet search and the alarms
+(``wardlink.contract.access``, the table the CDK app builds the policies from). The
+refusal names neither the caller's target nor anything in it.
+
+``admin`` serves ``/_local/...`` for the local cloud's own use (minting credentials
+for ``wardlink cloud credentials``) after the same signature check. Routing follows the
 REST API's resources; the handler gets an API Gateway REST proxy event and its
 response is written back as API Gateway would.
 """
@@ -16,14 +23,19 @@ from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from wardlink.contract.access import allows
 from wardlink.localcloud.apigw import rest_proxy_event
 from wardlink.localcloud.invoker import LambdaInvoker
 from wardlink.localcloud.routes import MethodNotAllowed, match_route
-from wardlink.localcloud.sigv4 import SignatureError, SigV4Verifier
+from wardlink.localcloud.sigv4 import Principal, SignatureError, SigV4Verifier
 
 log = logging.getLogger(__name__)
 
 MAX_BODY = 6 * 1024 * 1024  # Lambda's synchronous payload limit
+ADMIN_PREFIX = "/_local/"
+#: API Gateway's answer when IAM denies: it says nothing about the resource.
+NOT_AUTHORIZED = "User is not authorized to access this resource"
+AdminHandler = Callable[[Principal, str, str, bytes], tuple[int, dict[str, Any]]]
 
 
 class LocalApiServer:
@@ -34,7 +46,9 @@ class LocalApiServer:
         host: str = "127.0.0.1",
         port: int = 0,
         on_response: Callable[[str, str, int], None] | None = None,
+        admin: AdminHandler | None = None,
     ) -> None:
+        self._admin = admin
         self._verifier = verifier
         self._invoker = invoker
         self._on_response = on_response
@@ -42,6 +56,7 @@ class LocalApiServer:
         self._server.daemon_threads = True
         self._thread: threading.Thread | None = None
         self.rejected_signatures = 0
+        self.refused_by_policy = 0
 
     @property
     def endpoint(self) -> str:
@@ -105,6 +120,14 @@ class LocalApiServer:
         except SignatureError as exc:
             self.rejected_signatures += 1
             self._reply(request, method, raw_path, 403, {"message": str(exc)})
+            return
+        if raw_path.startswith(ADMIN_PREFIX) and self._admin is not None:
+            status, answer = self._admin(principal, method, raw_path, body)
+            self._reply(request, method, raw_path, status, answer)
+            return
+        if not allows(principal.role, principal.thing_name, method, raw_path):
+            self.refused_by_policy += 1
+            self._reply(request, method, raw_path, 403, {"message": NOT_AUTHORIZED})
             return
         try:
             match = match_route(method, raw_path)

@@ -34,6 +34,7 @@ from types import TracebackType
 from typing import Any
 
 import boto3
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from wardlink.cloudapi.handlers.common import logger as api_logger
 from wardlink.cloudapi.services import Services
@@ -41,6 +42,8 @@ from wardlink.cloudapi.settings import CloudSettings
 from wardlink.cloudapi.telemetry.points import TelemetryPoint
 from wardlink.cloudapi.telemetry.store import TelemetryStore, WriteReport
 from wardlink.cloudapi.telemetry.timestream import TimestreamStore
+from wardlink.contract.access import Role
+from wardlink.contract.models import GATEWAY_ID_PATTERN
 from wardlink.detectors.local_runner import LocalAlert
 from wardlink.localcloud.api_server import LocalApiServer
 from wardlink.localcloud.bridge import Consumer, KinesisFeed, MqttBridge, apply_topic_rule
@@ -126,6 +129,32 @@ class _Counters:
     requests: int = 0
 
 
+OPERATOR_NAME = "wardlink-operator"
+#: The local stand-in for the token-exchange role every gateway assumes.
+LOCAL_GATEWAY_ROLE = "wardlink-gateway-tes"
+CREDENTIALS_PATH = "/_local/credentials"
+
+
+class CredentialsRequest(BaseModel):
+    """Body of ``POST /_local/credentials``: one gateway, or support."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    gateway_id: str | None = Field(default=None, pattern=GATEWAY_ID_PATTERN)
+    support: bool = False
+
+
+def credential_lines(principal: Principal) -> dict[str, str]:
+    """The three variables an AWS SDK reads, for one principal."""
+    lines = {
+        "AWS_ACCESS_KEY_ID": principal.access_key,
+        "AWS_SECRET_ACCESS_KEY": principal.secret_key,
+    }
+    if principal.session_token:
+        lines["AWS_SESSION_TOKEN"] = principal.session_token
+    return lines
+
+
 class LocalCloud:
     """Start with ``start()`` (or ``with LocalCloud() as cloud:``), stop with ``stop()``."""
 
@@ -137,7 +166,9 @@ class LocalCloud:
         if bad:
             raise LocalCloudError(f"detector timers must last at least 1 second: {bad}")
         self._principals: dict[str, Principal] = {}
-        self.credentials = self.add_principal("gateway")
+        #: The operator identity (support rights) written to the env file. Gateways
+        #: get their own credentials from ``gateway_credentials``.
+        self.credentials = self.add_principal(OPERATOR_NAME)
         self._ddb: DynamoDBLocal | None = None
         self._moto: MotoServer | None = None
         self._api: LocalApiServer | None = None
@@ -179,6 +210,51 @@ class LocalCloud:
         self._principals[principal.access_key] = principal
         return principal
 
+    def gateway_credentials(self, gateway_id: str) -> Principal:
+        """Fresh session credentials of the gateway role for thing ``gateway_id``.
+
+        As from the IoT credentials provider: temporary (a session token), an
+        assumed-role ARN of the one shared gateway role, and the thing name bound to
+        the session, which is what confines the caller to its own paths.
+        """
+        account = self.config.account_id
+        principal = Principal(
+            access_key="ASIA" + secrets.token_hex(8).upper(),
+            secret_key=secrets.token_urlsafe(30),
+            arn=f"arn:aws:sts::{account}:assumed-role/{LOCAL_GATEWAY_ROLE}/{gateway_id}",
+            account_id=account,
+            session_token=secrets.token_urlsafe(48),
+            role=Role.GATEWAY,
+            thing_name=gateway_id,
+        )
+        self._principals[principal.access_key] = principal
+        return principal
+
+    def support_credentials(self, name: str = "support") -> Principal:
+        """Fresh session credentials of the support role (fleet search, alarm triage)."""
+        return self.add_principal(name, temporary=True)
+
+    def _admin(
+        self, principal: Principal, method: str, path: str, body: bytes
+    ) -> tuple[int, dict[str, Any]]:
+        """``POST /_local/credentials``: the operator mints gateway or support credentials."""
+        if (method, path) != ("POST", CREDENTIALS_PATH):
+            return 404, {"message": "Not Found"}
+        if principal.access_key != self.credentials.access_key:
+            return 403, {"message": "only the operator identity may mint credentials"}
+        try:
+            wanted = CredentialsRequest.model_validate_json(body or b"{}")
+        except (ValidationError, RecursionError):
+            return 400, {"message": "expected {\"gateway_id\": ID} or {\"support\": true}"}
+        if (wanted.gateway_id is None) == (not wanted.support):
+            return 400, {"message": "name exactly one of gateway_id and support"}
+        minted = (
+            self.gateway_credentials(wanted.gateway_id)
+            if wanted.gateway_id
+            else self.support_credentials()
+        )
+        return 200, credential_lines(minted)
+
     # -- lifecycle --------------------------------------------------------------------
 
     def start(self) -> LocalCloud:
@@ -218,6 +294,7 @@ class LocalCloud:
             data_bucket=cfg.bucket,
             timestream_database=cfg.timestream_database,
             timestream_table=cfg.timestream_table,
+            gateway_role_name=LOCAL_GATEWAY_ROLE,
         )
         self.services = Services(
             settings=settings,
@@ -248,6 +325,7 @@ class LocalCloud:
             host=cfg.api_host,
             port=cfg.api_port,
             on_response=self._count_response,
+            admin=self._admin,
         )
         self._api.start()
         self._feed.add_consumer(
@@ -423,7 +501,11 @@ class LocalCloud:
             )
 
     def environment(self) -> dict[str, str]:
-        """Env vars that point a separate process (a gateway, the CLI) at this cloud."""
+        """Env vars that point a separate process (the CLI) at this cloud, as the operator.
+
+        The identity here has support rights only: a gateway process gets its own
+        from ``wardlink cloud credentials --gateway ID`` (``gateway_credentials``).
+        """
         if self.services is None:
             raise LocalCloudError("the local cloud is not running")
         names = table_names(self.config.table_prefix)
@@ -454,7 +536,8 @@ class LocalCloud:
     def _count_response(self, method: str, path: str, status: int) -> None:
         with self._counters.lock:
             self._counters.requests += 1
-            if method == "POST" and path.rstrip("/") == "/devices":
+            segments = path.strip("/").split("/")
+            if method == "POST" and len(segments) == 3 and segments[::2] == ["gateways", "devices"]:
                 if status == 201:
                     self._counters.created += 1
                 elif status == 200:

@@ -27,10 +27,12 @@ class Route:
 
 
 ROUTES: tuple[Route, ...] = (
-    Route("POST", "/devices", DEVICES_HANDLER),
+    Route("POST", "/gateways/{gateway_id}/devices", DEVICES_HANDLER),
+    Route("GET", "/gateways/{gateway_id}/devices", DEVICES_HANDLER),
+    Route("GET", "/gateways/{gateway_id}/devices/{device_id}", DEVICES_HANDLER),
+    Route("POST", "/gateways/{gateway_id}/devices/{device_id}/uploads", UPLOADS_HANDLER),
     Route("GET", "/devices", DEVICES_HANDLER),
     Route("GET", "/devices/{device_uid}", DEVICES_HANDLER),
-    Route("POST", "/devices/{device_uid}/uploads", UPLOADS_HANDLER),
     Route("GET", "/alarms", ALARMS_HANDLER),
     Route("GET", "/alarms/{alarm_id}", ALARMS_HANDLER),
     Route("GET", "/alarms/{alarm_id}/history", ALARMS_HANDLER),

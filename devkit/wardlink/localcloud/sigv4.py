@@ -26,6 +26,7 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
+from wardlink.contract.access import Role
 from wardlink.model.errors import WardlinkError
 
 ALGORITHM = "AWS4-HMAC-SHA256"
@@ -48,6 +49,10 @@ class Principal:
     arn: str
     account_id: str = "000000000000"
     session_token: str | None = None
+    #: What IAM would let this identity call: a gateway (with its thing name, as the
+    #: IoT credentials provider puts it in the session) or support.
+    role: Role = Role.SUPPORT
+    thing_name: str | None = None
 
     @property
     def user_id(self) -> str:

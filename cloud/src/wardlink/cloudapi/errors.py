@@ -29,3 +29,10 @@ class NotFound(ApiError):
 class Conflict(ApiError):
     status = 409
     code = "Conflict"
+
+
+class Forbidden(ApiError):
+    """The caller may not reach this resource; the message never describes the resource."""
+
+    status = 403
+    code = "Forbidden"

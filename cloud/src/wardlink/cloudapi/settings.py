@@ -32,6 +32,9 @@ class CloudSettings:
     timestream_table: str | None = None
     alert_topic_arn: str | None = None
     upload_url_ttl_s: int = 900
+    #: The IAM role every gateway's token exchange assumes: callers signing with it
+    #: are gateways, held to their own ``/gateways/{id}`` paths (see handlers.common).
+    gateway_role_name: str | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> CloudSettings:
@@ -47,6 +50,7 @@ class CloudSettings:
             timestream_table=env.get("TIMESTREAM_TABLE"),
             alert_topic_arn=env.get("ALERT_TOPIC_ARN"),
             upload_url_ttl_s=int(env.get("UPLOAD_URL_TTL_S", "900")),
+            gateway_role_name=env.get("GATEWAY_ROLE_NAME"),
         )
 
     def require(self, name: str) -> str:

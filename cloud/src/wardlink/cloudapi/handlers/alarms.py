@@ -1,6 +1,7 @@
 """Lambda ``alarms``: triage for manufacturer support.
 
-Routes (API Gateway REST, AWS_IAM auth; ``alarm_id`` is URL-encoded, ``#`` as %23):
+Routes (API Gateway REST, AWS_IAM auth; ``alarm_id`` is URL-encoded, ``#`` as %23),
+all for support and operators only: a gateway caller is refused here as by IAM.
 
 * ``GET /alarms?state=``: alarms in one state, or by default every state that
   needs attention (ACTIVE, LATCHED, ACKNOWLEDGED, SNOOZE_DISABLED), each joined
@@ -28,6 +29,7 @@ from wardlink.cloudapi.errors import NotFound
 from wardlink.cloudapi.handlers.common import (
     build_resolver,
     caller_identity,
+    current_caller,
     logger,
     path_id,
     tracer,
@@ -95,6 +97,7 @@ def list_alarms(
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 50,
     next_token: Annotated[str | None, Query(min_length=1, max_length=2048)] = None,
 ) -> AlarmPage:
+    current_caller(app).require_support()
     states = (state,) if state else ATTENTION_STATES
     items, token = _alarms().list_by_state(states, limit, next_token)
     return AlarmPage(items=_with_devices(items), next_token=token)
@@ -102,6 +105,7 @@ def list_alarms(
 
 @app.get("/alarms/<alarm_id>")
 def get_alarm(alarm_id: str) -> Alarm:
+    current_caller(app).require_support()
     return _with_devices([_load(_alarm_id(alarm_id))])[0]
 
 
@@ -111,6 +115,7 @@ def alarm_history(
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 50,
     next_token: Annotated[str | None, Query(min_length=1, max_length=2048)] = None,
 ) -> AuditPage:
+    current_caller(app).require_support()
     uid = _alarm_id(alarm_id)
     _load(uid)
     items, token = _alarms().history(uid, limit, next_token)
@@ -119,6 +124,7 @@ def alarm_history(
 
 @app.post("/alarms/<alarm_id>/<action>")
 def act_on_alarm(alarm_id: str, action: AlarmAction, request: AlarmActionRequest) -> Alarm:
+    current_caller(app).require_support()
     uid = _alarm_id(alarm_id)
     repository = _alarms()
     row = repository.get_row(uid)

@@ -1,6 +1,7 @@
 """Lambda ``uploads``: presigned S3 PUT URLs for procedure data files.
 
-``POST /devices/{device_uid}/uploads`` records the file in the device's
+``POST /gateways/{gateway_id}/devices/{device_id}/uploads`` (a gateway, for its own
+device: IAM matches the path's gateway to the caller's thing name) records the file in the device's
 ``data_files`` first and only then signs the URL, so every object that can appear
 in the bucket under ``devices/`` is linked to a registered device. The URL is bound
 to the content type the caller declared and expires after ``UPLOAD_URL_TTL_S``
@@ -17,9 +18,11 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from wardlink.cloudapi.errors import Forbidden
 from wardlink.cloudapi.handlers.common import (
+    NOT_YOURS,
     build_resolver,
-    caller_identity,
+    current_caller,
     json_response,
     logger,
     path_id,
@@ -27,7 +30,15 @@ from wardlink.cloudapi.handlers.common import (
 )
 from wardlink.cloudapi.repositories import DeviceRepository
 from wardlink.cloudapi.services import get_services
-from wardlink.contract.models import DEVICE_UID_PATTERN, DataFile, UploadRequest, UploadTicket
+from wardlink.contract.access import Role
+from wardlink.contract.models import (
+    GATEWAY_ID_PATTERN,
+    DataFile,
+    UploadRequest,
+    UploadTicket,
+    device_uid,
+)
+from wardlink.model.identity import DEVICE_ID_PATTERN
 
 app = build_resolver()
 
@@ -37,9 +48,15 @@ def object_key(uid: str, upload_id: str, filename: str) -> str:
     return f"devices/{uid}/{upload_id}/{filename}"
 
 
-@app.post("/devices/<device_uid>/uploads")
-def request_upload(device_uid: str, upload: UploadRequest) -> Response[UploadTicket]:
-    uid = path_id(device_uid, DEVICE_UID_PATTERN, "device_uid")
+@app.post("/gateways/<gateway_id>/devices/<device_id>/uploads")
+def request_upload(
+    gateway_id: str, device_id: str, upload: UploadRequest
+) -> Response[UploadTicket]:
+    gateway = path_id(gateway_id, GATEWAY_ID_PATTERN, "gateway_id")
+    uid = device_uid(gateway, path_id(device_id, DEVICE_ID_PATTERN, "device_id"))
+    caller = current_caller(app)
+    if caller.role is not Role.GATEWAY:
+        raise Forbidden(NOT_YOURS)  # files come from the gateway that holds the device
     services = get_services()
     settings = services.settings
     bucket = settings.require("data_bucket")
@@ -68,7 +85,7 @@ def request_upload(device_uid: str, upload: UploadRequest) -> Response[UploadTic
     )
     logger.info(
         "upload URL issued",
-        extra={"device_uid": uid, "upload_id": upload_id, "caller": caller_identity(app)},
+        extra={"device_uid": uid, "upload_id": upload_id, "caller": caller.arn},
     )
     ticket = UploadTicket(
         upload_id=upload_id,

@@ -50,14 +50,24 @@ def firmware_sort_key(firmware_version: str | None, uid: str) -> str:
 
 @dataclass(frozen=True)
 class FleetQuery:
-    """Exactly one selector: a gateway, a site, or a model (with optional firmware)."""
+    """Exactly one selector: a gateway, a site, or a model (with optional firmware).
+
+    ``within_gateway`` is a gateway's own search: it reads only that gateway's
+    partition, and site, model and firmware (all optional) narrow it as filters, so
+    no selector can reach another gateway's devices.
+    """
 
     gateway_id: str | None = None
     site_id: str | None = None
     model: str | None = None
     firmware_version: str | None = None
+    within_gateway: str | None = None
 
     def __post_init__(self) -> None:
+        if self.within_gateway:
+            if self.firmware_version and not self.model:
+                raise BadRequest("firmware_version is only searchable together with model")
+            return
         chosen = [n for n in ("gateway_id", "site_id", "model") if getattr(self, n)]
         if len(chosen) != 1:
             raise BadRequest(
@@ -69,6 +79,8 @@ class FleetQuery:
 
     def index_query(self) -> tuple[str, str, dict[str, Any]]:
         """(index name, key condition, expression values) for this selector."""
+        if self.within_gateway:
+            return "by_gateway", "gateway_id = :pk", {":pk": to_attr(self.within_gateway)}
         if self.gateway_id:
             return "by_gateway", "gateway_id = :pk", {":pk": to_attr(self.gateway_id)}
         if self.site_id:
@@ -151,6 +163,21 @@ class DeviceRepository:
         self, query: FleetQuery, limit: int, next_token: str | None = None
     ) -> tuple[list[Device], str | None]:
         index, condition, values = query.index_query()
+        values = dict(values)
+        filters: list[str] = []
+        names: dict[str, str] = {}
+        if query.within_gateway:
+            for i, (name, value) in enumerate(
+                (("site_id", query.site_id), ("model", query.model))
+            ):
+                if value:
+                    names[f"#n{i}"] = name
+                    values[f":v{i}"] = to_attr(value)
+                    filters.append(f"#n{i} = :v{i}")
+            if query.firmware_version:
+                names["#fw"] = "firmware_version"
+                values[":fwv"] = to_attr(query.firmware_version)
+                filters.append("#fw = :fwv")
         request: dict[str, Any] = {
             "TableName": self._table,
             "IndexName": index,
@@ -158,6 +185,9 @@ class DeviceRepository:
             "ExpressionAttributeValues": values,
             "Limit": limit,
         }
+        if filters:
+            request["FilterExpression"] = " AND ".join(filters)
+            request["ExpressionAttributeNames"] = names
         start = decode_token(next_token, _KEY_ATTRIBUTES[index])
         if start:
             request["ExclusiveStartKey"] = start
