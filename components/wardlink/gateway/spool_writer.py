@@ -5,7 +5,10 @@ queue and carry on. The writer appends in batches (by count or after a short
 linger), in a worker thread, which keeps one fsync per batch rather than per
 observation. The queue is bounded by count; if the disk stalls long enough for it
 to fill, the oldest queued routine telemetry is dropped and counted rather than
-blocking acquisition.
+blocking acquisition. Alerts, status and health wait in a queue of their own with
+its own room (``urgent_reserve``), so a telemetry flood can never push one out,
+and they are appended first. Every overflow is counted on the spool
+(``LossReason.QUEUE_OVERFLOW``), in memory, so it reaches the heartbeat.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from wardlink.model import RecordKind, RedactedDeviceStatus, RedactedObservation
-from wardlink.spool import Spool
+from wardlink.spool import LossReason, Spool
 
 log = logging.getLogger(__name__)
 
@@ -39,28 +42,41 @@ class SpoolWriter:
         max_batch: int = 1000,
         linger_s: float = 0.05,
         max_queue: int = 100_000,
+        urgent_reserve: int = 10_000,
     ) -> None:
         self.spool = spool
         self.on_appended = on_appended
         self.max_batch = max_batch
         self.linger_s = linger_s
         self.max_queue = max_queue
+        self.urgent_reserve = urgent_reserve
         self.counters = WriterCounters()
-        self._queue: deque[tuple[RecordKind, Sealed]] = deque()
+        self._queue: deque[tuple[RecordKind, Sealed]] = deque()  # routine telemetry
+        self._urgent: deque[tuple[RecordKind, Sealed]] = deque()  # alerts, status, health
         self._ready = asyncio.Event()
 
     def put(self, kind: RecordKind, items: list[Sealed]) -> None:
+        queue = self._queue if kind is RecordKind.TELEMETRY else self._urgent
+        bound = self.max_queue if kind is RecordKind.TELEMETRY else self.urgent_reserve
         for item in items:
-            self._queue.append((kind, item))
-        while len(self._queue) > self.max_queue:
-            self._queue.popleft()
-            self.counters.overflow_dropped += 1
-        if len(self._queue) >= self.max_batch:
+            queue.append((kind, item))
+        overflow = 0
+        while len(queue) > bound:
+            queue.popleft()
+            overflow += 1
+        if overflow:
+            self.counters.overflow_dropped += overflow
+            self.spool.count_loss(LossReason.QUEUE_OVERFLOW, overflow)
+            log.warning(
+                "spool writer queue overflowed; oldest items dropped and counted",
+                extra={"kind": kind.value, "count": overflow},
+            )
+        if self.pending >= self.max_batch or queue is self._urgent:
             self._ready.set()
 
     @property
     def pending(self) -> int:
-        return len(self._queue)
+        return len(self._queue) + len(self._urgent)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Append until ``stop`` is set, then flush what is queued."""
@@ -74,10 +90,11 @@ class SpoolWriter:
         await self.flush()
 
     async def flush(self) -> None:
-        while self._queue:
+        while self._urgent or self._queue:
             by_kind: dict[RecordKind, list[Sealed]] = {}
-            for _ in range(min(self.max_batch, len(self._queue))):
-                kind, item = self._queue.popleft()
+            queue = self._urgent if self._urgent else self._queue
+            for _ in range(min(self.max_batch, len(queue))):
+                kind, item = queue.popleft()
                 by_kind.setdefault(kind, []).append(item)
             for kind, items in by_kind.items():
                 result = await asyncio.to_thread(self.spool.append_sealed, items, kind)

@@ -10,6 +10,7 @@ from wardlink.spool.readonly import (
 from wardlink.spool.sqlite_spool import (
     AppendResult,
     Durability,
+    LossReason,
     Spool,
     SpoolStats,
     priority_of,
@@ -18,6 +19,7 @@ from wardlink.spool.sqlite_spool import (
 __all__ = [
     "AppendResult",
     "Durability",
+    "LossReason",
     "ReadOnlySpool",
     "Spool",
     "SpoolDamaged",

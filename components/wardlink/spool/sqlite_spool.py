@@ -20,8 +20,27 @@ the same transaction as every insert and delete, so both processes see the same
 number. When an append would go over ``max_bytes``,
 the oldest *routine telemetry* is evicted first and counted; alerts and status are
 evicted only if nothing else is left. Records older than ``ttl_seconds`` expire.
-Acquisition never blocks: if the disk itself is full, telemetry is evicted and the
-append retried once; if it still fails, the batch is dropped and counted.
+
+A full disk (``max_bytes`` set above what the file system holds) is a different
+fault, because then SQLite cannot write anything, not even the delete that would
+free room or the counter that would record a loss. So:
+
+* Loss is counted in memory first (``count_loss``) and written to the ``losses``
+  table inside the next transaction that succeeds; ``stats`` adds what is not yet
+  written. A loss therefore needs no free disk at the moment it happens.
+* A preallocated *reserve* file (``<spool>.reserve``) holds back room. When the
+  disk fills, the reserve is released: that room lets deletes (acks, evictions)
+  and the WAL checkpoint that makes freed pages reusable go through. The WAL is
+  kept small (``wal_autocheckpoint``, ``journal_size_limit``) so that a
+  checkpoint never needs more room than the disk has.
+* While the disk is full (``disk_full``), new telemetry is dropped and counted;
+  alerts, status and health evict the oldest telemetry to make room, never each
+  other. New files use ``auto_vacuum=INCREMENTAL``, so acks on a full disk shrink
+  the file; when the reserve can be made again the spool leaves ``disk_full`` by
+  itself.
+* Every failed transaction is rolled back only if SQLite has not already rolled
+  it back itself (it does on ``SQLITE_FULL``); otherwise the rollback raised
+  ``cannot rollback - no transaction is active`` and hid the real error.
 
 Ordering: ``seq`` is SQLite's AUTOINCREMENT rowid, so it is gateway-scoped and
 strictly increasing even across deletes. A high-water mark is mirrored to a
@@ -45,7 +64,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from pathlib import Path
 
@@ -89,6 +108,10 @@ CREATE TABLE IF NOT EXISTS totals (
     dropped INTEGER NOT NULL
 );
 INSERT OR IGNORE INTO totals VALUES (1, 0, 0, 0, 0);
+CREATE TABLE IF NOT EXISTS losses (
+    reason TEXT PRIMARY KEY,
+    count  INTEGER NOT NULL
+);
 DROP TRIGGER IF EXISTS records_ins;
 DROP TRIGGER IF EXISTS records_del;
 """
@@ -96,6 +119,36 @@ DROP TRIGGER IF EXISTS records_del;
 _IN_CHUNK = 500  # bound on SQL parameters per statement
 _SIDECARS = ("-wal", "-shm")  # SQLite's own files beside the database in WAL mode
 QUARANTINE_DIR = "quarantine"
+RESERVE_BYTES = 128 * 1024
+"""Room held back for deletes and checkpoints on a full disk (more than one eviction needs)."""
+_WAL_PAGES = 32  # checkpoint every ~128 KiB of WAL: a checkpoint must fit on a full disk
+
+
+class LossReason(StrEnum):
+    """Why a record acquired on this gateway will never reach the cloud."""
+
+    DISK_FULL = "disk_full"
+    """The file system had no room; the batch was refused."""
+    WRITE_ERROR = "write_error"
+    """Any other failure to write the spool."""
+    QUEUE_OVERFLOW = "queue_overflow"
+    """The writer's in-memory queue overflowed while the disk stalled."""
+    DAMAGED = "damaged"
+    """The spool file was damaged and the record could not be read back."""
+
+
+def _is_full(exc: BaseException) -> bool:
+    text = str(exc).lower()
+    return "full" in text or "no space" in text
+
+
+def _rollback(db: sqlite3.Connection) -> None:
+    """Roll back if SQLite has not already done so (it does itself on SQLITE_FULL)."""
+    if db.in_transaction:
+        try:
+            db.execute("ROLLBACK")
+        except sqlite3.Error:
+            pass
 
 
 def priority_of(kind: RecordKind) -> int:
@@ -126,6 +179,8 @@ class SpoolStats:
     quarantined: tuple[str, ...] = ()
     last_seq: int = 0
     depth_by_kind: dict[str, int] = field(default_factory=dict)
+    dropped_by_reason: dict[str, int] = field(default_factory=dict)
+    disk_full: bool = False
 
 
 class Spool:
@@ -158,11 +213,111 @@ class Spool:
         self._lock = threading.RLock()
         self._evicted_unreported = 0
         self._evict_logged_at = -1e9
+        self._unpersisted: dict[str, int] = {}
+        self._drop_logged_at = -1e9
+        self.disk_full = False
+        self._recover_checked_at = -1e9
         shared_dir(self.path.parent, self._gid)
         self._hwm_path = hwm_path(self.path)
+        self._reserve_path = self.path.with_suffix(self.path.suffix + ".reserve")
         for existing in (*(Path(str(self.path) + s) for s in _SIDECARS), self._hwm_path):
             fix_mode(existing, SHARED_FILE, gid=self._gid)  # files of an earlier release
         self._db = self._open()
+        # Both made now, while there is room: on a full disk they can only be rewritten.
+        row = self._db.execute("SELECT seq FROM sqlite_sequence WHERE name='records'").fetchone()
+        self._write_hwm(max(self._read_hwm(), row[0] if row else 0))
+        self._make_reserve()
+
+    # ----------------------------------------------------------------- reserve
+    def _make_reserve(self) -> bool:
+        """Hold back ``RESERVE_BYTES`` of disk in a file; False if the disk has no room."""
+        try:
+            if self._reserve_path.stat().st_size >= RESERVE_BYTES:
+                return True
+        except OSError:
+            pass
+        try:
+            fd = open_file(self._reserve_path, os.O_WRONLY | os.O_TRUNC, SHARED_FILE, gid=self._gid)
+            try:
+                os.write(fd, b"\0" * RESERVE_BYTES)  # written, not sparse: tmpfs allocates it
+            finally:
+                os.close(fd)
+            return True
+        except OSError:
+            self._reserve_path.unlink(missing_ok=True)
+            return False
+
+    def _release_reserve(self) -> None:
+        self._reserve_path.unlink(missing_ok=True)
+
+    def _enter_disk_full(self, exc: BaseException) -> None:
+        """Give back the reserve so deletes and checkpoints can run; say so once."""
+        self._release_reserve()
+        if not self.disk_full:
+            self.disk_full = True
+            log.error(
+                "disk full under the spool: new telemetry is dropped and counted, "
+                "alerts and status evict telemetry",
+                extra={"error": str(exc)},
+            )
+        self._shrink()
+
+    def _shrink(self) -> None:
+        """Make freed pages reusable and, where the file allows, give them back."""
+        for pragma in ("PRAGMA incremental_vacuum", "PRAGMA wal_checkpoint(TRUNCATE)"):
+            try:
+                self._db.execute(pragma).fetchall()
+            except sqlite3.Error:
+                pass
+
+    def _try_recover(self, force: bool = False) -> bool:
+        """Leave ``disk_full`` once the reserve can be made again.
+
+        Appends check at most once a second (a refused telemetry batch must stay
+        cheap); an ack, which is what frees room, checks every time (``force``).
+        """
+        now = time.monotonic()
+        if not force and now - self._recover_checked_at < 1.0:
+            return False
+        self._recover_checked_at = now
+        self._shrink()
+        if self._make_reserve():
+            self.disk_full = False
+            log.warning("disk space is back under the spool; accepting telemetry again")
+            return True
+        return False
+
+    # ----------------------------------------------------------------- losses
+    def count_loss(self, reason: LossReason, count: int) -> None:
+        """Count ``count`` records lost for ``reason``. Needs no disk: kept in memory
+        and written with the next transaction that succeeds."""
+        if count <= 0:
+            return
+        with self._lock:
+            self._unpersisted[reason.value] = self._unpersisted.get(reason.value, 0) + count
+
+    def _persist_losses(self, db: sqlite3.Connection) -> dict[str, int]:
+        """Write the in-memory losses inside the caller's transaction; what was written."""
+        taken = dict(self._unpersisted)
+        for reason, count in taken.items():
+            db.execute(
+                "INSERT INTO losses (reason, count) VALUES (?, ?)"
+                " ON CONFLICT(reason) DO UPDATE SET count = count + excluded.count",
+                (reason, count),
+            )
+        if taken:
+            db.execute(
+                "UPDATE totals SET dropped = dropped + ? WHERE id = 1", (sum(taken.values()),)
+            )
+        return taken
+
+    def _forget_persisted(self, taken: dict[str, int]) -> None:
+        for reason, count in taken.items():
+            left = self._unpersisted.get(reason, 0) - count
+            if left > 0:
+                self._unpersisted[reason] = left
+            else:
+                self._unpersisted.pop(reason, None)
 
     # ----------------------------------------------------------------- opening
     def _connect(self) -> sqlite3.Connection:
@@ -170,7 +325,11 @@ class Spool:
         # -shm the database file's mode, so this one line sets all three.
         touch(self.path, SHARED_FILE, gid=self._gid)
         db = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
+        # Only takes effect on a new, empty file: lets acks on a full disk shrink it.
+        db.execute("PRAGMA auto_vacuum=INCREMENTAL")
         db.execute("PRAGMA journal_mode=WAL")
+        db.execute(f"PRAGMA wal_autocheckpoint={_WAL_PAGES}")
+        db.execute(f"PRAGMA journal_size_limit={RESERVE_BYTES}")
         db.execute(
             f"PRAGMA synchronous={'FULL' if self.durability is Durability.FULL else 'NORMAL'}"
         )
@@ -209,13 +368,18 @@ class Spool:
         return read_hwm(self.path)
 
     def _write_hwm(self, seq: int) -> None:
-        # Both components append (the Uplink its heartbeats): one temporary file each.
-        tmp = self._hwm_path.with_name(f"{self._hwm_path.name}.{os.getpid()}.tmp")
+        """Record ``seq`` in place, in a fixed-width field: no new block, no new file.
+
+        Written in place rather than replaced through a temporary file, because it
+        must keep working on a full disk, where a temporary file cannot be made: a
+        stale mark is what would let ``seq`` go backwards after a lost database.
+        """
         try:
-            fd = open_file(tmp, os.O_WRONLY | os.O_TRUNC, SHARED_FILE, gid=self._gid)
-            with os.fdopen(fd, "w") as handle:
-                handle.write(str(seq))
-            os.replace(tmp, self._hwm_path)
+            fd = open_file(self._hwm_path, os.O_WRONLY, SHARED_FILE, gid=self._gid)
+            try:
+                os.pwrite(fd, f"{seq:020d}\n".encode(), 0)
+            finally:
+                os.close(fd)
         except OSError as exc:  # a missing hwm only matters after a quarantine
             log.warning("could not record spool high-water mark", extra={"error": str(exc)})
 
@@ -263,27 +427,45 @@ class Spool:
         if not bodies:
             return AppendResult(None, None)
         size = sum(len(b) for b in bodies)
-        for attempt in range(2):
-            try:
-                with self._lock:
+        urgent = _PRIORITY[kind] < ROUTINE
+        with self._lock:
+            if self.disk_full and not self._try_recover() and not urgent:
+                return self._drop(len(bodies), LossReason.DISK_FULL, None)
+            for _ in range(3):
+                try:
                     return self._append_locked(kind, bodies, size)
-            except sqlite3.OperationalError as exc:
-                if "full" not in str(exc).lower() or attempt:
-                    return self._drop(len(bodies), exc)
-                log.warning("disk full under the spool; evicting telemetry")
-                with self._lock:
-                    self._evict_locked(max(size, self.max_bytes // 10))
-            except sqlite3.DatabaseError as exc:
-                self._reopen_after_corruption(exc)
-        return self._drop(len(bodies), None)
+                except sqlite3.OperationalError as exc:
+                    if not _is_full(exc):
+                        return self._drop(len(bodies), LossReason.WRITE_ERROR, exc)
+                    self._enter_disk_full(exc)
+                    if not urgent:
+                        return self._drop(len(bodies), LossReason.DISK_FULL, exc)
+                    if not self._evict_for_urgent(size):
+                        return self._drop(len(bodies), LossReason.DISK_FULL, exc)
+                except sqlite3.DatabaseError as exc:
+                    self._reopen_after_corruption(exc)
+            return self._drop(len(bodies), LossReason.DISK_FULL, None)
 
-    def _drop(self, count: int, exc: Exception | None) -> AppendResult:
-        log.error("spool append failed; batch dropped", extra={"count": count, "error": str(exc)})
+    def _evict_for_urgent(self, size: int) -> bool:
+        """On a full disk, evict the oldest telemetry (only telemetry) to fit an urgent batch."""
         try:
-            with self._lock:
-                self._db.execute("UPDATE totals SET dropped = dropped + ? WHERE id = 1", (count,))
-        except sqlite3.Error:
-            pass
+            evicted = self._evict_locked(max(2 * size, 16 * 1024), only=ROUTINE)
+        except sqlite3.Error as exc:
+            _rollback(self._db)
+            log.error("could not evict telemetry on a full disk", extra={"error": str(exc)})
+            return False
+        self._shrink()
+        return evicted > 0
+
+    def _drop(self, count: int, reason: LossReason, exc: Exception | None) -> AppendResult:
+        self.count_loss(reason, count)
+        now = time.monotonic()
+        if reason is not LossReason.DISK_FULL or now - self._drop_logged_at >= 10.0:
+            self._drop_logged_at = now  # one line per 10 s on a full disk, not one per batch
+            log.error(
+                "spool append failed; batch dropped and counted",
+                extra={"count": count, "reason": reason.value, "error": str(exc)},
+            )
         return AppendResult(None, None, dropped=count)
 
     def _append_locked(self, kind: RecordKind, bodies: list[bytes], size: int) -> AppendResult:
@@ -302,21 +484,27 @@ class Spool:
             )
             db.execute("UPDATE totals SET bytes = bytes + ? WHERE id = 1", (size,))
             (last,) = db.execute("SELECT seq FROM sqlite_sequence WHERE name='records'").fetchone()
+            taken = self._persist_losses(db)
             db.execute("COMMIT")
         except BaseException:
-            db.execute("ROLLBACK")
+            _rollback(db)
             raise
+        self._forget_persisted(taken)
         self._write_hwm(last)
         return AppendResult(last - len(bodies) + 1, last, evicted=evicted)
 
-    def _evict_locked(self, need_bytes: int, in_txn: bool = False) -> int:
-        """Free at least ``need_bytes``, lowest priority and oldest first. Returns rows evicted."""
+    def _evict_locked(self, need_bytes: int, in_txn: bool = False, only: int | None = None) -> int:
+        """Free at least ``need_bytes``, lowest priority and oldest first. Returns rows evicted.
+
+        ``only`` limits eviction to one priority (a full disk evicts only telemetry)."""
         db = self._db
         if not in_txn:
             db.execute("BEGIN IMMEDIATE")
         freed = evicted = 0
         try:
             for priority in sorted(set(_PRIORITY.values()), reverse=True):
+                if only is not None and priority != only:
+                    continue
                 while freed < need_bytes:
                     rows = db.execute(
                         "SELECT seq, size FROM records WHERE priority = ? ORDER BY seq LIMIT 512",
@@ -339,7 +527,7 @@ class Spool:
                 db.execute("COMMIT")
         except BaseException:
             if not in_txn:
-                db.execute("ROLLBACK")
+                _rollback(db)
             raise
         if evicted:
             self._evicted_unreported += evicted
@@ -375,20 +563,37 @@ class Spool:
         return []
 
     def ack(self, seqs: Iterable[int]) -> int:
-        """Delete records the broker acknowledged. Returns how many were deleted."""
+        """Delete records the broker acknowledged. Returns how many were deleted.
+
+        On a full disk the reserve is released and the delete retried, so acks keep
+        working and the file can shrink; the spool then leaves ``disk_full`` by itself
+        once the reserve fits again.
+        """
         chosen = list(seqs)
         if not chosen:
             return 0
         with self._lock:
-            db = self._db
-            db.execute("BEGIN IMMEDIATE")
-            try:
-                deleted = _delete(db, chosen)
-                db.execute("COMMIT")
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
-        return deleted
+            for attempt in range(2):
+                db = self._db
+                db.execute("BEGIN IMMEDIATE")
+                try:
+                    deleted = _delete(db, chosen)
+                    taken = self._persist_losses(db)
+                    db.execute("COMMIT")
+                except sqlite3.OperationalError as exc:
+                    _rollback(db)
+                    if not _is_full(exc) or attempt:
+                        raise
+                    self._enter_disk_full(exc)
+                    continue
+                except BaseException:
+                    _rollback(db)
+                    raise
+                self._forget_persisted(taken)
+                if self.disk_full:
+                    self._try_recover(force=True)
+                return deleted
+        return 0
 
     def expire(self) -> int:
         """Delete records older than the TTL. Returns how many expired."""
@@ -406,15 +611,26 @@ class Spool:
                     db.execute("UPDATE totals SET expired = expired + ? WHERE id = 1", (expired,))
                 db.execute("COMMIT")
             except BaseException:
-                db.execute("ROLLBACK")
+                _rollback(db)
                 raise
         if expired:
             log.warning("spool records expired before delivery", extra={"expired": expired})
         return int(expired)
 
     def stats(self) -> SpoolStats:
+        """Counters as stored plus the losses not yet written (a full disk may hold them)."""
         with self._lock:
-            return spool_stats(self._db, self.path)
+            stored = spool_stats(self._db, self.path)
+            pending = dict(self._unpersisted)
+            by_reason = dict(stored.dropped_by_reason)
+            for reason, count in pending.items():
+                by_reason[reason] = by_reason.get(reason, 0) + count
+            return replace(
+                stored,
+                dropped_total=stored.dropped_total + sum(pending.values()),
+                dropped_by_reason=by_reason,
+                disk_full=self.disk_full,
+            )
 
     def quarantined_files(self) -> tuple[str, ...]:
         """Every spool file ever quarantined here, by this process or another one."""
@@ -481,6 +697,15 @@ def spool_stats(db: sqlite3.Connection, path: Path) -> SpoolStats:
     by_kind = dict(db.execute("SELECT kind, count(*) FROM records GROUP BY kind").fetchall())
     oldest = db.execute("SELECT min(created) FROM records").fetchone()[0]
     row = db.execute("SELECT seq FROM sqlite_sequence WHERE name='records'").fetchone()
+    try:
+        by_reason = dict(db.execute("SELECT reason, count FROM losses").fetchall())
+    except sqlite3.OperationalError:  # a file of an earlier release, opened read-only
+        by_reason = {}
+    legacy = int(dropped) - sum(by_reason.values())
+    if legacy > 0:  # counted before losses had reasons
+        by_reason[LossReason.WRITE_ERROR.value] = (
+            by_reason.get(LossReason.WRITE_ERROR.value, 0) + legacy
+        )
     return SpoolStats(
         depth=sum(by_kind.values()),
         bytes=int(bytes_),
@@ -491,6 +716,7 @@ def spool_stats(db: sqlite3.Connection, path: Path) -> SpoolStats:
         quarantined=quarantined_files(path),
         last_seq=int(row[0]) if row else 0,
         depth_by_kind={str(k): int(v) for k, v in by_kind.items()},
+        dropped_by_reason={str(k): int(v) for k, v in by_reason.items()},
     )
 
 

@@ -68,6 +68,8 @@ class Heartbeat:
             evicted_total=stats.evicted_total,
             expired_total=stats.expired_total,
             dropped_total=stats.dropped_total,
+            dropped_by_reason=stats.dropped_by_reason,
+            spool_disk_full=stats.disk_full,
             quarantined_total=len(stats.quarantined),
             connected_devices=self.connected_devices(),
             uplink_connected=self.bus.uplink_connected,

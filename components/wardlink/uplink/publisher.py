@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import sqlite3
 import time
 from dataclasses import dataclass
 
@@ -213,7 +214,14 @@ class Publisher:
         finally:
             self._window.release()
         seqs = [record.seq for record in batch]
-        await asyncio.to_thread(self.spool.ack, seqs)
+        try:
+            await asyncio.to_thread(self.spool.ack, seqs)
+        except sqlite3.Error as exc:
+            # Delivered but still spooled: it is sent again (a bounded duplicate). The
+            # send task must live on, or nothing is delivered again until a restart.
+            log.error("could not delete delivered records", extra={"error": str(exc)})
+            self._failed = True
+            return
         self._attempt = 0
         self.counters.messages += 1
         self.counters.delivered += len(batch)

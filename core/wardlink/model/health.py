@@ -8,7 +8,9 @@ no path for PHI; that is why it may be spooled without passing the policy.
 
 ``state`` and ``maintenance_devices`` were added after the first gateways shipped:
 both have defaults, so a health item without them still parses, and the cloud
-reads the absence of ``state`` as ``running``.
+reads the absence of ``state`` as ``running``. ``dropped_by_reason`` (the counted
+loss behind ``dropped_total``, by reason: disk_full, write_error, queue_overflow,
+damaged) and ``spool_disk_full`` came later still, with defaults for the same reason.
 """
 
 from __future__ import annotations
@@ -53,6 +55,10 @@ class GatewayHealth(BaseModel):
     uplink_connected: bool
     last_seq: int = Field(ge=0)
     state: GatewayState = GatewayState.RUNNING
+    dropped_by_reason: dict[
+        Annotated[str, Field(pattern=r"^[a-z_]{1,32}$")], Annotated[int, Field(ge=0)]
+    ] = Field(default_factory=dict, max_length=16)
+    spool_disk_full: bool = False
     maintenance_devices: tuple[Annotated[str, Field(pattern=DEVICE_ID_PATTERN)], ...] = Field(
         default=(),
         max_length=MAX_MAINTENANCE_DEVICES,
