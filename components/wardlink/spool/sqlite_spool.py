@@ -337,32 +337,93 @@ class Spool:
         return db
 
     def _open(self) -> sqlite3.Connection:
+        hwm = self._read_hwm()
+        db: sqlite3.Connection | None = None
         try:
             db = self._connect()
             (verdict,) = db.execute("PRAGMA quick_check").fetchone()
             if verdict != "ok":
-                db.close()
                 raise sqlite3.DatabaseError(f"quick_check: {verdict}")
             db.executescript(_SCHEMA)
         except sqlite3.DatabaseError as exc:
-            self._quarantine(str(exc))
-            db = self._connect()
-            db.executescript(_SCHEMA)
+            if db is not None:
+                db.close()
+            db = self._salvage(str(exc), hwm)
+        else:
+            self._count_gap(db, hwm)
         self._seed_sequence(db)
         return db
 
-    def _quarantine(self, reason: str) -> None:
+    def _count_gap(self, db: sqlite3.Connection, hwm: int) -> None:
+        """A sound file that is behind its high-water mark lost its newest records.
+
+        A deleted or damaged WAL, or an emptied main file, leaves a database that
+        passes every check but lacks the records numbered above its own sequence.
+        The side file says how far numbering had gone: the gap is counted as loss
+        (an upper bound: some of it may have been delivered before the damage).
+        """
+        row = db.execute("SELECT seq FROM sqlite_sequence WHERE name='records'").fetchone()
+        current = int(row[0]) if row else 0
+        if hwm > current:
+            self.count_loss(LossReason.DAMAGED, hwm - current)
+            log.error(
+                "spool file is behind its high-water mark: newest records lost and counted",
+                extra={"first_lost": current + 1, "last_lost": hwm, "count": hwm - current},
+            )
+
+    def _salvage(self, reason: str, hwm: int) -> sqlite3.Connection:
+        """Quarantine the damaged file, copy every readable record into a fresh one.
+
+        Records keep their ``seq`` (the cloud deduplicates by it); every seq that
+        could not be read, and every seq between the last one the file knew and the
+        high-water mark, is counted as loss.
+        """
+        target = self._quarantine(reason)
+        db = self._connect()
+        db.executescript(_SCHEMA)
+        if target is None:
+            self._count_gap(db, hwm)
+            return db
+        found = salvage_records(target, hwm)
+        self.count_loss(LossReason.DAMAGED, found.lost)
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            for start in range(0, len(found.rows), _IN_CHUNK):
+                db.executemany(
+                    "INSERT INTO records (seq, kind, priority, created, size, body)"
+                    " VALUES (?, ?, ?, ?, ?, ?)",
+                    found.rows[start : start + _IN_CHUNK],
+                )
+            db.execute(
+                "UPDATE totals SET bytes = ?, evicted = ?, expired = ? WHERE id = 1",
+                (sum(r[4] for r in found.rows), found.evicted, found.expired),
+            )
+            db.execute("COMMIT")
+        except BaseException:
+            _rollback(db)
+            raise
+        log.error(
+            "salvaged the readable records of a damaged spool file",
+            extra={"salvaged": len(found.rows), "lost": found.lost, "quarantine": str(target)},
+        )
+        return db
+
+    def _quarantine(self, reason: str) -> Path | None:
+        """Move the damaged files aside; where they went (None if there were none)."""
         stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
         qdir = shared_dir(self.path.parent / QUARANTINE_DIR, self._gid)
         target = qdir / f"{self.path.name}.{stamp}.{os.getpid()}"
+        moved = False
         for suffix in ("", *_SIDECARS):
             src = Path(str(self.path) + suffix)
             if src.exists():
                 shutil.move(src, Path(str(target) + suffix))
+                moved = moved or not suffix
         log.error(
             "spool file is corrupt; moved to quarantine and started a fresh spool",
             extra={"reason": reason, "quarantine": str(target)},
         )
+        return target if moved else None
 
     def _read_hwm(self) -> int:
         return read_hwm(self.path)
@@ -384,17 +445,28 @@ class Spool:
             log.warning("could not record spool high-water mark", extra={"error": str(exc)})
 
     def _seed_sequence(self, db: sqlite3.Connection) -> None:
-        """Continue numbering above every seq issued, even by a quarantined file."""
+        """Continue numbering above every seq issued, even by a quarantined file.
+
+        The same transaction writes the losses counted while opening."""
         hwm = self._read_hwm()
         row = db.execute("SELECT seq FROM sqlite_sequence WHERE name='records'").fetchone()
         current = row[0] if row else 0
-        if hwm > current:
-            db.execute("BEGIN IMMEDIATE")
-            if row:
+        if hwm <= current and not self._unpersisted:
+            return
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            if hwm > current and row:
                 db.execute("UPDATE sqlite_sequence SET seq=? WHERE name='records'", (hwm,))
-            else:
+            elif hwm > current:
                 db.execute("INSERT INTO sqlite_sequence(name, seq) VALUES ('records', ?)", (hwm,))
+            taken = self._persist_losses(db)
             db.execute("COMMIT")
+        except sqlite3.OperationalError:  # a full disk: the numbers stay in memory
+            _rollback(db)
+            if hwm > current:
+                raise
+            return
+        self._forget_persisted(taken)
 
     def _reopen_after_corruption(self, exc: sqlite3.DatabaseError) -> None:
         with self._lock:
@@ -402,9 +474,7 @@ class Spool:
                 self._db.close()
             except sqlite3.Error:
                 pass
-            self._quarantine(str(exc))
-            self._db = self._connect()
-            self._db.executescript(_SCHEMA)
+            self._db = self._salvage(str(exc), self._read_hwm())
             self._seed_sequence(self._db)
 
     # ----------------------------------------------------------------- writing
@@ -655,9 +725,108 @@ def hwm_path(path: Path) -> Path:
 def read_hwm(path: Path) -> int:
     """The high-water mark beside spool ``path``; 0 when there is none (or it is unreadable)."""
     try:
-        return int(hwm_path(path).read_text().strip() or 0)
+        text = hwm_path(path).read_text().split()
+        return int(text[0]) if text else 0
     except (OSError, ValueError):
         return 0
+
+
+@dataclass(frozen=True)
+class Salvage:
+    """What could be read back from a damaged spool file."""
+
+    rows: list[tuple[int, str, int, float, int, bytes]]
+    lost: int
+    evicted: int = 0
+    expired: int = 0
+
+
+def _scalar(db: sqlite3.Connection, sql: str) -> int | None:
+    try:
+        row = db.execute(sql).fetchone()
+    except sqlite3.DatabaseError:
+        return None
+    return int(row[0]) if row and row[0] is not None else None
+
+
+def salvage_records(path: Path, hwm: int) -> Salvage:
+    """Read every record of the damaged file ``path`` that can still be read.
+
+    SQLite's ``.recover`` is not in Python's sqlite3, so this reads by ranges of
+    ``seq`` with a fresh connection and halves any range that fails, down to single
+    rows: a damaged page costs only the records on it.
+    """
+    rows: list[tuple[int, str, int, float, int, bytes]] = []
+    kinds = {k.value for k in RecordKind}
+    _pad_cut_file(path)
+    try:
+        src = sqlite3.connect(path, timeout=5)
+    except sqlite3.Error:
+        return Salvage([], hwm)
+    try:
+        known = max(
+            _scalar(src, "SELECT seq FROM sqlite_sequence WHERE name='records'") or 0,
+            _scalar(src, "SELECT max(seq) FROM records") or 0,
+        )
+        try:
+            (oldest,) = src.execute("SELECT min(seq) FROM records").fetchone()
+            low = known + 1 if oldest is None else min(int(oldest), known + 1)  # None: empty
+        except sqlite3.DatabaseError:
+            low = 1  # unknown: count from the start (an upper bound again)
+        high = max(known, hwm)
+        pending = [(a, min(a + 511, high)) for a in range(low, high + 1, 512)]
+        pending.reverse()
+        while pending:
+            a, b = pending.pop()
+            try:
+                found = src.execute(
+                    "SELECT seq, kind, priority, created, size, body FROM records"
+                    " WHERE seq BETWEEN ? AND ? ORDER BY seq",
+                    (a, b),
+                ).fetchall()
+            except sqlite3.DatabaseError:
+                if a < b:  # halve; a single unreadable row is simply not salvaged
+                    mid = (a + b) // 2
+                    pending += [(mid + 1, b), (a, mid)]
+                continue
+            for seq, kind, priority, created, size, body in found:
+                if (
+                    a <= seq <= b
+                    and kind in kinds
+                    and isinstance(body, bytes)
+                    and len(body) == size
+                ):
+                    rows.append((int(seq), kind, int(priority), float(created), int(size), body))
+        evicted = _scalar(src, "SELECT evicted FROM totals WHERE id = 1") or 0
+        expired = _scalar(src, "SELECT expired FROM totals WHERE id = 1") or 0
+    finally:
+        src.close()
+    # Every seq in range that was not read back: unreadable, absent from a damaged page,
+    # or above what the file knew. Some absent ones may have been delivered before the
+    # damage, so this is an upper bound: loss is never under-counted.
+    return Salvage(rows, max(0, high - low + 1 - len(rows)), evicted, expired)
+
+
+def _pad_cut_file(path: Path) -> None:
+    """Give a cut file back the length its header claims, in zeros.
+
+    SQLite refuses every query on a file shorter than its header says, even for
+    pages that are intact; padded, only the pages that were cut off fail to read.
+    """
+    try:
+        with path.open("r+b") as handle:
+            header = handle.read(100)
+            if len(header) < 100 or not header.startswith(b"SQLite format 3\0"):
+                return
+            page_size = int.from_bytes(header[16:18], "big")
+            page_size = 65536 if page_size == 1 else page_size
+            claimed = page_size * int.from_bytes(header[28:32], "big")
+            size = os.fstat(handle.fileno()).st_size
+            if size < claimed <= 1 << 40:
+                handle.truncate(claimed)
+                log.error("spool file was cut short", extra={"size": size, "claimed": claimed})
+    except OSError as exc:
+        log.warning("could not pad a cut spool file", extra={"error": str(exc)})
 
 
 def next_records(
