@@ -66,7 +66,7 @@ class SpoolWriter:
             overflow += 1
         if overflow:
             self.counters.overflow_dropped += overflow
-            self.spool.count_loss(LossReason.QUEUE_OVERFLOW, overflow)
+            self.spool.count_loss(LossReason.QUEUE_OVERFLOW, overflow, kind)
             log.warning(
                 "spool writer queue overflowed; oldest items dropped and counted",
                 extra={"kind": kind.value, "count": overflow},

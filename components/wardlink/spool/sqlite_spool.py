@@ -214,6 +214,11 @@ class Spool:
         self._evicted_unreported = 0
         self._evict_logged_at = -1e9
         self._unpersisted: dict[str, int] = {}
+        self.telemetry_lost: dict[str, int] = {}
+        self._evicted_routine = 0
+        """Telemetry this process lost (dropped or evicted), by reason: with the
+        delivered and still spooled telemetry, it accounts for every observation
+        acquired here (the demo's summary checks it). Not stored: per process."""
         self._drop_logged_at = -1e9
         self.disk_full = False
         self._recover_checked_at = -1e9
@@ -288,13 +293,20 @@ class Spool:
         return False
 
     # ----------------------------------------------------------------- losses
-    def count_loss(self, reason: LossReason, count: int) -> None:
+    def count_loss(self, reason: LossReason, count: int, kind: RecordKind | None = None) -> None:
         """Count ``count`` records lost for ``reason``. Needs no disk: kept in memory
         and written with the next transaction that succeeds."""
         if count <= 0:
             return
         with self._lock:
             self._unpersisted[reason.value] = self._unpersisted.get(reason.value, 0) + count
+            if kind is RecordKind.TELEMETRY:
+                self._telemetry_lost(reason.value, count)
+
+    def _telemetry_lost(self, reason: str, count: int) -> None:
+        if count <= 0:
+            return
+        self.telemetry_lost[reason] = self.telemetry_lost.get(reason, 0) + count
 
     def _persist_losses(self, db: sqlite3.Connection) -> dict[str, int]:
         """Write the in-memory losses inside the caller's transaction; what was written."""
@@ -500,21 +512,21 @@ class Spool:
         urgent = _PRIORITY[kind] < ROUTINE
         with self._lock:
             if self.disk_full and not self._try_recover() and not urgent:
-                return self._drop(len(bodies), LossReason.DISK_FULL, None)
+                return self._drop(len(bodies), LossReason.DISK_FULL, None, kind)
             for _ in range(3):
                 try:
                     return self._append_locked(kind, bodies, size)
                 except sqlite3.OperationalError as exc:
                     if not _is_full(exc):
-                        return self._drop(len(bodies), LossReason.WRITE_ERROR, exc)
+                        return self._drop(len(bodies), LossReason.WRITE_ERROR, exc, kind)
                     self._enter_disk_full(exc)
                     if not urgent:
-                        return self._drop(len(bodies), LossReason.DISK_FULL, exc)
+                        return self._drop(len(bodies), LossReason.DISK_FULL, exc, kind)
                     if not self._evict_for_urgent(size):
-                        return self._drop(len(bodies), LossReason.DISK_FULL, exc)
+                        return self._drop(len(bodies), LossReason.DISK_FULL, exc, kind)
                 except sqlite3.DatabaseError as exc:
                     self._reopen_after_corruption(exc)
-            return self._drop(len(bodies), LossReason.DISK_FULL, None)
+            return self._drop(len(bodies), LossReason.DISK_FULL, None, kind)
 
     def _evict_for_urgent(self, size: int) -> bool:
         """On a full disk, evict the oldest telemetry (only telemetry) to fit an urgent batch."""
@@ -527,8 +539,10 @@ class Spool:
         self._shrink()
         return evicted > 0
 
-    def _drop(self, count: int, reason: LossReason, exc: Exception | None) -> AppendResult:
-        self.count_loss(reason, count)
+    def _drop(
+        self, count: int, reason: LossReason, exc: Exception | None, kind: RecordKind
+    ) -> AppendResult:
+        self.count_loss(reason, count, kind)
         now = time.monotonic()
         if reason is not LossReason.DISK_FULL or now - self._drop_logged_at >= 10.0:
             self._drop_logged_at = now  # one line per 10 s on a full disk, not one per batch
@@ -560,6 +574,8 @@ class Spool:
             _rollback(db)
             raise
         self._forget_persisted(taken)
+        if evicted:
+            self._telemetry_lost("evicted", self._evicted_routine)
         self._write_hwm(last)
         return AppendResult(last - len(bodies) + 1, last, evicted=evicted)
 
@@ -570,7 +586,8 @@ class Spool:
         db = self._db
         if not in_txn:
             db.execute("BEGIN IMMEDIATE")
-        freed = evicted = 0
+        freed = evicted = routine = 0
+        self._evicted_routine = 0  # counted by whoever commits (here or the caller)
         try:
             for priority in sorted(set(_PRIORITY.values()), reverse=True):
                 if only is not None and priority != only:
@@ -590,11 +607,16 @@ class Spool:
                             break
                     _delete(db, chosen)
                     evicted += len(chosen)
+                    if priority == ROUTINE:
+                        routine += len(chosen)
                 if freed >= need_bytes:
                     break
             db.execute("UPDATE totals SET evicted = evicted + ? WHERE id = 1", (evicted,))
             if not in_txn:
                 db.execute("COMMIT")
+                self._telemetry_lost("evicted", routine)
+            else:
+                self._evicted_routine = routine
         except BaseException:
             if not in_txn:
                 _rollback(db)

@@ -32,6 +32,7 @@ from wardlink.demo.progress import DemoSummary, render_line, show
 from wardlink.devtools.mqtt_observer import MqttObserver
 from wardlink.devtools.pki import DevPki, make_dev_pki, mutual_tls_server_context
 from wardlink.gateway.spool_writer import SpoolWriter
+from wardlink.model import RecordKind
 from wardlink.phi.policy import RedactionPolicy
 from wardlink.spool import Spool
 from wardlink.uplink.health import Heartbeat
@@ -207,7 +208,9 @@ class SiteDemo:
             self._update(site, writer, publisher, spool)
             self.summary.phi_canaries = site.phi_canaries()
             self._check(observer)
-            self.summary.spool_depth_at_exit = spool.stats().depth
+            self.summary.spool_depth_at_exit = spool.stats().depth_by_kind.get(
+                RecordKind.TELEMETRY.value, 0
+            )
             self.summary.duration_s = round(time.monotonic() - started, 2)
             show(
                 render_line(
@@ -222,6 +225,10 @@ class SiteDemo:
                 f"\nspool drained: {drained}; broker saw {self.summary.broker_items} items; "
                 f"missing seqs: {self.summary.missing_seqs}; "
                 f"PHI leaks: {len(self.summary.phi_leaks)}"
+                f"\nacquired {self.summary.acquired} = delivered {self.summary.delivered}"
+                f" + spooled at exit {self.summary.spool_depth_at_exit}"
+                f" + lost {self.summary.dropped_total} {self.summary.dropped}"
+                f": {'accounted' if self.summary.accounted else 'NOT ACCOUNTED'}"
             )
             if demo_cloud is not None:
                 report = await demo_cloud.finish()
@@ -248,6 +255,7 @@ class SiteDemo:
         s.spooled = writer.counters.spooled
         s.delivered = publisher.counters.delivered_telemetry
         s.last_seq = publisher.counters.last_seq
+        s.dropped = dict(sorted(spool.telemetry_lost.items()))
         s.devices = {w.identity.device_id: w.connectivity.value for w in site.workers}
 
     async def _await_observer(
