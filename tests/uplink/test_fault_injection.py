@@ -149,6 +149,11 @@ def test_disk_full_evicts_telemetry_and_never_blocks_acquisition(tmp_path: Path)
         # never blocked: acquisition ran at its pace, the disk-full overflow was evicted or counted
         assert elapsed < 30
         assert result["evicted_total"] + result["dropped_total"] > 0
+        # exact: the loss reported is the true loss, though the disk had no room to count it
+        assert result["dropped_total"] == result["dropped"]
+        assert result["produced"] == (
+            result["depth"] + result["evicted_total"] + result["dropped_total"]
+        )
     finally:
         subprocess.run(["umount", "-l", str(mount)], check=False)
 

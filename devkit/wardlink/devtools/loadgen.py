@@ -90,6 +90,8 @@ def main(argv: list[str] | None = None) -> int:
         "last_seq": last_seq,
         "evicted_total": stats.evicted_total,
         "dropped_total": stats.dropped_total,
+        "depth": stats.depth,
+        "disk_full": stats.disk_full,
     }
     spool.close()
     if args.report:
