@@ -121,3 +121,48 @@ def test_demo_survives_broker_stopped_for_12_seconds(tmp_path: Path) -> None:
     everything = b"".join(m.topic.encode() + m.payload for m in messages).lower()
     for canary in summary["phi_canaries"]:
         assert canary.lower().encode() not in everything
+
+
+def test_demo_accounts_for_every_observation_on_a_full_disk_with_the_broker_down(
+    tmp_path: Path,
+) -> None:
+    """300 KiB work directory, broker stopped after 6 s and not restarted: every
+    acquired observation is delivered, still spooled at exit, or counted as lost."""
+    workdir = tmp_path / "tiny"
+    workdir.mkdir()
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=300k", "tmpfs", str(workdir)], check=False
+    )
+    if mounted.returncode != 0:
+        pytest.fail("tmpfs mount failed: this test needs root (CI runs as root)")
+    broker = Mosquitto(tmp_path / "broker", tls=False, persistent=True)
+    broker.start()
+    summary_path = tmp_path / "summary.json"
+    try:
+        demo = subprocess.Popen(
+            [
+                sys.executable, "-m", "wardlink.cli.main", "demo", "--duration", "20",
+                "--broker", broker.url, "--workdir", str(workdir / "D"),
+                "--summary", str(summary_path),
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )  # fmt: skip
+        try:
+            time.sleep(6)
+            broker.stop()
+            output, _ = demo.communicate(timeout=120)
+        finally:
+            if demo.poll() is None:
+                demo.kill()
+        assert demo.returncode == 0, output[-3000:]
+        summary = json.loads(summary_path.read_text())
+        assert summary["acquired"] > 0
+        assert summary["acquired"] == (
+            summary["delivered"] + summary["spool_depth_at_exit"] + summary["dropped_total"]
+        ), summary
+        assert summary["accounted"]
+        assert "lost" in output
+    finally:
+        subprocess.run(["umount", "-l", str(workdir)], check=False)
