@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
+import os
+import tty
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -157,3 +160,17 @@ def gateway_build(tmp_path_factory: pytest.TempPathFactory) -> Path:
     command = ["components", "build", "--all", "--recipes", str(recipes), "--output", str(out)]
     assert main(command) == 0
     return out
+
+
+@pytest.fixture
+def pty_device() -> Iterator[tuple[int, str]]:
+    """A raw pty: the test writes device bytes to the master, the component opens the slave."""
+    master, slave = os.openpty()
+    tty.setraw(slave)
+    os.set_blocking(master, False)
+    try:
+        yield master, os.ttyname(slave)
+    finally:
+        for fd in (master, slave):
+            with contextlib.suppress(OSError):
+                os.close(fd)

@@ -17,8 +17,6 @@ import signal
 import subprocess
 import sys
 import time
-import tty
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -57,19 +55,6 @@ def _deployment(slave_path: str) -> dict[str, object]:
             },
         },
     }
-
-
-@pytest.fixture
-def pty_device() -> Iterator[tuple[int, str]]:
-    master, slave = os.openpty()
-    tty.setraw(slave)
-    os.set_blocking(master, False)
-    try:
-        yield master, os.ttyname(slave)
-    finally:
-        for fd in (master, slave):
-            with contextlib.suppress(OSError):
-                os.close(fd)
 
 
 def _start(

@@ -29,8 +29,6 @@ import shutil
 import subprocess
 import sys
 import time
-import tty
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -186,19 +184,6 @@ def test_install_offline_from_the_artifacts_alone(
         assert listed == GATEWAY_COMMANDS
         # a second Install with the same build changes nothing
         _install(build, root, component, path)
-
-
-@pytest.fixture
-def pty_device() -> Iterator[tuple[int, str]]:
-    master, slave = os.openpty()
-    tty.setraw(slave)
-    os.set_blocking(master, False)
-    try:
-        yield master, os.ttyname(slave)
-    finally:
-        for fd in (master, slave):
-            with contextlib.suppress(OSError):
-                os.close(fd)
 
 
 CUFF_PROFILE = """\
