@@ -11,10 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import os
-import threading
 import time
-import tty
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -23,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from tests.support.pty_oximeter import Oximeter
 from wardlink.bus.mqtt_direct import DirectMqttBus, MqttEndpoint
 from wardlink.devtools.mqtt_observer import MqttObserver
 from wardlink.gateway.proxy import LOCAL_DEVICES_TOPIC, DeviceProxy
@@ -176,33 +174,6 @@ async def test_the_uplink_stopping_sends_its_notice_and_nothing_written_after_it
             await writer
         await bus.close()
         writer_spool.close()
-
-
-class Oximeter:
-    """A simulated Nonin oximeter on a pty."""
-
-    def __init__(self) -> None:
-        self.master, self.slave = os.openpty()
-        tty.setraw(self.slave)
-        os.set_blocking(self.master, False)
-        self.path = os.ttyname(self.slave)
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._feed, daemon=True)
-        self._thread.start()
-
-    def _feed(self) -> None:
-        from wardlink.codecs.nonin2 import encode_packet
-
-        while not self._stop.wait(0.05):
-            with contextlib.suppress(BlockingIOError, OSError):
-                os.write(self.master, encode_packet(72, 97))
-
-    def close(self) -> None:
-        self._stop.set()
-        self._thread.join(5)
-        for fd in (self.master, self.slave):
-            with contextlib.suppress(OSError):
-                os.close(fd)
 
 
 @pytest.fixture

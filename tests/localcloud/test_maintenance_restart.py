@@ -16,14 +16,10 @@ gateway process by hand.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import os
 import signal
 import subprocess
 import sys
-import threading
 import time
-import tty
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -32,6 +28,8 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 import yaml
+
+from tests.support.pty_oximeter import Oximeter
 
 if TYPE_CHECKING:  # the gateway process imports this module: it needs none of the cloud
     from tests.support.mosquitto import Mosquitto
@@ -70,38 +68,6 @@ def cloud(
         yield local
     finally:
         local.stop()
-
-
-# -- a simulated oximeter ----------------------------------------------------------------------
-
-
-class Oximeter:
-    """A Nonin oximeter on a pty, sending a packet every 50 ms whoever listens."""
-
-    def __init__(self) -> None:
-        self.master, self.slave = os.openpty()
-        tty.setraw(self.slave)
-        os.set_blocking(self.master, False)
-        self.path = os.ttyname(self.slave)
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._feed, daemon=True)
-        self._thread.start()
-
-    def _feed(self) -> None:
-        from wardlink.codecs.nonin2 import encode_packet
-
-        beat = 0
-        while not self._stop.wait(0.05):
-            with contextlib.suppress(BlockingIOError, OSError):
-                os.write(self.master, encode_packet(60 + beat % 30, 95 + beat % 4))
-            beat += 1
-
-    def close(self) -> None:
-        self._stop.set()
-        self._thread.join(5)
-        for fd in (self.master, self.slave):
-            with contextlib.suppress(OSError):
-                os.close(fd)
 
 
 # -- the gateway process -----------------------------------------------------------------------
