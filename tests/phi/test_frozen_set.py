@@ -20,7 +20,7 @@ from wardlink.phieval import heldout
 from wardlink.phieval.corpus import CorpusItem, read_jsonl
 from wardlink.phieval.scoring import serialize
 
-MANIFEST_SHA256 = "babaaff47666c013d45d3099c602fa2223829f3bb6795e9c0d044c6d74706350"
+MANIFEST_SHA256 = "90bea8e60803a36466ce3e898422b88296823650dbee2a895b7358a476bfa1c0"
 COUNTS = {"text": 600, "json": 200, "hl7": 300}
 PHI_CATEGORIES = {
     "NAME", "DATE", "AGE", "ZIP", "ADDRESS", "CITY", "PHONE", "EMAIL", "MRN", "ACCOUNT", "SSN",

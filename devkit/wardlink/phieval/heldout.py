@@ -887,8 +887,14 @@ class JsonFactory:
         }
 
     def device_json(self, phi: list[Label], keep: list[Label]) -> dict[str, Any]:
-        """Not FHIR: what a vendor cloud or a hub might post."""
+        """Not FHIR: what a vendor cloud or a hub might post.
+
+        Its values carry no keep labels: outside FHIR the redactor keeps the policy's
+        allow-list behaviour (issue 15), so which vendor keys survive is the site's
+        configuration, not a property of the redactor. Recall is still scored.
+        """
         rng = self.rng
+        keep = []  # correction 1: not counted (see above)
         p = self.names.person()
         _code, ref, unit, _, low, high, dec = rng.choice(METRICS)
         value = _number(rng, low, high, dec)
@@ -1022,7 +1028,8 @@ class Hl7Factory:
         equipment = ""
         if rng.random() < 0.3:
             model = rng.choice(MODELS[:3])
-            keep.append(Label("DEVICE_MODEL", model, "field"))
+            # correction 1: no keep label - OBX-18 is an equipment instance
+            # identifier (EI), a device identifier under Safe Harbor, free to drop.
             equipment = f"{model}^{rng.randint(100000, 999999)}^EUI-64"
         flag = rng.choice(["", "", "N", "H", "L"])
         fields = [
