@@ -110,3 +110,51 @@ def test_most_name_tokens_are_unknown_to_the_lexicon(items: dict[str, list[Corpu
 def test_read_jsonl_round_trip(items: dict[str, list[CorpusItem]]) -> None:
     again = read_jsonl(heldout.FROZEN_DIR / heldout.FILES["hl7"])
     assert [i.to_json() for i in again] == [i.to_json() for i in items["hl7"]]
+
+
+def test_a_full_date_may_become_its_year_but_not_keep_its_day() -> None:
+    from wardlink.phieval.corpus import Label
+    from wardlink.phieval.scoring import date_without_year, fragments
+
+    assert date_without_year("March 17, 2024") == "March 17"
+    assert date_without_year("20240317") == "0317"
+    assert date_without_year("2024-03-17T08:15:00Z") == "03-17"
+    assert date_without_year("3/17") is None  # a partial date goes whole
+    assert fragments(Label("ZIP", "05901")) == ["05901", "059"]  # restricted: must be 000
+    assert fragments(Label("ZIP", "45402")) == ["45402"]
+
+
+def test_scores_of_two_extreme_redactors(items: dict[str, list[CorpusItem]]) -> None:
+    """Dropping everything removes all PHI and keeps nothing; passing through the reverse."""
+    from wardlink.phi.result import RedactionResult
+    from wardlink.phieval.scoring import evaluate
+
+    sample = [item for batch in items.values() for item in batch[:20]]
+    dropped = evaluate(
+        sample, lambda fmt, value: RedactionResult.success({} if fmt == "json" else "")
+    )
+    verdict = dropped.heldout_verdict()
+    assert all(v["recall"] == 1.0 and not v["passed"] for v in verdict.values())
+    assert all(v["keep"] == 0.0 for v in verdict.values() if v["keep_total"])
+    kept = evaluate(sample, lambda fmt, value: RedactionResult.success(value))
+    verdict = kept.heldout_verdict()
+    assert all(v["keep"] == 1.0 and v["recall"] < 0.5 for v in verdict.values())
+    assert not kept.passed_heldout()
+
+
+def test_cli_reports_the_frozen_set_apart() -> None:
+    import subprocess
+    import sys
+
+    result = subprocess.run(
+        [sys.executable, "-m", "wardlink.cli.main", "phi", "eval", "--frozen", "--json"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    summary = json.loads(result.stdout)
+    assert summary["items"] == COUNTS
+    assert set(summary["by_format"]) == {"text", "json", "hl7"}
+    assert summary["targets"] == {"recall": 0.995, "keep": 0.95}
+    assert result.returncode == (0 if summary["passed"] else 1), result.stderr
