@@ -405,15 +405,17 @@ def _innocent(source: str, fragment: str, phi: list[Label]) -> int:
         1
         for label in phi
         if label.category == "DATE"
-        and label.source == "field"
         and fragment.isdigit()
         and len(fragment) == 4
-        and label.value.startswith(fragment)
+        and (
+            (label.source == "field" and label.value.startswith(fragment))
+            or fragment in _YEAR_RE.findall(label.value)  # text.dates: year keeps it too
+        )
     )
     kept_zip3 = sum(
         1
         for label in phi
-        if label.category == "ZIP" and label.source == "field" and fragment == zip3(label.value)
+        if label.category == "ZIP" and fragment == zip3(label.value)  # text keeps ZIP3 too
     )
     return max(0, count(source, fragment) - placed) + kept_years + kept_zip3
 
