@@ -5,6 +5,7 @@ from __future__ import annotations
 import aws_cdk as cdk
 from constructs import Construct
 
+from wardlink_infra import grants
 from wardlink_infra.api import WardlinkApi
 from wardlink_infra.audit import AuditTrail
 from wardlink_infra.backup import TableBackups
@@ -64,6 +65,9 @@ class WardlinkStack(cdk.Stack):
             self, "Telemetry", settings=settings, data_key=keys.data,
             data_bucket=buckets.data, stream=ingest.stream, kit=kit,
         )
+        # The writer records how far it has stored each gateway's records, for
+        # GET /gateways/{id}/sequence (a gateway that lost its spool numbers above it).
+        telemetry.writer.allow(grants.table_access(tables.gateways, ["dynamodb:UpdateItem"]))
         detectors = DetectorEngine(
             self, "Detectors", settings=settings, data_key=keys.data, tables=tables,
             stream=ingest.stream, support_topic=self.support_topic, kit=kit,

@@ -42,7 +42,7 @@ def _methods(resources: Resources) -> dict[tuple[str, str], dict[str, Any]]:
 
 def test_every_method_uses_aws_iam(template: Template, resources: Resources) -> None:
     methods = of_type(resources, "AWS::ApiGateway::Method")
-    assert len(methods) == 10
+    assert len(methods) == 11
     template.all_resources_properties(
         "AWS::ApiGateway::Method", {"AuthorizationType": "AWS_IAM"}
     )
@@ -55,6 +55,7 @@ def test_routes_and_handlers(resources: Resources) -> None:
         ("GET", "/gateways/{gateway_id}/devices"): "devices",
         ("GET", "/gateways/{gateway_id}/devices/{device_id}"): "devices",
         ("POST", "/gateways/{gateway_id}/devices/{device_id}/uploads"): "uploads",
+        ("GET", "/gateways/{gateway_id}/sequence"): "devices",
         ("GET", "/devices"): "devices",
         ("GET", "/devices/{device_uid}"): "devices",
         ("GET", "/alarms"): "alarms",

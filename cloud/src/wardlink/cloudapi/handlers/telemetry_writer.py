@@ -4,6 +4,10 @@ The event source mapping must enable ``ReportBatchItemFailures``: the response
 names the first record to re-deliver when Timestream stayed throttled past the
 writer's retries (see ``wardlink.cloudapi.telemetry.kinesis``).
 
+After each batch the writer raises each gateway's last acknowledged ``seq`` in the
+Gateways table (``GET /gateways/{id}/sequence``); a failure there is logged, never
+fails the batch: the telemetry matters more than the bookkeeping.
+
 The store is chosen once per container. ``use_store`` lets the local cloud (and
 the tests) run this same handler against moto or a counting wrapper.
 """
@@ -17,6 +21,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.config import Config
 
 from wardlink.cloudapi.handlers.common import logger, tracer
+from wardlink.cloudapi.repositories import GatewayRepository
 from wardlink.cloudapi.services import get_services
 from wardlink.cloudapi.telemetry.kinesis import process_records, records_from_event
 from wardlink.cloudapi.telemetry.store import TelemetryStore
@@ -65,6 +70,7 @@ def use_store(store: TelemetryStore | None) -> None:
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     records = records_from_event(event)
     outcome = process_records(records, get_store(), logger)
+    _acknowledge(outcome.highest_seq)
     logger.info(
         "telemetry batch",
         extra={
@@ -78,3 +84,17 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         },
     )
     return outcome.lambda_response()
+
+
+def _acknowledge(highest_seq: dict[str, int]) -> None:
+    if not highest_seq:
+        return
+    services = get_services()
+    gateways = GatewayRepository(services.dynamodb, services.settings.require("gateways_table"))
+    try:
+        gateways.advance_seqs(highest_seq)
+    except Exception as exc:
+        logger.error(
+            "could not record the gateways' acknowledged seq",
+            extra={"gateways": sorted(highest_seq), "error": str(exc)[:500]},
+        )
