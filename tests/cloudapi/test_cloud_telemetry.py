@@ -1,5 +1,8 @@
 """The telemetry writer: envelopes from Kinesis -> Timestream multi-measure records.
 
+This is the ``liveanalytics`` store; the default InfluxDB store is tested against a
+real server in ``test_telemetry_influxdb.py``.
+
 Timestream runs in moto (server mode, in this process, so its stored records can be
 inspected). moto appends every record and does not implement Timestream's upsert,
 so the idempotency rules themselves are exercised against ``_UpsertingTimestream``,
@@ -12,6 +15,7 @@ rejected with the existing version.
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -136,6 +140,8 @@ def timestream(local_cloud: LocalCloud, unique: str) -> tuple[Any, str, str]:
     client = local_cloud.services.timestream_write
     database = local_cloud.config.timestream_database
     table = f"t_{unique}"
+    with contextlib.suppress(client.exceptions.ConflictException):
+        client.create_database(DatabaseName=database)  # the local cloud stores in InfluxDB
     client.create_table(DatabaseName=database, TableName=table)
     return client, database, table
 
