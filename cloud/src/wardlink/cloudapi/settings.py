@@ -36,6 +36,8 @@ class CloudSettings:
     influxdb_database: str | None = None
     #: Secrets Manager secret whose JSON holds the write/read ``token`` of the bucket.
     influxdb_token_secret_arn: str | None = None
+    #: The instance's admin credentials (JSON ``username``, ``password``): set-up only.
+    influxdb_admin_secret_arn: str | None = None
     alert_topic_arn: str | None = None
     upload_url_ttl_s: int = 900
     #: The IAM role every gateway's token exchange assumes: callers signing with it
@@ -58,6 +60,7 @@ class CloudSettings:
             influxdb_url=env.get("INFLUXDB_URL"),
             influxdb_database=env.get("INFLUXDB_DATABASE"),
             influxdb_token_secret_arn=env.get("INFLUXDB_TOKEN_SECRET_ARN"),
+            influxdb_admin_secret_arn=env.get("INFLUXDB_ADMIN_SECRET_ARN"),
             alert_topic_arn=env.get("ALERT_TOPIC_ARN"),
             upload_url_ttl_s=int(env.get("UPLOAD_URL_TTL_S", "900")),
             gateway_role_name=env.get("GATEWAY_ROLE_NAME"),

@@ -49,7 +49,9 @@ def secret_token(services: Services, secret_arn: str) -> TokenSource:
     def token(refresh: bool) -> str:
         with lock:
             if refresh or not cached:
-                value = services.client("secretsmanager").get_secret_value(SecretId=secret_arn)
+                value = services.client("secretsmanager").get_secret_value(
+                    SecretId=secret_arn, VersionStage="AWSCURRENT"
+                )
                 cached[:] = [str(json.loads(value["SecretString"])["token"])]
             return cached[0]
 
