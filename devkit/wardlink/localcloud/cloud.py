@@ -45,7 +45,7 @@ from wardlink.cloudapi.services import Services
 from wardlink.cloudapi.settings import CloudSettings
 from wardlink.cloudapi.telemetry.influxdb import InfluxDBStore, InfluxHTTP
 from wardlink.cloudapi.telemetry.points import TelemetryPoint
-from wardlink.cloudapi.telemetry.reader import InfluxQLReader, TelemetryReader
+from wardlink.cloudapi.telemetry.reader import InfluxQLReader
 from wardlink.cloudapi.telemetry.store import TelemetryStore, WriteReport
 from wardlink.cloudapi.telemetry.timestream import TimestreamStore
 from wardlink.contract.access import Role
@@ -373,7 +373,7 @@ class LocalCloud:
         )
         return InfluxDBStore(InfluxHTTP(self.influxdb_url), cfg.influxdb_database)
 
-    def telemetry_reader(self) -> TelemetryReader:
+    def telemetry_reader(self) -> InfluxQLReader:
         """Reads the stored telemetry back (InfluxQL over ``/query``; InfluxDB only)."""
         if self.influxdb_url is None:
             raise LocalCloudError("reading telemetry needs the InfluxDB store, running")
