@@ -314,3 +314,47 @@ def test_influxdb_line_protocol_shape() -> None:
     )
     assert ' value=90.0,quality="valid",flags="artifact",seq=7i ' in line
     assert line.endswith(str(point.time_ms))
+
+
+def test_liveanalytics_reader_query_text_and_rows() -> None:
+    """moto has no timestream-query engine: the query text and the decoding only."""
+    from wardlink.cloudapi.telemetry.reader import LiveAnalyticsReader, liveanalytics_last_hour
+
+    sql = liveanalytics_last_hour("wardlink_dev_telemetry", "telemetry", "spo2-1", 1000, 3601000)
+    assert sql == (
+        'SELECT * FROM "wardlink_dev_telemetry"."telemetry" WHERE device_id = \'spo2-1\' '
+        "AND time BETWEEN from_milliseconds(1000) AND from_milliseconds(3601000) "
+        "ORDER BY time ASC"
+    )
+    with pytest.raises(ValueError, match="not a device id"):
+        liveanalytics_last_hour("db", "t", "x' OR '1'='1", 0, 1)
+
+    page = {
+        "ColumnInfo": [{"Name": n} for n in
+                       ("gateway_id", "device_id", "unit", "measure_name", "time", "value", "seq")],
+        "Rows": [{"Data": [{"ScalarValue": "gw-a"}, {"ScalarValue": "spo2-1"},
+                           {"ScalarValue": "%"}, {"ScalarValue": "MDC_PULS_OXIM_SAT_O2"},
+                           {"ScalarValue": "2026-12-06 03:04:05.123000000"},
+                           {"ScalarValue": "97.0"}, {"NullValue": True}]}],
+    }  # fmt: skip
+
+    class _Paginator:
+        def paginate(self, QueryString: str) -> list[dict[str, Any]]:
+            self.sql = QueryString
+            return [page]
+
+    class _Client:
+        paginator = _Paginator()
+
+        def get_paginator(self, name: str) -> _Paginator:
+            assert name == "query"
+            return self.paginator
+
+    client = _Client()
+    now = datetime(2026, 12, 6, 3, 30, tzinfo=UTC)
+    [row] = LiveAnalyticsReader(client, "db", "t").last_hour("spo2-1", now=now)
+    assert "device_id = 'spo2-1'" in client.paginator.sql
+    assert row.measure_name == "MDC_PULS_OXIM_SAT_O2"
+    assert row.time_ms == int(datetime(2026, 12, 6, 3, 4, 5, tzinfo=UTC).timestamp() * 1000) + 123
+    assert row.tags == {"gateway_id": "gw-a", "device_id": "spo2-1", "unit": "%"}
+    assert row.fields == {"value": "97.0"}
