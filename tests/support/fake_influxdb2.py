@@ -205,7 +205,9 @@ class FakeInfluxDB2:
     def __init__(self, username: str, password: str) -> None:
         self.state = FakeState(username, password)
         self._server = _Server(self.state)
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
         self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
 
     def __enter__(self) -> FakeInfluxDB2:
