@@ -274,7 +274,7 @@ class TelemetryStore(Construct):
             ),
             removal_policy=cdk.RemovalPolicy.RETAIN,
         )
-        acknowledge_all_rotation(self.admin_secret)
+        _acknowledge_admin_secret_rotation(self.admin_secret)
         self.token_secret = secretsmanager.Secret(
             self,
             "WriterTokenSecret",
@@ -445,7 +445,7 @@ def _secret_access(
     return iam.PolicyStatement(sid=sid, actions=actions, resources=[secret.secret_arn])
 
 
-def acknowledge_all_rotation(secret: secretsmanager.ISecret) -> None:
+def _acknowledge_admin_secret_rotation(secret: secretsmanager.ISecret) -> None:
     reason = (
         "The InfluxDB admin password is a set-up credential: only the set-up and rotation "
         "functions (in the VPC) read it, the instance is not publicly accessible, and "
