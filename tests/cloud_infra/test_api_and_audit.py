@@ -159,8 +159,9 @@ def test_cloudtrail_is_encrypted_validated_and_sent_to_logs(template: Template) 
 def test_alarms_cover_errors_dlqs_and_5xx_and_notify_ops(resources: Resources) -> None:
     alarms = [props(a) for a in of_type(resources, "AWS::CloudWatch::Alarm").values()]
     metrics = [(a.get("Namespace"), a.get("MetricName")) for a in alarms]
-    assert metrics.count(("AWS/Lambda", "Errors")) == 5
-    assert metrics.count(("AWS/SQS", "ApproximateNumberOfMessagesVisible")) == 4
+    # 4 API/engine functions + the InfluxDB writer, set-up and rotation; 5 DLQs
+    assert metrics.count(("AWS/Lambda", "Errors")) == 7
+    assert metrics.count(("AWS/SQS", "ApproximateNumberOfMessagesVisible")) == 5
     assert metrics.count(("AWS/ApiGateway", "5XXError")) == 1
     ops = [k for k, t in of_type(resources, "AWS::SNS::Topic").items() if "Ops" in k]
     assert len(ops) == 1
@@ -171,7 +172,7 @@ def test_alarms_cover_errors_dlqs_and_5xx_and_notify_ops(resources: Resources) -
 
 def test_queues_are_kms_encrypted_and_tls_only(resources: Resources) -> None:
     queues = of_type(resources, "AWS::SQS::Queue")
-    assert len(queues) == 4
+    assert len(queues) == 5
     for queue in queues.values():
         assert "DataKey" in flat(props(queue)["KmsMasterKeyId"])
     for policy in of_type(resources, "AWS::SQS::QueuePolicy").values():

@@ -4,7 +4,8 @@ Each stream record carries one MQTT message: the envelope, as the IoT rule
 ``SELECT *, topic(3) AS gateway_id FROM 'wardlink/v1/+/+'`` emits it (the topic's
 gateway id overrides the payload's, and the gateway IoT policy only lets a thing
 publish under its own name). Points from all records are written together in
-store batches of 100, in stream order.
+store batches, in stream order: 100 (Timestream's ``WriteRecords`` limit), or the
+store's ``preferred_batch`` if it has one (InfluxDB takes 5,000 lines a request).
 
 Failure handling follows Lambda's Kinesis checkpointing (``ReportBatchItemFailures``):
 
@@ -122,8 +123,9 @@ def process_records(
         pending.extend((index, point) for point in points)
 
     handled = len(records)  # records before the first one Lambda must re-deliver
-    for start in range(0, len(pending), STORE_BATCH):
-        chunk = pending[start : start + STORE_BATCH]
+    size = int(getattr(store, "preferred_batch", STORE_BATCH))
+    for start in range(0, len(pending), size):
+        chunk = pending[start : start + size]
         try:
             report = store.write([point for _, point in chunk])
         except TransientStoreError as exc:
