@@ -1,4 +1,4 @@
-"""Shared fixtures: real peers (Mosquitto with mutual TLS) and canary PHI."""
+"""Shared fixtures: real peers (Mosquitto with mutual TLS, InfluxDB) and canary PHI."""
 
 from __future__ import annotations
 
@@ -7,7 +7,22 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.influxdb import InfluxDatabase, fresh_database, running_influxdb
 from tests.support.mosquitto import Mosquitto, mosquitto_available
+from wardlink.localcloud.influxdb_server import InfluxDBServer
+
+
+@pytest.fixture(scope="session")
+def influxdb_server() -> Iterator[InfluxDBServer]:
+    """One private influxd (Debian's 1.x) for the whole session."""
+    with running_influxdb() as server:
+        yield server
+
+
+@pytest.fixture
+def influx_db(influxdb_server: InfluxDBServer) -> InfluxDatabase:
+    """A database of its own for one test."""
+    return fresh_database(influxdb_server)
 
 
 @pytest.fixture

@@ -241,7 +241,10 @@ class WardlinkApi(Construct):
 
     def _routes(self) -> None:
         root = self.rest_api.root
-        own = root.add_resource("gateways").add_resource("{gateway_id}").add_resource("devices")
+        gateway = root.add_resource("gateways").add_resource("{gateway_id}")
+        self._method(gateway.add_resource("sequence"), "GET", self.devices_fn,
+                     params=_path("gateway_id"))
+        own = gateway.add_resource("devices")
         self._method(own, "POST", self.devices_fn, body=DeviceRegistration,
                      params=_path("gateway_id"))
         self._method(own, "GET", self.devices_fn, params={

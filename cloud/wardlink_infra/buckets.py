@@ -23,6 +23,8 @@ NO_REPLICATION_REASON = (
 )
 DATA_PREFIX_DEVICES = "devices/"
 DATA_PREFIX_TIMESTREAM_REJECTED = "timestream-rejected/"
+#: Points a telemetry store refused for good, written by the writer (JSON lines).
+DATA_PREFIX_TELEMETRY_REJECTED = "telemetry-rejected/"
 
 
 class Buckets(Construct):
@@ -98,6 +100,12 @@ class Buckets(Construct):
                 s3.LifecycleRule(
                     id="expire-timestream-rejects",
                     prefix=DATA_PREFIX_TIMESTREAM_REJECTED,
+                    expiration=cdk.Duration.days(90),
+                    noncurrent_version_expiration=cdk.Duration.days(7),
+                ),
+                s3.LifecycleRule(
+                    id="expire-telemetry-rejects",
+                    prefix=DATA_PREFIX_TELEMETRY_REJECTED,
                     expiration=cdk.Duration.days(90),
                     noncurrent_version_expiration=cdk.Duration.days(7),
                 ),

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 import aws_cdk as cdk
+from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
@@ -32,6 +33,16 @@ _RUNTIMES = {
 
 DEFAULT_TIMEOUT = cdk.Duration.seconds(10)
 _XRAY_ACTIONS = ["xray:PutTraceSegments", "xray:PutTelemetryRecords"]
+# What Lambda needs to attach a function to a VPC (AWSLambdaVPCAccessExecutionRole's
+# actions, written into our own policy); EC2 offers no resource to scope them to.
+_VPC_ACTIONS = [
+    "ec2:CreateNetworkInterface",
+    "ec2:DescribeNetworkInterfaces",
+    "ec2:DescribeSubnets",
+    "ec2:DeleteNetworkInterface",
+    "ec2:AssignPrivateIpAddresses",
+    "ec2:UnassignPrivateIpAddresses",
+]
 
 
 _RETENTION_BY_DAYS = {
@@ -96,6 +107,8 @@ class WardlinkFunction(Construct):
         environment: Mapping[str, str] | None = None,
         layers: Sequence[lambda_.ILayerVersion] = (),
         async_dead_letter_queue: sqs.IQueue | None = None,
+        vpc: ec2.IVpc | None = None,
+        security_groups: Sequence[ec2.ISecurityGroup] = (),
     ) -> None:
         super().__init__(scope, construct_id)
         self.role = iam.Role(
@@ -122,6 +135,7 @@ class WardlinkFunction(Construct):
                     resources=[self.log_group.log_group_arn],
                 ),
                 iam.PolicyStatement(actions=_XRAY_ACTIONS, resources=["*"]),
+                *([iam.PolicyStatement(actions=_VPC_ACTIONS, resources=["*"])] if vpc else []),
             ],
         )
         env = {**kit.environment, **(environment or {})}
@@ -142,6 +156,12 @@ class WardlinkFunction(Construct):
             reserved_concurrent_executions=reserved_concurrency,
             log_group=self.log_group,
             logging_format=lambda_.LoggingFormat.JSON,
+            vpc=vpc,
+            vpc_subnets=(
+                ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_ISOLATED) if vpc else None
+            ),
+            security_groups=list(security_groups) if vpc else None,
+            allow_public_subnet=False,
         )
         cfn_function = self.function.node.default_child
         if not isinstance(cfn_function, lambda_.CfnFunction):
@@ -157,7 +177,7 @@ class WardlinkFunction(Construct):
         # The role's permissions must exist before the function (and its event source
         # mappings, which Lambda validates against the role) are created.
         self.function.node.add_dependency(self.policy)
-        self._acknowledge_wildcards()
+        self._acknowledge_wildcards(in_vpc=vpc is not None)
 
     def allow(self, *statements: iam.PolicyStatement) -> None:
         self.policy.add_statements(*statements)
@@ -168,14 +188,15 @@ class WardlinkFunction(Construct):
             iam.PolicyStatement(actions=["timestream:DescribeEndpoints"], resources=["*"])
         )
 
-    def _acknowledge_wildcards(self) -> None:
+    def _acknowledge_wildcards(self, *, in_vpc: bool) -> None:
         acknowledge(
             self.policy,
             "AwsSolutions-IAM5[Resource::*]",
             "Only actions without resource-level permissions use Resource '*': X-Ray "
             "PutTraceSegments/PutTelemetryRecords (active tracing), and where present "
-            "timestream:DescribeEndpoints (endpoint discovery). Every other statement "
-            "names its resources.",
+            "timestream:DescribeEndpoints (endpoint discovery) and the EC2 network-interface "
+            "actions Lambda needs to run a function in a VPC. Every other statement names "
+            "its resources.",
         )
         acknowledge(
             self.function,
@@ -184,6 +205,8 @@ class WardlinkFunction(Construct):
             "match the published Powertools for AWS Lambda v3 layer and the versions the "
             "handlers are tested on; moving to a newer runtime is a deliberate, tested change.",
         )
+        if in_vpc:
+            return
         acknowledge(
             self.function,
             "HIPAA.Security-LambdaInsideVPC",

@@ -23,7 +23,7 @@ DELETE_ITEM = ("dynamodb:DeleteItem",)
 QUERY = ("dynamodb:Query",)
 
 # Services through which application code may use the data key.
-DATA_KEY_SERVICES = ("dynamodb", "kinesis", "sqs", "sns", "s3", "timestream")
+DATA_KEY_SERVICES = ("dynamodb", "kinesis", "sqs", "sns", "s3", "timestream", "secretsmanager")
 
 
 def table_access(

@@ -20,6 +20,8 @@ from cdk_nag import AwsSolutionsChecks, HIPAASecurityChecks, NagPack
 from constructs import IConstruct
 
 _ANNOTATION_PREFIX = "annotation::"
+# e.g. ec2.Vpc acknowledges CloudFormation-Validate::W3010 (literal AZs) itself
+_CDK_OWN_PREFIX = "CloudFormation-Validate::"
 MIN_REASON_LENGTH = 40
 
 
@@ -91,6 +93,8 @@ def acknowledgements(root: IConstruct) -> list[Acknowledgement]:
                 continue
             for raw_id, reason in dict(entry.data).items():
                 rule_id = str(raw_id)
+                if rule_id.startswith(_CDK_OWN_PREFIX):
+                    continue  # CDK's constructs acknowledge their own template checks
                 if rule_id.lower().startswith(_ANNOTATION_PREFIX):
                     rule_id = rule_id[len(_ANNOTATION_PREFIX):]
                 found.append(Acknowledgement(rule_id, str(reason), construct.node.path))

@@ -19,6 +19,14 @@ _STAGE_RE = re.compile(r"^[a-z][a-z0-9-]{1,15}$")
 _REGION_RE = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
 _ACCOUNT_RE = re.compile(r"^\d{12}$")
 _RUNTIMES = ("python3.12", "python3.13")
+#: ``influxdb``: Amazon Timestream for InfluxDB (any account). ``liveanalytics``:
+#: Timestream for LiveAnalytics, only for accounts that had it before 2025-06-20.
+TELEMETRY_STORES = ("influxdb", "liveanalytics")
+_INFLUX_TYPES = (
+    "db.influx.medium", "db.influx.large", "db.influx.xlarge", "db.influx.2xlarge",
+    "db.influx.4xlarge", "db.influx.8xlarge", "db.influx.12xlarge", "db.influx.16xlarge",
+)
+_INFLUX_DEPLOYMENTS = ("SINGLE_AZ", "WITH_MULTIAZ_STANDBY")
 
 
 class SettingsError(ValueError):
@@ -55,6 +63,11 @@ class WardlinkSettings:
     upload_url_ttl_s: int = 900
     runbook_base_url: str = "https://runbooks.wardlink.example/alerts"
     enable_waf: bool = True
+    telemetry_store: str = "influxdb"
+    influxdb_instance_type: str = "db.influx.medium"
+    influxdb_storage_gib: int = 100
+    influxdb_deployment: str = "WITH_MULTIAZ_STANDBY"
+    influxdb_token_rotation_days: int = 30
     concurrency: ReservedConcurrency = ReservedConcurrency()
 
     @property
@@ -97,6 +110,15 @@ class WardlinkSettings:
             ),
             runbook_base_url=str(ctx("runbookBaseUrl") or defaults.runbook_base_url),
             enable_waf=_bool(ctx("enableWaf"), defaults.enable_waf),
+            telemetry_store=str(ctx("telemetryStore") or defaults.telemetry_store),
+            influxdb_instance_type=str(
+                ctx("influxdbInstanceType") or defaults.influxdb_instance_type
+            ),
+            influxdb_storage_gib=_int(ctx("influxdbStorageGiB"), defaults.influxdb_storage_gib),
+            influxdb_deployment=str(ctx("influxdbDeployment") or defaults.influxdb_deployment),
+            influxdb_token_rotation_days=_int(
+                ctx("influxdbTokenRotationDays"), defaults.influxdb_token_rotation_days
+            ),
         )
         settings.validate()
         return settings
@@ -115,6 +137,16 @@ class WardlinkSettings:
             raise SettingsError("Timestream memory retention must be 1..8766 hours")
         if not 1 <= self.timestream_magnetic_retention_days <= 73000:
             raise SettingsError("Timestream magnetic retention must be 1..73000 days")
+        if self.telemetry_store not in TELEMETRY_STORES:
+            raise SettingsError(f"wardlink:telemetryStore must be one of {TELEMETRY_STORES}")
+        if self.influxdb_instance_type not in _INFLUX_TYPES:
+            raise SettingsError(f"wardlink:influxdbInstanceType must be one of {_INFLUX_TYPES}")
+        if not 20 <= self.influxdb_storage_gib <= 16384:
+            raise SettingsError("wardlink:influxdbStorageGiB must be 20..16384")
+        if self.influxdb_deployment not in _INFLUX_DEPLOYMENTS:
+            raise SettingsError(f"wardlink:influxdbDeployment must be one of {_INFLUX_DEPLOYMENTS}")
+        if not 1 <= self.influxdb_token_rotation_days <= 365:
+            raise SettingsError("wardlink:influxdbTokenRotationDays must be 1..365")
         if self.powertools_layer_version < 1:
             raise SettingsError("wardlink:powertoolsLayerVersion must be positive")
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import aws_cdk as cdk
 from constructs import Construct
 
+from wardlink_infra import grants
 from wardlink_infra.api import WardlinkApi
 from wardlink_infra.audit import AuditTrail
 from wardlink_infra.backup import TableBackups
@@ -44,7 +45,10 @@ class WardlinkStack(cdk.Stack):
         self.support_topic = encrypted_topic(self, "SupportAlerts", key=keys.data,
                                              display_name="Wardlink device alerts for support")
         ingest = Ingest(self, "Ingest", settings=settings, data_key=keys.data)
-        database, table = timestream_names(settings)
+        store_env = {"TELEMETRY_STORE": settings.telemetry_store}
+        if settings.telemetry_store == "liveanalytics":
+            database, table = timestream_names(settings)
+            store_env |= {"TIMESTREAM_DATABASE": database, "TIMESTREAM_TABLE": table}
 
         kit = FunctionKit(
             self,
@@ -54,16 +58,19 @@ class WardlinkStack(cdk.Stack):
             environment={
                 **tables.environment(),
                 "DATA_BUCKET": buckets.data.bucket_name,
-                "TIMESTREAM_DATABASE": database,
-                "TIMESTREAM_TABLE": table,
+                **store_env,
                 "ALERT_TOPIC_ARN": self.support_topic.topic_arn,
                 "WARDLINK_STAGE": settings.stage,
             },
         )
         telemetry = TelemetryStore(
             self, "Telemetry", settings=settings, data_key=keys.data,
-            data_bucket=buckets.data, stream=ingest.stream, kit=kit,
+            data_bucket=buckets.data, log_bucket=buckets.access_logs, stream=ingest.stream,
+            kit=kit,
         )
+        # The writer records how far it has stored each gateway's records, for
+        # GET /gateways/{id}/sequence (a gateway that lost its spool numbers above it).
+        telemetry.writer.allow(grants.table_access(tables.gateways, ["dynamodb:UpdateItem"]))
         detectors = DetectorEngine(
             self, "Detectors", settings=settings, data_key=keys.data, tables=tables,
             stream=ingest.stream, support_topic=self.support_topic, kit=kit,
@@ -84,11 +91,11 @@ class WardlinkStack(cdk.Stack):
             self,
             "Monitoring",
             ops_topic=self.ops_topic,
-            functions=[*api.functions, telemetry.writer, detectors.engine],
+            functions=[*api.functions, *telemetry.functions, detectors.engine],
             stream_consumers=[telemetry.writer, detectors.engine],
             queues=[
                 ("IotRuleErrors", ingest.rules_dlq),
-                ("TelemetryWriterFailures", telemetry.dlq),
+                *telemetry.queues,
                 ("DetectorStreamFailures", detectors.stream_dlq),
                 ("DetectorTimerFailures", detectors.async_dlq),
             ],
@@ -104,8 +111,7 @@ class WardlinkStack(cdk.Stack):
             "DataBucket": buckets.data.bucket_name,
             "SupportAlertsTopicArn": self.support_topic.topic_arn,
             "OpsAlarmsTopicArn": self.ops_topic.topic_arn,
-            "TimestreamDatabase": database,
-            "TimestreamTable": table,
+            **telemetry.outputs,
             **{t.definition.env_var: t.table.table_name for t in tables},
         }
         for name, value in outputs.items():

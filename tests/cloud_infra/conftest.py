@@ -31,6 +31,21 @@ def synthesized(tmp_path_factory: pytest.TempPathFactory) -> SynthesizedApp:
 
 
 @pytest.fixture(scope="session")
+def synthesized_liveanalytics(tmp_path_factory: pytest.TempPathFactory) -> SynthesizedApp:
+    """The app with ``wardlink:telemetryStore=liveanalytics`` (the non-default store)."""
+    outdir = tmp_path_factory.mktemp("cdk.out.liveanalytics")
+    return build_app(outdir=str(outdir), context={"wardlink:telemetryStore": "liveanalytics"})
+
+
+@pytest.fixture(scope="session")
+def liveanalytics_resources(
+    synthesized_liveanalytics: SynthesizedApp,
+) -> dict[str, dict[str, Any]]:
+    resources: dict[str, dict[str, Any]] = synthesized_liveanalytics.template["Resources"]
+    return resources
+
+
+@pytest.fixture(scope="session")
 def template_json(synthesized: SynthesizedApp) -> dict[str, Any]:
     return synthesized.template
 

@@ -42,7 +42,7 @@ def _methods(resources: Resources) -> dict[tuple[str, str], dict[str, Any]]:
 
 def test_every_method_uses_aws_iam(template: Template, resources: Resources) -> None:
     methods = of_type(resources, "AWS::ApiGateway::Method")
-    assert len(methods) == 10
+    assert len(methods) == 11
     template.all_resources_properties(
         "AWS::ApiGateway::Method", {"AuthorizationType": "AWS_IAM"}
     )
@@ -55,6 +55,7 @@ def test_routes_and_handlers(resources: Resources) -> None:
         ("GET", "/gateways/{gateway_id}/devices"): "devices",
         ("GET", "/gateways/{gateway_id}/devices/{device_id}"): "devices",
         ("POST", "/gateways/{gateway_id}/devices/{device_id}/uploads"): "uploads",
+        ("GET", "/gateways/{gateway_id}/sequence"): "devices",
         ("GET", "/devices"): "devices",
         ("GET", "/devices/{device_uid}"): "devices",
         ("GET", "/alarms"): "alarms",
@@ -158,8 +159,9 @@ def test_cloudtrail_is_encrypted_validated_and_sent_to_logs(template: Template) 
 def test_alarms_cover_errors_dlqs_and_5xx_and_notify_ops(resources: Resources) -> None:
     alarms = [props(a) for a in of_type(resources, "AWS::CloudWatch::Alarm").values()]
     metrics = [(a.get("Namespace"), a.get("MetricName")) for a in alarms]
-    assert metrics.count(("AWS/Lambda", "Errors")) == 5
-    assert metrics.count(("AWS/SQS", "ApproximateNumberOfMessagesVisible")) == 4
+    # 4 API/engine functions + the InfluxDB writer, set-up and rotation; 5 DLQs
+    assert metrics.count(("AWS/Lambda", "Errors")) == 7
+    assert metrics.count(("AWS/SQS", "ApproximateNumberOfMessagesVisible")) == 5
     assert metrics.count(("AWS/ApiGateway", "5XXError")) == 1
     ops = [k for k, t in of_type(resources, "AWS::SNS::Topic").items() if "Ops" in k]
     assert len(ops) == 1
@@ -170,7 +172,7 @@ def test_alarms_cover_errors_dlqs_and_5xx_and_notify_ops(resources: Resources) -
 
 def test_queues_are_kms_encrypted_and_tls_only(resources: Resources) -> None:
     queues = of_type(resources, "AWS::SQS::Queue")
-    assert len(queues) == 4
+    assert len(queues) == 5
     for queue in queues.values():
         assert "DataKey" in flat(props(queue)["KmsMasterKeyId"])
     for policy in of_type(resources, "AWS::SQS::QueuePolicy").values():

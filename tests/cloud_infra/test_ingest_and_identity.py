@@ -111,8 +111,9 @@ def test_token_exchange_role_allows_only_the_gateway_needs(resources: Resources)
     invoke = [flat(r) for r in as_list(by_sid["CallGatewayRoutesOfTheWardlinkApi"]["Resource"])]
     own = "gateways/${credentials-iot:ThingName}/devices"
     assert sorted(r.split("/v1/", 1)[1] for r in invoke) == sorted(
-        [f"POST/{own}", f"GET/{own}", f"GET/{own}/*", f"POST/{own}/*/uploads"]
-    ), "gateways call their own thing name's device routes only"
+        [f"POST/{own}", f"GET/{own}", f"GET/{own}/*", f"POST/{own}/*/uploads",
+         "GET/gateways/${credentials-iot:ThingName}/sequence"]
+    ), "gateways call their own thing name's routes only"
     assert not any("/alarms" in r or r.endswith("/v1/GET/devices") for r in invoke), (
         "no gateway permission on alarms or fleet search"
     )

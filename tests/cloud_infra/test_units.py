@@ -56,6 +56,7 @@ def _settings(**context: object) -> WardlinkSettings:
 def test_settings_defaults_and_layer_arn() -> None:
     settings = _settings(region="eu-west-1", powertoolsLayerVersion=27)
     assert settings.timestream_magnetic_retention_days == 2555
+    assert settings.telemetry_store == "influxdb"  # any account can deploy it
     assert settings.powertools_layer_arn == (
         "arn:aws:lambda:eu-west-1:017000801446:layer:"
         "AWSLambdaPowertoolsPythonV3-python313-x86_64:27"
@@ -71,6 +72,10 @@ def test_settings_defaults_and_layer_arn() -> None:
         ("pythonRuntime", "python3.9"),
         ("timestreamMemoryRetentionHours", 0),
         ("enableWaf", "maybe"),
+        ("telemetryStore", "timescale"),
+        ("influxdbInstanceType", "db.r5.large"),
+        ("influxdbStorageGiB", 10),
+        ("influxdbDeployment", "MULTI"),
     ],
 )
 def test_settings_fail_closed_on_bad_values(key: str, value: object) -> None:

@@ -65,6 +65,7 @@ def test_every_route_is_documented_and_nothing_else() -> None:
         ("UploadTicket", models.UploadTicket),
         ("Alarm", models.Alarm),
         ("AuditEntry", models.AuditEntry),
+        ("GatewaySequence", models.GatewaySequence),
         ("Error", models.ErrorBody),
     ],
 )

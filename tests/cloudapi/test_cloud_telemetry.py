@@ -1,5 +1,8 @@
 """The telemetry writer: envelopes from Kinesis -> Timestream multi-measure records.
 
+This is the ``liveanalytics`` store; the default InfluxDB store is tested against a
+real server in ``test_telemetry_influxdb.py``.
+
 Timestream runs in moto (server mode, in this process, so its stored records can be
 inspected). moto appends every record and does not implement Timestream's upsert,
 so the idempotency rules themselves are exercised against ``_UpsertingTimestream``,
@@ -12,6 +15,7 @@ rejected with the existing version.
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -136,6 +140,8 @@ def timestream(local_cloud: LocalCloud, unique: str) -> tuple[Any, str, str]:
     client = local_cloud.services.timestream_write
     database = local_cloud.config.timestream_database
     table = f"t_{unique}"
+    with contextlib.suppress(client.exceptions.ConflictException):
+        client.create_database(DatabaseName=database)  # the local cloud stores in InfluxDB
     client.create_table(DatabaseName=database, TableName=table)
     return client, database, table
 
@@ -308,3 +314,47 @@ def test_influxdb_line_protocol_shape() -> None:
     )
     assert ' value=90.0,quality="valid",flags="artifact",seq=7i ' in line
     assert line.endswith(str(point.time_ms))
+
+
+def test_liveanalytics_reader_query_text_and_rows() -> None:
+    """moto has no timestream-query engine: the query text and the decoding only."""
+    from wardlink.cloudapi.telemetry.reader import LiveAnalyticsReader, liveanalytics_last_hour
+
+    sql = liveanalytics_last_hour("wardlink_dev_telemetry", "telemetry", "spo2-1", 1000, 3601000)
+    assert sql == (
+        'SELECT * FROM "wardlink_dev_telemetry"."telemetry" WHERE device_id = \'spo2-1\' '
+        "AND time BETWEEN from_milliseconds(1000) AND from_milliseconds(3601000) "
+        "ORDER BY time ASC"
+    )
+    with pytest.raises(ValueError, match="not a device id"):
+        liveanalytics_last_hour("db", "t", "x' OR '1'='1", 0, 1)
+
+    page = {
+        "ColumnInfo": [{"Name": n} for n in
+                       ("gateway_id", "device_id", "unit", "measure_name", "time", "value", "seq")],
+        "Rows": [{"Data": [{"ScalarValue": "gw-a"}, {"ScalarValue": "spo2-1"},
+                           {"ScalarValue": "%"}, {"ScalarValue": "MDC_PULS_OXIM_SAT_O2"},
+                           {"ScalarValue": "2026-12-06 03:04:05.123000000"},
+                           {"ScalarValue": "97.0"}, {"NullValue": True}]}],
+    }  # fmt: skip
+
+    class _Paginator:
+        def paginate(self, QueryString: str) -> list[dict[str, Any]]:
+            self.sql = QueryString
+            return [page]
+
+    class _Client:
+        paginator = _Paginator()
+
+        def get_paginator(self, name: str) -> _Paginator:
+            assert name == "query"
+            return self.paginator
+
+    client = _Client()
+    now = datetime(2026, 12, 6, 3, 30, tzinfo=UTC)
+    [row] = LiveAnalyticsReader(client, "db", "t").last_hour("spo2-1", now=now)
+    assert "device_id = 'spo2-1'" in client.paginator.sql
+    assert row.measure_name == "MDC_PULS_OXIM_SAT_O2"
+    assert row.time_ms == int(datetime(2026, 12, 6, 3, 4, 5, tzinfo=UTC).timestamp() * 1000) + 123
+    assert row.tags == {"gateway_id": "gw-a", "device_id": "spo2-1", "unit": "%"}
+    assert row.fields == {"value": "97.0"}

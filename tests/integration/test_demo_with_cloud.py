@@ -34,6 +34,10 @@ def test_demo_with_local_cloud_registers_stores_and_alerts(tmp_path: Path) -> No
     cloud = summary["cloud"]
     assert cloud["devices_registered"] == len(summary["devices"]) >= 5
     assert cloud["telemetry_records_stored"] >= summary["delivered"]
+    # stored in a real local InfluxDB and read back over InfluxQL, every device
+    assert cloud["telemetry_store"].startswith("influxdb http://127.0.0.1:")
+    assert cloud["telemetry_points_read_back"] >= summary["delivered"] * 0.9
+    assert set(cloud["telemetry_read_back_by_device"]) >= set(summary["devices"])
     alerts = "\n".join(cloud["alerts"])
     assert "device FAULT" in alerts and "bed-2-oximeter" in alerts
     assert "device OFFLINE" in alerts and "bed-3-monitor" in alerts

@@ -2,8 +2,9 @@
 
 Every component holds the lexicon for its whole life (the log filter scrubs every
 record), so its footprint is pinned here by identity - one set per process, whatever
-the number of scrubbers - rather than by byte counts. The builder needs faker, so it
-is dev-kit code; the edge module must load and use the lexicon without either.
+the number of scrubbers - and by form - hashes, not names - rather than by byte
+counts. The builder needs faker, so it is dev-kit code; the edge module must load
+and use the lexicon without either.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from wardlink.phi.lexicon import DATA_FILE, NameLexicon, load_lexicon
+from wardlink.phi.lexicon import DATA_FILE, NameLexicon, NameSet, load_lexicon
 from wardlink.phi.policy import RedactionPolicy
 from wardlink.phi.scrubber import Scrubber
 
@@ -23,8 +24,19 @@ from wardlink.phi.scrubber import Scrubber
 def test_the_lexicon_holds_every_committed_name_once() -> None:
     data = json.loads(DATA_FILE.read_text(encoding="utf-8"))
     lexicon = load_lexicon()
-    assert lexicon.names == frozenset(data["first"]) | frozenset(data["last"])
+    committed = set(data["first"]) | set(data["last"])
+    assert len(lexicon.names) == len(committed)
+    assert all(name in lexicon for name in committed)
     assert "doe" in lexicon and "jane" in lexicon and "spo2" not in lexicon
+    assert "Jane" not in lexicon and 7 not in lexicon.names  # folded words only
+
+
+def test_the_name_set_keeps_hashes_not_names() -> None:
+    names = NameSet(["jane", "doe", "jane"])
+    assert len(names) == 2 and "jane" in names and "doe" in names
+    assert "john" not in names and "" not in names and None not in names
+    assert "jane" not in repr(names)
+    assert len(NameSet()) == 0 and "jane" not in NameSet()
 
 
 def test_scrubbers_share_the_lexicon_set() -> None:
@@ -44,12 +56,12 @@ def test_a_given_lexicon_replaces_the_committed_one() -> None:
     # "will" is a lexicon name that is also a common word: without the lexicon it is
     # only an English word
     assert Scrubber().scrub("Hope Will visited") == "[NAME] visited"
-    assert "Will" in Scrubber(lexicon=NameLexicon(frozenset())).scrub("Hope Will visited")
+    assert "Will" in Scrubber(lexicon=NameLexicon(NameSet())).scrub("Hope Will visited")
 
 
 def test_recall_does_not_depend_on_the_lexicon() -> None:
     """Fail closed: unknown capitalised words are names with an empty lexicon too."""
-    empty = Scrubber(lexicon=NameLexicon(frozenset()))
+    empty = Scrubber(lexicon=NameLexicon(NameSet()))
     assert empty.scrub("Home kit shipped to Valery Hanz") == "Home kit shipped to [NAME]"
     assert empty.scrub("readings for KAVIN, LOEBB") == "readings for [NAME]"
     assert empty.scrub("Jane") == "[NAME]"
@@ -94,7 +106,8 @@ def test_write_lexicon_writes_what_the_loader_reads(
     target = tmp_path / "names.json"
     assert lexicon_build.write_lexicon(target) == {"first": 2, "last": 1}
     data = json.loads(target.read_text(encoding="utf-8"))
-    assert NameLexicon.of(data["first"], data["last"]).names == {"jane", "will", "doe"}
+    names = NameLexicon.of(data["first"], data["last"]).names
+    assert len(names) == 3 and all(n in names for n in ("jane", "will", "doe"))
 
 
 def test_the_builder_reproduces_the_committed_file() -> None:

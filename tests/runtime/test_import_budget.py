@@ -11,7 +11,8 @@ timings or byte counts. Each check runs in a fresh interpreter:
   reading ``sys.modules`` from the running processes.
 
 Neither may load the AWS SDK for Python (the Uplink signs cloud API calls only
-when an API is configured), BLE stacks, the HL7 parser, or dev-kit-only packages.
+when an API is configured), BLE stacks, the HL7 parser, or dev-kit-only packages;
+and a running component holds no OpenSSL (``wardlink.runtime.no_openssl``).
 """
 
 from __future__ import annotations
@@ -34,6 +35,8 @@ from wardlink.spool import Spool
 
 #: Never in a component that has no BLE or HL7 device and no cloud API configured.
 FORBIDDEN = ("botocore", "boto3", "bleak", "dbus_fast", "bumble", "hl7", "faker", "moto")
+#: OpenSSL's modules: ``wardlink run`` starts a component without them (about 4.5 MB).
+OPENSSL = ("ssl", "_ssl", "_hashlib")
 #: The Uplink handles sealed records only: no device, PHI-policy or configuration-file code.
 UPLINK_FORBIDDEN = (
     "yaml",
@@ -264,5 +267,5 @@ def test_running_components_keep_to_their_diet(
         running.stop()
     assert "wardlink.uplink.publisher" in uplink
     assert {"wardlink.codecs.nonin2", "wardlink.codecs.astm_e1381"} <= set(proxy)
-    assert loaded(uplink, FORBIDDEN + UPLINK_FORBIDDEN) == []
-    assert loaded(proxy, FORBIDDEN + PROXY_FORBIDDEN) == []
+    assert loaded(uplink, FORBIDDEN + UPLINK_FORBIDDEN + OPENSSL) == []
+    assert loaded(proxy, FORBIDDEN + PROXY_FORBIDDEN + OPENSSL) == []

@@ -151,6 +151,41 @@ def test_main_file_and_wal_deleted(tmp_path: Path) -> None:
     _check(path, expect_salvage=False)
 
 
+def test_everything_lost_waits_for_the_cloud_then_numbers_above_it(tmp_path: Path) -> None:
+    """Database, WAL and high-water mark all gone: only the cloud knows how far ``seq`` got.
+
+    The spool says it is unanchored, keeps taking records, and once told the cloud's
+    last acknowledged ``seq`` renumbers them above it (the Uplink publishes nothing
+    before; tests/cloudapi/test_gateway_sequence.py asks the real API)."""
+    path = tmp_path / "spool.sqlite3"
+    _write(path, "kill")
+    for suffix in ("", "-wal", "-shm", ".hwm"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+    spool = Spool(path)
+    assert not spool.sequence_anchored
+    assert spool.append_sealed(_one(), _kind()).first_seq == 1
+    assert spool.anchor_sequence(TOTAL) == TOTAL + 1
+    assert [r.seq for r in spool.read(max_items=10)] == [TOTAL + 1]
+    assert spool.append_sealed(_one(), _kind()).first_seq == TOTAL + 2
+    assert spool.anchor_sequence(TOTAL) == TOTAL + 2  # a second answer changes nothing
+    spool.close()
+    again = Spool(path)
+    assert again.sequence_anchored
+    assert again.append_sealed(_one(), _kind()).first_seq == TOTAL + 3
+    again.close()
+
+
+def test_a_spool_with_any_history_is_anchored_by_it(tmp_path: Path) -> None:
+    path = tmp_path / "spool.sqlite3"
+    _write(path, "kill")
+    for suffix in ("", "-wal", "-shm"):  # the high-water mark survives
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+    spool = Spool(path)
+    assert spool.sequence_anchored
+    assert spool.append_sealed(_one(), _kind()).first_seq == TOTAL + 1
+    spool.close()
+
+
 def test_hwm_kept_on_disk_is_never_above_the_file(tmp_path: Path) -> None:
     """No false loss: a clean stop and start counts nothing."""
     path = tmp_path / "spool.sqlite3"

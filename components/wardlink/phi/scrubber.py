@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_right
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Container, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from itertools import pairwise
@@ -149,7 +149,7 @@ class Scrubber:
     ) -> None:
         # The lexicon's own set, not a copy: the log filter's scrubber and the policy's
         # share it (each used to hold a 0.5 MB union of its own).
-        self._names: frozenset[str] = (lexicon if lexicon is not None else load_lexicon()).names
+        self._names = (lexicon if lexicon is not None else load_lexicon()).names
         site_terms = {fold(t) for t in keep_terms}
         self._protected: frozenset[str] = (
             CLINICAL_TERMS | site_terms if site_terms else CLINICAL_TERMS
@@ -1448,7 +1448,7 @@ def _initial_then_name(
     words: list[str],
     bases: list[str],
     i: int,
-    names: frozenset[str],
+    names: Container[str],
 ) -> bool:
     """'Bill X. Price': a name, a middle initial with its dot, and another name."""
     if i + 2 >= len(words):

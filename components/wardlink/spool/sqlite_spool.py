@@ -57,6 +57,7 @@ without changing it is ``ReadOnlySpool`` (``wardlink.spool.readonly``).
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import shutil
@@ -112,11 +113,16 @@ CREATE TABLE IF NOT EXISTS losses (
     reason TEXT PRIMARY KEY,
     count  INTEGER NOT NULL
 );
+CREATE TABLE IF NOT EXISTS meta (
+    key   TEXT PRIMARY KEY,
+    value INTEGER NOT NULL
+);
 DROP TRIGGER IF EXISTS records_ins;
 DROP TRIGGER IF EXISTS records_del;
 """
 
 _IN_CHUNK = 500  # bound on SQL parameters per statement
+_ANCHOR_KEY = "sequence_anchored"  # meta row: 0 while the numbering waits for the cloud
 _SIDECARS = ("-wal", "-shm")  # SQLite's own files beside the database in WAL mode
 QUARANTINE_DIR = "quarantine"
 RESERVE_BYTES = 128 * 1024
@@ -364,7 +370,81 @@ class Spool:
         else:
             self._count_gap(db, hwm)
         self._seed_sequence(db)
+        self._note_anchor(db)
         return db
+
+    def _note_anchor(self, db: sqlite3.Connection) -> None:
+        """Record, once per file, whether its numbering rests on any history.
+
+        A file that starts with no records, no sequence and no high-water mark is a
+        first install or a total loss: the two look alike from here, and only the
+        cloud knows which ``seq`` it already holds. Such a file is *unanchored* until
+        the Uplink has asked (``anchor_sequence``); any other file is anchored by its
+        own history.
+        """
+        if db.execute("SELECT 1 FROM meta WHERE key=?", (_ANCHOR_KEY,)).fetchone():
+            return
+        row = db.execute("SELECT seq FROM sqlite_sequence WHERE name='records'").fetchone()
+        history = bool(row and row[0]) or self._read_hwm() > 0
+        history = history or db.execute("SELECT 1 FROM records LIMIT 1").fetchone() is not None
+        try:
+            with db:
+                db.execute(
+                    "INSERT OR IGNORE INTO meta(key, value) VALUES (?, ?)",
+                    (_ANCHOR_KEY, int(history)),
+                )
+        except sqlite3.OperationalError as exc:  # a full disk: nothing can be appended either
+            log.warning("could not record the spool's sequence anchor", extra={"error": str(exc)})
+
+    @property
+    def sequence_anchored(self) -> bool:
+        """False while a spool that started from nothing waits for the cloud's last ``seq``."""
+        with self._lock:
+            row = self._db.execute("SELECT value FROM meta WHERE key=?", (_ANCHOR_KEY,)).fetchone()
+        return row is None or bool(row[0])
+
+    def anchor_sequence(self, floor: int) -> int:
+        """Number every record above ``floor`` (the cloud's last acknowledged ``seq``).
+
+        Records appended while the spool waited were numbered from 1; they have not
+        been published (the Uplink publishes nothing before anchoring), so they are
+        renumbered, in order, to follow ``floor``. New records follow them. Returns
+        the last ``seq`` issued. Idempotent: a second call only re-marks the file.
+        """
+        with self._lock:
+            db = self._db
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                row = db.execute("SELECT seq FROM sqlite_sequence WHERE name='records'").fetchone()
+                current = int(row[0]) if row else 0
+                (low,) = db.execute("SELECT min(seq) FROM records").fetchone()
+                last = current
+                if floor > current:
+                    if low is not None:
+                        shift = floor - int(low) + 1  # every new number is above floor >= old
+                        db.execute("UPDATE records SET seq = seq + ?", (shift,))
+                        last = current + shift
+                    else:
+                        last = floor
+                    if row:
+                        db.execute("UPDATE sqlite_sequence SET seq=? WHERE name='records'", (last,))
+                    else:
+                        db.execute(
+                            "INSERT INTO sqlite_sequence(name, seq) VALUES ('records', ?)", (last,)
+                        )
+                db.execute(
+                    "INSERT OR REPLACE INTO meta(key, value) VALUES (?, 1)", (_ANCHOR_KEY,)
+                )
+                db.execute("COMMIT")
+            except BaseException:
+                _rollback(db)
+                raise
+            self._write_hwm(max(last, self._read_hwm()))
+        log.info(
+            "spool sequence anchored",
+            extra={"cloud_last_seq": floor, "local_last_seq": current, "last_seq": last},
+        )
+        return last
 
     def _count_gap(self, db: sqlite3.Connection, hwm: int) -> None:
         """A sound file that is behind its high-water mark lost its newest records.
@@ -817,6 +897,7 @@ def salvage_records(path: Path, hwm: int) -> Salvage:
                     and kind in kinds
                     and isinstance(body, bytes)
                     and len(body) == size
+                    and _whole(body)
                 ):
                     rows.append((int(seq), kind, int(priority), float(created), int(size), body))
         evicted = _scalar(src, "SELECT evicted FROM totals WHERE id = 1") or 0
@@ -827,6 +908,16 @@ def salvage_records(path: Path, hwm: int) -> Salvage:
     # or above what the file knew. Some absent ones may have been delivered before the
     # damage, so this is an upper bound: loss is never under-counted.
     return Salvage(rows, max(0, high - low + 1 - len(rows)), evicted, expired)
+
+
+def _whole(body: bytes) -> bool:
+    """A record body that still parses: an overflow page cut off and padded with zeros
+    (or scribbled on) reads back at the right length with the wrong bytes."""
+    try:
+        json.loads(body)
+    except ValueError:
+        return False
+    return True
 
 
 def _pad_cut_file(path: Path) -> None:

@@ -22,7 +22,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import serial
-from serial.tools import list_ports
 
 from wardlink.transports.base import (
     Backoff,
@@ -60,6 +59,10 @@ class SerialSettings:
 
 def find_usb_port(vid: int, pid: int, serial_number: str | None) -> str | None:
     """The device path of the matching USB serial adapter, if one is plugged in."""
+    # pyserial's port enumeration (glob, sysfs readers) is loaded only by a site that
+    # selects a device by USB identity; one that gives paths never needs it
+    from serial.tools import list_ports
+
     for port in list_ports.comports():
         if (
             port.vid == vid

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from collections.abc import Callable
 
 from wardlink.bus.port import EdgeBus, LocalMessage
 from wardlink.runtime.config import GatewayConfig
@@ -25,6 +26,7 @@ from wardlink.uplink.health import Heartbeat
 from wardlink.uplink.limits import UplinkLimits
 from wardlink.uplink.publisher import Publisher
 from wardlink.uplink.registrar import DeviceRegistrar
+from wardlink.uplink.sequence import anchor_spool
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +50,20 @@ def make_registrar(config: GatewayConfig) -> DeviceRegistrar:
         return WardlinkApiClient(api.url, api.region)
 
     return DeviceRegistrar(client, config.gateway_id, api.site_id)
+
+
+def last_acknowledged_from(config: GatewayConfig) -> Callable[[], int] | None:
+    """How to ask the API for the gateway's last stored ``seq``; None without an API."""
+    api = config.api
+    if api is None:
+        return None
+
+    def ask() -> int:
+        from wardlink.cloudclient import WardlinkApiClient
+
+        return WardlinkApiClient(api.url, api.region).last_acknowledged_seq(config.gateway_id)
+
+    return ask
 
 
 class Uplink(Component):
@@ -108,7 +124,7 @@ class Uplink(Component):
             log.warning("no local device summary", extra={"error": str(exc)})
         inner_stop = asyncio.Event()
         tasks = [
-            asyncio.create_task(self.publisher.run(inner_stop)),
+            asyncio.create_task(self._publish(spool, config, inner_stop)),
             asyncio.create_task(self.heartbeat.run(inner_stop)),
         ]
         if self.registrar is not None:
@@ -120,8 +136,14 @@ class Uplink(Component):
         # Graceful stop: announce maintenance, then give what is spooled up to the
         # announcement a bounded chance to leave (anything newer waits for our return).
         notice = await self.heartbeat.announce_maintenance(self._devices)
-        drained = await self.publisher.drain(
+        drained = spool.sequence_anchored and await self.publisher.drain(
             config.uplink.drain_timeout_seconds, through_seq=notice
-        )
+        )  # an unanchored spool publishes nothing: its numbers may repeat the cloud's
         log.info("uplink stopped", extra={"drained": drained, "left": spool.stats().depth})
         spool.close()
+
+    async def _publish(self, spool: Spool, config: GatewayConfig, stop: asyncio.Event) -> None:
+        """Publish, once the spool's numbering follows what the cloud already holds."""
+        assert self.publisher is not None
+        if await anchor_spool(spool, last_acknowledged_from(config), stop):
+            await self.publisher.run(stop)

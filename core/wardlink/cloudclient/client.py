@@ -36,7 +36,7 @@ from pydantic import BaseModel
 from wardlink.cloudclient.credentials import resolve_credentials
 from wardlink.cloudclient.errors import ApiClientError, ApiUnavailableError
 from wardlink.cloudclient.retry import RetryPolicy
-from wardlink.contract.access import gateway_path
+from wardlink.contract.access import gateway_path, sequence_path
 from wardlink.contract.endpoints import require_tls
 from wardlink.contract.models import (
     Alarm,
@@ -48,6 +48,7 @@ from wardlink.contract.models import (
     Device,
     DevicePage,
     DeviceRegistration,
+    GatewaySequence,
     UploadRequest,
     UploadTicket,
 )
@@ -167,9 +168,7 @@ class WardlinkApiClient:
             procedure_id=procedure_id,
             size_bytes=size_bytes,
         )
-        return self._call(
-            "POST", _device_path(device_uid) + "/uploads", UploadTicket, body=body
-        )
+        return self._call("POST", _device_path(device_uid) + "/uploads", UploadTicket, body=body)
 
     def upload_file(
         self,
@@ -243,6 +242,14 @@ class WardlinkApiClient:
             AuditPage,
             query={"limit": str(limit), "next_token": next_token},
         )
+
+    # -- gateways -------------------------------------------------------------------
+
+    def last_acknowledged_seq(self, gateway_id: str) -> int:
+        """The highest ``seq`` the cloud has stored for ``gateway_id`` (0 if none yet)."""
+        return self._call(
+            "GET", sequence_path(_segment(gateway_id)), GatewaySequence
+        ).last_acknowledged_seq
 
     # -- transport ------------------------------------------------------------------
 

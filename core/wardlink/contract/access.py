@@ -32,6 +32,7 @@ __all__ = [
     "Role",
     "allows",
     "gateway_path",
+    "sequence_path",
 ]
 
 #: The IAM policy variable the IoT credentials provider sets to the caller's thing name.
@@ -64,11 +65,17 @@ def gateway_path(gateway_id: str, *rest: str) -> str:
     return "/".join(("", "gateways", gateway_id, "devices", *rest))
 
 
+def sequence_path(gateway_id: str) -> str:
+    """``/gateways/{gateway_id}/sequence``: the last ``seq`` the cloud stored for it."""
+    return "/".join(("", "gateways", gateway_id, "sequence"))
+
+
 GATEWAY_GRANTS: tuple[Grant, ...] = (
     Grant("POST", f"/gateways/{OWN_GATEWAY}/devices"),
     Grant("GET", f"/gateways/{OWN_GATEWAY}/devices"),
     Grant("GET", f"/gateways/{OWN_GATEWAY}/devices/*"),
     Grant("POST", f"/gateways/{OWN_GATEWAY}/devices/*/uploads"),
+    Grant("GET", f"/gateways/{OWN_GATEWAY}/sequence"),
 )
 
 SUPPORT_GRANTS: tuple[Grant, ...] = (

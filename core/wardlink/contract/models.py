@@ -218,6 +218,22 @@ class AuditPage(BaseModel):
     next_token: str | None = None
 
 
+class GatewaySequence(BaseModel):
+    """Body of ``GET /gateways/{gateway_id}/sequence``: how far the cloud has stored.
+
+    ``last_acknowledged_seq`` is the highest gateway ``seq`` the telemetry writer has
+    stored for the gateway (0 for a gateway the cloud has not heard from). A gateway
+    whose spool lost both its database and its high-water mark asks for it at
+    start-up and numbers new records above it, so ``seq`` never goes backwards as
+    the cloud sees it.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    gateway_id: str = Field(pattern=GATEWAY_ID_PATTERN)
+    last_acknowledged_seq: int = Field(ge=0)
+
+
 class ErrorBody(BaseModel):
     """Every error response: a stable machine code and a sentence for people."""
 
@@ -246,6 +262,7 @@ __all__ = [
     "DeviceRegistration",
     "DeviceState",
     "ErrorBody",
+    "GatewaySequence",
     "UploadRequest",
     "UploadTicket",
     "device_uid",

@@ -2,7 +2,9 @@
 
 With ``wardlink demo --cloud`` the site's telemetry also reaches the manufacturer's
 side as it would in AWS: every message the broker accepts goes through the IoT
-rule stand-in into the Kinesis consumers (Timestream writer, detector engine); the
+rule stand-in into the Kinesis consumers (telemetry writer into a real local
+InfluxDB, detector engine); at the end the demo reads each device's last hour back
+from InfluxDB over the same InfluxQL ``/query`` the support API will use; the
 gateway registers its devices through the SigV4-signed API with the registrar the
 Uplink component uses; and the detectors raise alerts. Two faults are scripted so
 that support has something to see: an oximeter's sensor comes off (a device fault)
@@ -37,6 +39,9 @@ SITE_ID = "demo-site"
 class CloudReport:
     devices_registered: int = 0
     telemetry_records_stored: int = 0
+    telemetry_store: str = ""
+    telemetry_points_read_back: int = 0
+    telemetry_read_back_by_device: dict[str, int] = field(default_factory=dict)
     alerts: list[str] = field(default_factory=list)
     active_alarms: list[dict[str, Any]] = field(default_factory=list)
 
@@ -101,11 +106,26 @@ class DemoCloud:
                 await asyncio.wait_for(stop.wait(), timeout=1.0)
         await registrar
 
+    def _read_back(self) -> None:
+        """Each device's last hour, read back from the store (InfluxQL over /query)."""
+        reader = self.cloud.telemetry_reader()
+        self.report.telemetry_store = f"influxdb {self.cloud.influxdb_url}"
+        series = reader.query('SHOW TAG VALUES WITH KEY = "device_id"')
+        devices = sorted({str(value) for s in series for _, value in s.get("values", [])})
+        for device in devices:
+            rows = reader.last_hour(device)
+            self.report.telemetry_read_back_by_device[device] = len(rows)
+            self.report.telemetry_points_read_back += len(rows)
+
     async def finish(self) -> CloudReport:
         await asyncio.to_thread(self.cloud.wait_idle, 10.0)
         stats = self.cloud.stats()
         self.report.devices_registered = stats.devices_registered
         self.report.telemetry_records_stored = stats.telemetry_records_stored
+        try:
+            await asyncio.to_thread(self._read_back)
+        except Exception as exc:  # informative; the stored count above stands
+            log.warning("could not read telemetry back", extra={"error": str(exc)})
         self.report.alerts = [str(a["message"]) for a in self.cloud.alerts()]
         try:
             from wardlink.contract.models import AlarmState

@@ -235,7 +235,9 @@ class SiteDemo:
                 self.summary.cloud = dataclasses.asdict(report)
                 print(
                     f"cloud: {report.devices_registered} devices registered, "
-                    f"{report.telemetry_records_stored} telemetry records stored, "
+                    f"{report.telemetry_records_stored} telemetry records stored "
+                    f"({report.telemetry_points_read_back} read back from "
+                    f"{report.telemetry_store or 'the store'}), "
                     f"{len(report.alerts)} alerts, {len(report.active_alarms)} active alarms"
                 )
             observer.stop()

@@ -4,7 +4,11 @@ It runs the real Lambda handlers against real peers where they exist here:
 
 * DynamoDB Local (the real jar, or any endpoint you pass) with the same tables as
   the CDK app;
-* moto in server mode for S3 (presigned uploads work end to end) and Timestream;
+* a real InfluxDB (Debian's ``influxd``, started on a free loopback port, or any
+  ``influxdb_url`` you pass) as the telemetry store, written and read over the
+  same v1-compatible API the Lambda uses against Timestream for InfluxDB
+  (``telemetry_store="liveanalytics"`` uses moto's Timestream instead);
+* moto in server mode for S3 (presigned uploads work end to end);
 * an HTTP API on loopback that verifies every request's SigV4 signature before it
   builds the API Gateway event and calls the handler;
 * optionally an MQTT bridge that plays the IoT rule and Kinesis, feeding the
@@ -28,7 +32,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -39,7 +43,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from wardlink.cloudapi.handlers.common import logger as api_logger
 from wardlink.cloudapi.services import Services
 from wardlink.cloudapi.settings import CloudSettings
+from wardlink.cloudapi.telemetry.influxdb import InfluxDBStore, InfluxHTTP
 from wardlink.cloudapi.telemetry.points import TelemetryPoint
+from wardlink.cloudapi.telemetry.reader import InfluxQLReader
 from wardlink.cloudapi.telemetry.store import TelemetryStore, WriteReport
 from wardlink.cloudapi.telemetry.timestream import TimestreamStore
 from wardlink.contract.access import Role
@@ -50,6 +56,7 @@ from wardlink.localcloud.bridge import Consumer, KinesisFeed, MqttBridge, apply_
 from wardlink.localcloud.detectors import AlertMatch, CloudDetectors
 from wardlink.localcloud.dynamodb_local import DynamoDBLocal
 from wardlink.localcloud.handler_env import HANDLERS
+from wardlink.localcloud.influxdb_server import InfluxDBServer
 from wardlink.localcloud.invoker import LambdaInvoker
 from wardlink.localcloud.moto_services import MotoServer, create_bucket, create_timestream_table
 from wardlink.localcloud.routes import TELEMETRY_WRITER_HANDLER
@@ -76,6 +83,10 @@ class LocalCloudConfig:
     bucket: str = "wardlink-local-data"
     timestream_database: str = "wardlink_local"
     timestream_table: str = "telemetry"
+    telemetry_store: str = "influxdb"
+    """``influxdb`` (a real local InfluxDB, the default) or ``liveanalytics`` (moto)."""
+    influxdb_url: str | None = None  # None: start our own influxd
+    influxdb_database: str = "wardlink_local"
     log_level: str = "WARNING"
     detectors: bool = True
     """Run the catalog detector models on bridged envelopes and record their alarms."""
@@ -111,6 +122,7 @@ class CountingStore:
         self._inner = inner
         self._lock = threading.Lock()
         self.total = WriteReport()
+        self.preferred_batch: int = int(getattr(inner, "preferred_batch", 100))
 
     def write(self, points: Sequence[TelemetryPoint]) -> WriteReport:
         report = self._inner.write(points)
@@ -171,6 +183,8 @@ class LocalCloud:
         self.credentials = self.add_principal(OPERATOR_NAME)
         self._ddb: DynamoDBLocal | None = None
         self._moto: MotoServer | None = None
+        self._influxdb: InfluxDBServer | None = None
+        self.influxdb_url: str | None = None
         self._api: LocalApiServer | None = None
         self._bridge: MqttBridge | None = None
         self._feed = KinesisFeed(region=self.config.region, account_id=self.config.account_id)
@@ -260,6 +274,11 @@ class LocalCloud:
     def start(self) -> LocalCloud:
         if self._running:
             raise LocalCloudError("this LocalCloud is already running")
+        if self.config.telemetry_store not in ("influxdb", "liveanalytics"):
+            raise LocalCloudError(
+                f"telemetry_store must be influxdb or liveanalytics, not "
+                f"{self.config.telemetry_store!r}"
+            )
         self._running = True
         try:
             self._start()
@@ -294,6 +313,8 @@ class LocalCloud:
             data_bucket=cfg.bucket,
             timestream_database=cfg.timestream_database,
             timestream_table=cfg.timestream_table,
+            telemetry_store=cfg.telemetry_store,
+            influxdb_database=cfg.influxdb_database,
             gateway_role_name=LOCAL_GATEWAY_ROLE,
         )
         self.services = Services(
@@ -309,14 +330,7 @@ class LocalCloud:
         )
         create_tables(self.services.dynamodb, cfg.table_prefix)
         create_bucket(self.services.s3, cfg.bucket)
-        create_timestream_table(
-            self.services.timestream_write, cfg.timestream_database, cfg.timestream_table
-        )
-        self._store = CountingStore(
-            TimestreamStore(
-                self.services.timestream_write, cfg.timestream_database, cfg.timestream_table
-            )
-        )
+        self._store = CountingStore(self._telemetry_store())
         HANDLERS.register(self)
 
         self._api = LocalApiServer(
@@ -337,6 +351,33 @@ class LocalCloud:
         if cfg.mqtt_url:
             self._bridge = MqttBridge(cfg.mqtt_url, self._feed)
             self._bridge.start()
+
+    def _telemetry_store(self) -> TelemetryStore:
+        cfg = self.config
+        assert self.services is not None
+        if cfg.telemetry_store == "liveanalytics":
+            client = self.services.timestream_write
+            create_timestream_table(client, cfg.timestream_database, cfg.timestream_table)
+            return TimestreamStore(client, cfg.timestream_database, cfg.timestream_table)
+        if cfg.influxdb_url:
+            self.influxdb_url = cfg.influxdb_url.rstrip("/")
+        else:
+            workdir = Path(cfg.workdir) if cfg.workdir is not None else None
+            self._influxdb = InfluxDBServer(workdir)
+            self.influxdb_url = self._influxdb.start()
+        InfluxDBServer.create_database_at(self.influxdb_url, cfg.influxdb_database)
+        self.services = Services(
+            settings=replace(self.services.settings, influxdb_url=self.influxdb_url),
+            session=self.services.session,
+            endpoints=self.services.endpoints,
+        )
+        return InfluxDBStore(InfluxHTTP(self.influxdb_url), cfg.influxdb_database)
+
+    def telemetry_reader(self) -> InfluxQLReader:
+        """Reads the stored telemetry back (InfluxQL over ``/query``; InfluxDB only)."""
+        if self.influxdb_url is None:
+            raise LocalCloudError("reading telemetry needs the InfluxDB store, running")
+        return InfluxQLReader(InfluxHTTP(self.influxdb_url), self.config.influxdb_database)
 
     def _start_detectors(self, names: dict[str, str]) -> None:
         assert self.services is not None
@@ -378,6 +419,10 @@ class LocalCloud:
         if self._moto is not None:
             self._moto.stop()
             self._moto = None
+        if self._influxdb is not None:
+            self._influxdb.stop()
+            self._influxdb = None
+        self.influxdb_url = None
         if self._ddb is not None:
             self._ddb.stop()
             self._ddb = None
@@ -519,6 +564,9 @@ class LocalCloud:
             "DATA_BUCKET": self.config.bucket,
             "TIMESTREAM_DATABASE": self.config.timestream_database,
             "TIMESTREAM_TABLE": self.config.timestream_table,
+            "TELEMETRY_STORE": self.config.telemetry_store,
+            "INFLUXDB_URL": self.influxdb_url or "",
+            "INFLUXDB_DATABASE": self.config.influxdb_database,
             "AWS_ENDPOINT_URL_DYNAMODB": self.dynamodb_endpoint or "",
             "AWS_ENDPOINT_URL_S3": self.aws_endpoint or "",
         }

@@ -31,6 +31,7 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/gateways/{gateway_id}/devices", DEVICES_HANDLER),
     Route("GET", "/gateways/{gateway_id}/devices/{device_id}", DEVICES_HANDLER),
     Route("POST", "/gateways/{gateway_id}/devices/{device_id}/uploads", UPLOADS_HANDLER),
+    Route("GET", "/gateways/{gateway_id}/sequence", DEVICES_HANDLER),
     Route("GET", "/devices", DEVICES_HANDLER),
     Route("GET", "/devices/{device_uid}", DEVICES_HANDLER),
     Route("GET", "/alarms", ALARMS_HANDLER),

@@ -30,6 +30,14 @@ class CloudSettings:
     data_bucket: str | None = None
     timestream_database: str | None = None
     timestream_table: str | None = None
+    #: ``influxdb`` (Timestream for InfluxDB, the default) or ``liveanalytics``.
+    telemetry_store: str = "influxdb"
+    influxdb_url: str | None = None
+    influxdb_database: str | None = None
+    #: Secrets Manager secret whose JSON holds the write/read ``token`` of the bucket.
+    influxdb_token_secret_arn: str | None = None
+    #: The instance's admin credentials (JSON ``username``, ``password``): set-up only.
+    influxdb_admin_secret_arn: str | None = None
     alert_topic_arn: str | None = None
     upload_url_ttl_s: int = 900
     #: The IAM role every gateway's token exchange assumes: callers signing with it
@@ -48,6 +56,11 @@ class CloudSettings:
             data_bucket=env.get("DATA_BUCKET"),
             timestream_database=env.get("TIMESTREAM_DATABASE"),
             timestream_table=env.get("TIMESTREAM_TABLE"),
+            telemetry_store=env.get("TELEMETRY_STORE", "influxdb"),
+            influxdb_url=env.get("INFLUXDB_URL"),
+            influxdb_database=env.get("INFLUXDB_DATABASE"),
+            influxdb_token_secret_arn=env.get("INFLUXDB_TOKEN_SECRET_ARN"),
+            influxdb_admin_secret_arn=env.get("INFLUXDB_ADMIN_SECRET_ARN"),
             alert_topic_arn=env.get("ALERT_TOPIC_ARN"),
             upload_url_ttl_s=int(env.get("UPLOAD_URL_TTL_S", "900")),
             gateway_role_name=env.get("GATEWAY_ROLE_NAME"),

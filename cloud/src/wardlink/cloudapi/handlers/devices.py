@@ -7,7 +7,9 @@ name, which the gateway role's IAM policy matches against the caller:
   devices (201 created, 200 updated); the body's ``gateway_id`` must be the path's;
 * ``GET /gateways/{gateway_id}/devices/{device_id}``: one of that gateway's devices;
 * ``GET /gateways/{gateway_id}/devices[?site_id=|model=[&firmware_version=]]``:
-  that gateway's devices only, paginated with ``limit`` and ``next_token``.
+  that gateway's devices only, paginated with ``limit`` and ``next_token``;
+* ``GET /gateways/{gateway_id}/sequence``: the highest ``seq`` the telemetry writer
+  stored for the gateway, which a gateway that lost its spool numbers above.
 
 Support and operators only (a gateway is refused, by IAM and again here):
 
@@ -50,6 +52,7 @@ from wardlink.contract.models import (
     Device,
     DevicePage,
     DeviceRegistration,
+    GatewaySequence,
 )
 from wardlink.contract.models import device_uid as device_uid_of
 from wardlink.model.identity import DEVICE_ID_PATTERN
@@ -89,6 +92,13 @@ def get_own_device(gateway_id: str, device_id: str) -> Device:
     gateway = path_id(gateway_id, GATEWAY_ID_PATTERN, "gateway_id")
     device = path_id(device_id, DEVICE_ID_PATTERN, "device_id")
     return _get(device_uid_of(gateway, device))
+
+
+@app.get("/gateways/<gateway_id>/sequence")
+def last_acknowledged_seq(gateway_id: str) -> GatewaySequence:
+    """How far the cloud has stored this gateway's records (IAM keeps other gateways out)."""
+    gateway = path_id(gateway_id, GATEWAY_ID_PATTERN, "gateway_id")
+    return GatewaySequence(gateway_id=gateway, last_acknowledged_seq=_gateways().last_seq(gateway))
 
 
 @app.get("/gateways/<gateway_id>/devices")

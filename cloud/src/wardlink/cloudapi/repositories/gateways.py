@@ -7,6 +7,7 @@ Greengrass thing name, per the contract).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from wardlink.cloudapi.repositories.items import from_item, to_attr
@@ -35,6 +36,40 @@ class GatewayRepository:
             ExpressionAttributeNames={"#status": "status"},
             ExpressionAttributeValues=values,
         )
+
+    def advance_seq(self, gateway_id: str, seq: int) -> bool:
+        """Raise the gateway's ``last_seq`` to ``seq``; never lower it. True if it moved.
+
+        A conditional update, so concurrent writers (Kinesis shards, re-deliveries)
+        can only move it forward, and a re-delivered old batch is a no-op.
+        """
+        try:
+            self._ddb.update_item(
+                TableName=self._table,
+                Key={"gateway_id": to_attr(gateway_id)},
+                UpdateExpression="SET last_seq = :seq",
+                ConditionExpression="attribute_not_exists(last_seq) OR last_seq < :seq",
+                ExpressionAttributeValues={":seq": to_attr(seq)},
+            )
+        except self._ddb.exceptions.ConditionalCheckFailedException:
+            return False
+        return True
+
+    def advance_seqs(self, highest: Mapping[str, int]) -> None:
+        """``advance_seq`` for each gateway of a stored batch."""
+        for gateway_id, seq in highest.items():
+            self.advance_seq(gateway_id, seq)
+
+    def last_seq(self, gateway_id: str) -> int:
+        """The highest ``seq`` stored for the gateway; 0 for one the cloud never heard from."""
+        response = self._ddb.get_item(
+            TableName=self._table,
+            Key={"gateway_id": to_attr(gateway_id)},
+            ProjectionExpression="last_seq",
+            ConsistentRead=True,
+        )
+        value = response.get("Item", {}).get("last_seq", {}).get("N")
+        return int(value) if value is not None else 0
 
     def get(self, gateway_id: str) -> dict[str, Any] | None:
         response = self._ddb.get_item(

@@ -1,9 +1,11 @@
 """Telemetry from the Kinesis stream into a time-series store.
 
 ``points`` turns envelope items into store-neutral ``TelemetryPoint``s;
-``store`` is the interface every backend implements; ``timestream`` is the
-Timestream for LiveAnalytics backend; ``influxdb`` is the shape of the Timestream
-for InfluxDB path (for accounts opened after 2025-06-20); ``kinesis`` decodes the
+``store`` is the interface every backend implements; ``influxdb`` is the default
+backend (Timestream for InfluxDB, any account), ``timestream`` the Timestream for
+LiveAnalytics one (accounts opened before 2025-06-20); ``reader`` reads a device's
+recent points back from either, ``erasure`` deletes a device's series on InfluxDB,
+``provisioning`` sets up a 2.x instance for the writer; ``kinesis`` decodes the
 stream records and runs a batch through a store.
 """
 

@@ -4,7 +4,8 @@ Each stream record carries one MQTT message: the envelope, as the IoT rule
 ``SELECT *, topic(3) AS gateway_id FROM 'wardlink/v1/+/+'`` emits it (the topic's
 gateway id overrides the payload's, and the gateway IoT policy only lets a thing
 publish under its own name). Points from all records are written together in
-store batches of 100, in stream order.
+store batches, in stream order: 100 (Timestream's ``WriteRecords`` limit), or the
+store's ``preferred_batch`` if it has one (InfluxDB takes 5,000 lines a request).
 
 Failure handling follows Lambda's Kinesis checkpointing (``ReportBatchItemFailures``):
 
@@ -15,6 +16,10 @@ Failure handling follows Lambda's Kinesis checkpointing (``ReportBatchItemFailur
 * if the store is throttled past its retries, the first record with an unwritten
   point is reported as the batch item failure, and Lambda re-delivers from there.
   Re-delivered points are byte-identical (``Version`` = ``seq``), so this is safe.
+
+The outcome also says, per gateway, the highest ``seq`` of the records handled for
+good (stored, or skipped as unstorable): the handler records it as the gateway's
+last acknowledged ``seq`` (``GET /gateways/{id}/sequence``).
 """
 
 from __future__ import annotations
@@ -57,6 +62,8 @@ class BatchOutcome:
     malformed_records: int = 0
     invalid_items: int = 0
     failed_from: str | None = None  # first sequence number to re-deliver
+    highest_seq: dict[str, int] = field(default_factory=dict)
+    """Per gateway, the highest ``seq`` in the records before ``failed_from``."""
 
     def lambda_response(self) -> dict[str, list[dict[str, str]]]:
         failures = [{"itemIdentifier": self.failed_from}] if self.failed_from else []
@@ -87,6 +94,7 @@ def process_records(
 ) -> BatchOutcome:
     outcome = BatchOutcome()
     pending: list[tuple[int, TelemetryPoint]] = []
+    seqs: list[tuple[int, str, int]] = []  # (record index, gateway, highest item seq)
     for index, record in enumerate(records):
         try:
             envelope = InboundEnvelope.parse(record.data)
@@ -97,6 +105,9 @@ def process_records(
                 extra={"sequence_number": record.sequence_number, "reason": str(exc)[:500]},
             )
             continue
+        item_seqs = [raw["seq"] for raw in envelope.items if type(raw.get("seq")) is int]
+        if item_seqs:
+            seqs.append((index, envelope.gateway_id, max(item_seqs)))
         points, problems = envelope_to_points(envelope)
         for problem in problems:
             outcome.invalid_items += 1
@@ -111,12 +122,15 @@ def process_records(
             )
         pending.extend((index, point) for point in points)
 
-    for start in range(0, len(pending), STORE_BATCH):
-        chunk = pending[start : start + STORE_BATCH]
+    handled = len(records)  # records before the first one Lambda must re-deliver
+    size = int(getattr(store, "preferred_batch", STORE_BATCH))
+    for start in range(0, len(pending), size):
+        chunk = pending[start : start + size]
         try:
             report = store.write([point for _, point in chunk])
         except TransientStoreError as exc:
-            outcome.failed_from = records[chunk[0][0]].sequence_number
+            handled = chunk[0][0]
+            outcome.failed_from = records[handled].sequence_number
             log.warning(
                 "store throttled past its retries; handing records back to Kinesis",
                 extra={"from_sequence_number": outcome.failed_from, "reason": str(exc)},
@@ -134,4 +148,7 @@ def process_records(
                 },
             )
         outcome.report.merge(report)
+    for index, gateway_id, seq in seqs:
+        if index < handled and seq > outcome.highest_seq.get(gateway_id, 0):
+            outcome.highest_seq[gateway_id] = seq
     return outcome
