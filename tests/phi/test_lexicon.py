@@ -53,7 +53,18 @@ def test_scrubbers_share_the_lexicon_set() -> None:
 def test_a_given_lexicon_replaces_the_committed_one() -> None:
     scrubber = Scrubber(lexicon=NameLexicon.of(["zorblat"], []))
     assert scrubber.scrub("seen by Zorblat today") == "seen by [NAME] today"
-    assert "Jane" in Scrubber(lexicon=NameLexicon(NameSet())).scrub("Jane")
+    # "will" is a lexicon name that is also a common word: without the lexicon it is
+    # only an English word
+    assert Scrubber().scrub("Hope Will visited") == "[NAME] visited"
+    assert "Will" in Scrubber(lexicon=NameLexicon(NameSet())).scrub("Hope Will visited")
+
+
+def test_recall_does_not_depend_on_the_lexicon() -> None:
+    """Fail closed: unknown capitalised words are names with an empty lexicon too."""
+    empty = Scrubber(lexicon=NameLexicon(NameSet()))
+    assert empty.scrub("Home kit shipped to Valery Hanz") == "Home kit shipped to [NAME]"
+    assert empty.scrub("readings for KAVIN, LOEBB") == "readings for [NAME]"
+    assert empty.scrub("Jane") == "[NAME]"
 
 
 def test_the_edge_loads_the_lexicon_without_the_builder_or_faker() -> None:
@@ -106,3 +117,38 @@ def test_the_builder_reproduces_the_committed_file() -> None:
 
     committed = json.loads(DATA_FILE.read_text(encoding="utf-8"))
     assert build_lexicon() == committed, "run `wardlink phi lexicon` and commit the file"
+
+
+def test_the_safe_vocabulary_is_a_compact_sorted_hash_array() -> None:
+    from array import array
+
+    from wardlink.phi.safewords import DATA_FILE as SAFE_FILE
+    from wardlink.phi.safewords import load_safe_words, word_hash
+
+    safe = load_safe_words()
+    assert load_safe_words() is safe  # read once per process
+    hashes = array("Q", SAFE_FILE.read_bytes())
+    assert len(hashes) == len(safe) > 50_000
+    assert list(hashes) == sorted(set(hashes))
+    assert SAFE_FILE.stat().st_size < 1_000_000
+    # English (lower-case SCOWL entries), MDC parts, software, weekdays: safe
+    for word in ("battery", "readings", "puls", "oxim", "traceback", "greengrass", "tuesday"):
+        assert word in safe, word
+    # capitalised dictionary entries are proper nouns: not taken; invented names: absent
+    for word in ("monrovia", "kaylene", "valery", "loebb", "oyelaran"):
+        assert word not in safe, word
+    assert word_hash("battery") != word_hash("batterz")
+
+
+def test_the_edge_loads_the_vocabulary_without_the_builder() -> None:
+    code = (
+        "import sys\n"
+        "from wardlink.phi.safewords import load_safe_words\n"
+        "assert 'battery' in load_safe_words()\n"
+        "print(sorted(m for m in sys.modules if m.startswith(('yaml', 'wardlink.phieval'))))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"

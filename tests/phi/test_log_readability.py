@@ -36,7 +36,8 @@ OPERATIONAL = [
 
 def test_the_scrubber_alone_hides_them() -> None:
     scrubber = Scrubber()
-    assert scrubber.scrub("opened /dev/ttyUSB7") == "opened /[NAME]/ttyUSB7"
+    # (the fail-closed vocabulary now knows "dev"; a by-id path still suffers)
+    assert "/dev/serial/by-id/usb-FTDI_" not in scrubber.scrub(OPERATIONAL[1])
     assert scrubber.scrub("codec serial:nonin-2") == "codec [DEVICE_ID]"
     assert scrubber.scrub("connecting to broker 10.20.0.5:8883") == "connecting to broker [IP]"
 

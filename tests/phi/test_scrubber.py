@@ -44,12 +44,12 @@ def test_names_in_any_case_and_context(scrubber: Scrubber, text: str, gone: list
         ("+1-399-913-9441x6610 after hours", "913-9441", "[PHONE]"),
         ("tel (0161) 4960066", "4960066", "[PHONE]"),
         ("fax: 555.987.6543", "987.6543", "[FAX]"),
-        ("DOB 07/04/1962", "07/04/1962", "[DATE]"),
-        ("born July 4, 1962", "July 4, 1962", "[DATE]"),
-        ("seen 04-Jul-1962", "04-Jul-1962", "[DATE]"),
-        ("seen 4 July 1962", "4 July 1962", "[DATE]"),
-        ("admitted 2026-11-03T14:22:05Z", "2026-11-03", "[DATE]"),
-        ("since 04.07.1962", "04.07.1962", "[DATE]"),
+        ("DOB 07/04/1962", "07/04/1962", "DOB 1962"),
+        ("born July 4, 1962", "July 4, 1962", "born 1962"),
+        ("seen 04-Jul-1962", "04-Jul-1962", "seen 1962"),
+        ("seen 4 July 1962", "4 July 1962", "seen 1962"),
+        ("admitted 2026-11-03T14:22:05Z", "2026-11-03", "admitted 2026"),
+        ("since 04.07.1962", "04.07.1962", "since 1962"),
         ("MRN: 0012345", "0012345", "[MRN]"),
         ("chart MR0012345 pulled", "MR0012345", "[MRN]"),
         ("pulled H00012345 today", "H00012345", "[ID]"),
@@ -66,7 +66,7 @@ def test_names_in_any_case_and_context(scrubber: Scrubber, text: str, gone: list
         ("123 Main St, Springfield, IL 62704", "Springfield", "[ADDRESS]"),
         ("moved to Lake Katieview", "Katieview", "[CITY]"),
         ("Brianafort, PR 66729", "Brianafort", "[CITY]"),
-        ("zip 62704", "62704", "[ZIP]"),
+        ("zip 62704", "62704", "zip 627**"),
         ("email jane.doe@example.com", "jane.doe", "[EMAIL]"),
         ("see https://portal.example.org/p/123.", "portal.example", "[URL]"),
         ("uploaded to parks-costa.com/p/12345", "parks-costa", "[URL]"),
@@ -126,9 +126,23 @@ def test_a_manufacturer_named_like_a_relative_keeps_the_device(scrubber: Scrubbe
     assert "Sheila" not in out
 
 
-def test_dates_policy_year_and_keep() -> None:
+def test_dates_policy_year_drop_and_keep() -> None:
     assert Scrubber(dates="year").scrub("DOB 07/04/1962") == "DOB 1962"
+    assert Scrubber(dates="drop").scrub("DOB 07/04/1962") == "DOB [DATE]"
     assert Scrubber(dates="keep").scrub("DOB 07/04/1962") == "DOB 07/04/1962"
+    # a date with no year has nothing to keep: dropped in the year mode too
+    assert Scrubber(dates="year").scrub("seen 3/17 and March 3rd") == "seen [DATE] and [DATE]"
+
+
+def test_a_year_that_may_mean_an_age_over_89_is_dropped() -> None:
+    assert Scrubber().scrub("DOB 07/04/1921") == "DOB [DATE]"
+    assert Scrubber().scrub("DOB 07/04/1962") == "DOB 1962"
+
+
+def test_zip_policy_three_digits_or_drop() -> None:
+    assert Scrubber().scrub("zip 62704-1234") == "zip 627**"
+    assert Scrubber().scrub("zip 69201") == "zip 000**"  # a restricted ZIP3 area
+    assert Scrubber(zip_codes="drop").scrub("zip 62704") == "zip [ZIP]"
 
 
 def test_keep_terms_protect_site_vocabulary() -> None:
@@ -151,10 +165,10 @@ def test_last_comma_first_of_common_words_is_a_name_not_a_device() -> None:
 
     policy = RedactionPolicy.default()
     text = "MDC_ECG_HEART_RATE (147842) = 144 bpm - Patient Power, Art complained of dizziness"
-    out = policy.redact_text(text, known=["POWER", "ART", "POWER ART"]).output
+    out = str(policy.redact_text(text, known=["POWER", "ART", "POWER ART"]).output)
     assert "Power" not in out and "Art" not in out
     assert "147842" in out and "144 bpm" in out
-    kept = policy.redact_text("Edwards HemoSphere alarm cleared", known=["EDWARDS"]).output
+    kept = str(policy.redact_text("Edwards HemoSphere alarm cleared", known=["EDWARDS"]).output)
     assert "HemoSphere" in kept
 
 
@@ -184,7 +198,48 @@ def test_common_word_of_the_patients_own_name_next_to_a_name() -> None:
 def test_known_name_words_next_to_each_other_are_the_person(text: str, known: list[str]) -> None:
     from wardlink.phi.policy import RedactionPolicy
 
-    out = RedactionPolicy.default().redact_text(text, known=known).output
+    out = str(RedactionPolicy.default().redact_text(text, known=known).output)
     for value in known:
         for word in value.split():
             assert word.lower() not in out.lower().replace("[name]", "")
+
+
+def test_unknown_names_fail_closed_and_explain_says_why(scrubber: Scrubber) -> None:
+    text = "Home kit shipped to Valery Hanz; readings for KAVIN, LOEBB in forte_kaylene_11.csv"
+    out = scrubber.scrub(text)
+    assert out == "Home kit shipped to [NAME]; readings for [NAME] in [NAME]_11.csv"
+    reasons = {word: (is_name, rule) for word, is_name, rule in scrubber.explain(text)}
+    assert reasons["Valery"] == (True, "unknown_capitalised")
+    assert reasons["KAVIN"] == (True, "unknown_upper")
+    assert reasons["kaylene"] == (True, "file_name")
+    assert reasons["Home"] == (False, "safe_word")
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("lives at 12 Oak Street, Monrovia", "lives at [ADDRESS], [CITY]"),
+        ("lives at 12 Oak Street, Monrovia 91016", "lives at [ADDRESS], [CITY] 910**"),
+        ("kit went to Monrovia 91016", "kit went to [NAME] 910**"),
+        ("123 Main St, Springfield, IL 62704", "[ADDRESS] 627**"),
+        ("Brianafort, PR 66729", "[CITY] 667**"),
+        ("seen 3/17, pain 7/10, BP 120/80", "seen [DATE], pain 7/10, BP 120/80"),
+        ("on 3/4 at 14:00 and 1/2 tab", "on [DATE] at 14:00 and 1/2 tab"),
+    ],
+)
+def test_places_zips_and_partial_dates(scrubber: Scrubber, text: str, expected: str) -> None:
+    assert scrubber.scrub(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Zentrix Q5 monitor alarm LEAD OFF",  # an unknown maker before a model code
+        "Smiths CADD-Solis error OCCL_DOWN, BATT_LOW",
+        "ERROR wardlink.codecs: RuntimeError; Traceback follows",
+        "MQTT reconnect to AWS IoT Core, QoS 1; DHCP lease renewed",
+        "Pt ambulating with walker, denies chest pain",
+    ],
+)
+def test_known_vocabulary_and_codes_survive(scrubber: Scrubber, text: str) -> None:
+    assert scrubber.scrub(text) == text

@@ -1,9 +1,10 @@
 """``wardlink phi``: redact documents and manage pseudonym keys on the gateway.
 
-* ``wardlink phi redact --format json|hl7|text [--policy FILE] [--jsonl]`` - stdin to
-  stdout. With ``--jsonl`` every input line is ``{"id": ..., "input": ...}`` and every
-  output line ``{"id": ..., "output": ...}`` or ``{"id": ..., "error": "..."}``; a bad
-  line costs that line only.
+* ``wardlink phi redact --format json|hl7|text [--policy FILE] [--jsonl] [--explain]`` -
+  stdin to stdout. With ``--jsonl`` every input line is ``{"id": ..., "input": ...}`` and
+  every output line ``{"id": ..., "output": ...}`` or ``{"id": ..., "error": "..."}``; a
+  bad line costs that line only. ``--explain`` (text) lists on stderr the name rule that
+  decided each word.
 * ``wardlink phi keygen SECRET_ID --dir DIR`` - a random key file for local HMAC or
   vault keys (on a gateway they come from Greengrass secret manager).
 
@@ -33,6 +34,12 @@ def register(subparsers: Any) -> Any:
     redact.add_argument("--format", required=True, choices=("json", "hl7", "text"))
     redact.add_argument("--policy", help="policy YAML file (merged over the defaults)")
     redact.add_argument("--jsonl", action="store_true", help='one {"id","input"} per line')
+    redact.add_argument(
+        "--explain",
+        action="store_true",
+        help="text only: on stderr, each word the name rules decided and the deciding rule"
+        " (prints input words: for development on your own data)",
+    )
     redact.set_defaults(func=_redact)
 
     keygen = commands.add_parser("keygen", help="create a random key file for local runs")
@@ -69,6 +76,8 @@ def _redact(args: argparse.Namespace) -> int:
         return _redact_lines(policy, args.format, sys.stdin, sys.stdout)
     data = sys.stdin.buffer.read()
     payload: Any = data if args.format == "hl7" else data.decode("utf-8", errors="replace")
+    if getattr(args, "explain", False):
+        _explain(policy, args.format, payload)
     result = policy.redact(args.format, payload)
     if not result.ok:
         sys.stderr.write(f"wardlink phi: {result.error}\n")
@@ -80,6 +89,16 @@ def _redact(args: argparse.Namespace) -> int:
         text = str(output)
         sys.stdout.write(text if text.endswith("\n") else text + "\n")
     return EXIT_OK
+
+
+def _explain(policy: Any, fmt: str, text: str) -> None:
+    """Why each word was taken for a name or kept: ``word<TAB>name|kept<TAB>rule``."""
+    explain = getattr(policy.scrubber, "explain", None)
+    if fmt != "text" or explain is None:
+        sys.stderr.write("wardlink phi: --explain needs --format text and the text scrubber\n")
+        return
+    for word, is_name, rule in explain(text):
+        sys.stderr.write(f"{word}\t{'name' if is_name else 'kept'}\t{rule}\n")
 
 
 def _redact_lines(policy: Any, fmt: str, stdin: TextIO, stdout: TextIO) -> int:

@@ -101,7 +101,7 @@ class HmacConfig(_Strict):
 
 
 class TextConfig(_Strict):
-    dates: TextDateMode = "drop"
+    dates: TextDateMode = "year"
     keep_terms: tuple[str, ...] = ()
 
 

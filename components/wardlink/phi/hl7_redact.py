@@ -1,120 +1,408 @@
-"""HL7 v2: parse the message for real, then rebuild it from the fields the policy allows.
+"""HL7 v2: rebuild the message from the fields the policy allows, each bounded by its data type.
 
-The ``hl7`` library parses the message (and rejects what is not HL7); the output is
-rebuilt segment by segment with the message's own separators:
+The policy lists, per segment, the fields that may leave the gateway and the rule
+each follows; everything else is emptied (unlisted fields) or dropped whole
+(unlisted segments). On top of that allow-list, every field is known by its HL7
+data type (``hl7_types``, from the standard's definitions for v2.3-2.8), and the
+type bounds what the policy's rule may do:
 
-* segments the policy does not list are dropped whole (IN1, GT1, ...);
-* in listed segments, only listed fields survive; the rest are emptied, so field
-  positions - and therefore every downstream parser - stay intact;
-* ``OBX-5`` follows ``OBX-2``: numbers and coded values stay, text (TX, ST, FT)
-  goes through the scrubber, anything else (ED, RP, ...) is dropped.
+* a person's name (XPN, XCN, PN, CN, XON ...) never passes, whatever the rule;
+* an address (XAD) keeps at most state, ZIP3 and country; a telephone or e-mail
+  (XTN) never passes; an identifier (CX, EI, PL, DLN ...) passes only as the
+  policy's pseudonym;
+* a date in a patient or visit segment keeps only its year;
+* free text (ST, TX, FT) and the text parts of coded values (CE, CWE) go through
+  the scrubber, never as they came; so do fields of Z-segments and of segments the
+  standard does not define, if a site policy lists them;
+* ``OBX-5`` follows ``OBX-2``: numbers and codes stay, text is scrubbed, names and
+  identifiers go, anything else (ED, RP ...) is dropped.
 
-Identifying values of the dropped fields (PID-5 name, NK1-2, PID-13 phone ...) are
-collected first and handed to the scrubber as known values, so the same name in an
-NTE comment or an OBX text is removed too.
+Before any field is written, the identifying values of the whole message - every
+name, address, telephone and identifier field of every segment, and every value of
+Z- and unknown segments - are harvested and handed to the scrubber as known values,
+so the observer named in OBX-16 is also removed from an NTE comment, even when the
+name is in no lexicon.
+
+The message is split on its own separators (MSH-1/MSH-2), escape sequences are
+decoded before text is scrubbed and re-encoded after, and anything malformed raises
+``RedactionError``: nothing of a message that cannot be read leaves.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from wardlink.model.errors import RedactionError
 from wardlink.phi.config import FieldRule
 from wardlink.phi.fields import DROP, FieldActions
+from wardlink.phi.hl7_types import (
+    ADDRESS_COMPONENTS,
+    NAME_COMPONENTS,
+    PATIENT_CONTEXT,
+    FieldTypes,
+    TypeClass,
+    load_field_types,
+    type_class,
+)
+from wardlink.phi.lexicon import fold
+from wardlink.phi.patterns import WORD_RE
 
 _NUMERIC_TYPES = frozenset({"NM", "SN", "NR", "NA", "MA"})
-_CODED_TYPES = frozenset({"CE", "CWE", "CNE", "CF", "CD", "ID", "IS"})
-_TEXT_TYPES = frozenset({"TX", "ST", "FT"})
-_DATE_TYPES = frozenset({"DT", "DTM", "TS", "TM"})
+_CODED_VALUE_TYPES = frozenset({"CE", "CWE", "CNE", "CF", "CD", "ID", "IS"})
+_TIMESTAMP_VALUE_TYPES = frozenset({"DT", "DTM", "TS", "TM"})
 _NUMBER_RE = re.compile(r"^[<>=~^+-]*\d+(?:\.\d+)?$")
 _CODE_COMPONENT_RE = re.compile(r"^[A-Za-z0-9._:+/-]{0,40}$")
 _SN_RE = re.compile(r"^[<>=~^+\-\d.:/]*$")
+_SEGMENT_ID_RE = re.compile(r"[A-Z][A-Z0-9]{2}")
+_NON_DIGIT_RE = re.compile(r"\D")
+_DIGIT_RE = re.compile(r"\d")
+_HEX_RE = re.compile(r"(?:[0-9A-Fa-f]{2})+")
 _FRAMING = "\x0b\x1c"
-_VERBATIM = frozenset(
-    {"keep", "code", "coded", "number", "match", "obx_value", "text", "timestamp"}
-)
+_CACHED_CHARS = 64
+_CACHE_ENTRIES = 1024  # per cache; codes, units and statuses repeat, names rarely
+#: CE/CWE components (0-based) that hold text rather than codes: text, alternate
+#: text, original text, second alternate text (v2.7).
+_CODED_TEXT_COMPONENTS = frozenset({1, 4, 8, 10})
+
+_TEXT = FieldRule(kind="text")
+_CODED = FieldRule(kind="coded")
+_ADDRESS = FieldRule(kind="address")
+_DATE = FieldRule(kind="date")
+_TIMESTAMP = FieldRule(kind="timestamp")
+#: Rules that let (part of) a field's own content out; other kinds replace it.
+_PASSING = frozenset({"keep", "code", "coded", "number", "match", "obx_value", "text"})
+_HARVESTED = frozenset({TypeClass.NAME, TypeClass.TELECOM, TypeClass.IDENTIFIER, TypeClass.ADDRESS})
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class _Separators:
     field: str
     component: str
     repetition: str
     escape: str
     subcomponent: str
+    encoding: str  # MSH-2 as the message wrote it (may carry v2.7's truncation char)
+    specials: frozenset[str]  # what free text must escape
+
+
+def bounded_rule(rule: FieldRule, cls: TypeClass, patient_context: bool) -> FieldRule | None:
+    """The rule a field follows once its data type bounds the policy's rule; None: removed."""
+    kind = rule.kind
+    if kind == "drop" or cls in (TypeClass.NAME, TypeClass.TELECOM, TypeClass.ENCAPSULATED):
+        return None
+    if cls is TypeClass.IDENTIFIER:
+        return rule if kind == "pseudonym" else None
+    if cls is TypeClass.ADDRESS:
+        return _ADDRESS
+    if cls is TypeClass.DATE:
+        if patient_context:
+            return rule if kind in ("date", "birth_date") else _DATE
+        return rule if kind in ("date", "birth_date", "timestamp") else _TIMESTAMP
+    if cls is TypeClass.UNKNOWN:  # Z-segments, unknown segments: never raw
+        return _TEXT if kind in ("keep", "code", "coded", "match") else rule
+    if cls is TypeClass.TEXT and kind == "keep":
+        return _TEXT
+    if cls is TypeClass.CODED and kind == "keep":
+        return _CODED
+    return rule
+
+
+class _Known:
+    """The message's known identifying values, and which of them a given text can contain.
+
+    The scrubber prepares its known values on every call; handing each small field
+    only the values that could occur in it (a word of the value inside the folded
+    text, or its digits among the text's digits) keeps that cost off the hot path,
+    and lets a field that no known value touches use the redactor's shared cache.
+    """
+
+    __slots__ = ("_keys", "_other", "_probes", "_signatures")
+
+    def __init__(self, values: Sequence[str]) -> None:
+        probes: list[tuple[str, tuple[str, ...], str]] = []
+        words: set[str] = set()
+        other: set[str] = set()
+        for value in dict.fromkeys(v.strip() for v in values):
+            if len(value) < 2:
+                continue
+            folded = fold(value)
+            found = tuple(dict.fromkeys(WORD_RE.findall(folded)))
+            digits = _NON_DIGIT_RE.sub("", value)
+            if found:
+                words.update(found)
+            elif len(folded) > 2 and len(digits) < 4 and not folded.isdigit():
+                other.add(folded)  # "1-2": the digit test below does not cover it
+            probes.append((value, found or (folded,), digits if len(digits) >= 4 else ""))
+        self._probes = probes
+        self._signatures = tuple(dict.fromkeys(sig for _value, _words, sig in probes if sig))
+        # A word of three letters or more counts anywhere inside a word of the text
+        # (glued into a file name too): a text holding it holds its first three
+        # letters, so the first trigrams of the known words against every trigram of
+        # the text's words is the quick test. A two-letter word ("Wu") counts only as
+        # a word of its own.
+        self._keys = frozenset(w[:3] if len(w) > 2 else w for w in words)
+        self._other = tuple(other)
+
+    def relevant(self, text: str, shape: _Shape) -> list[str]:
+        """The known values that may occur in ``text`` (a superset of those that do)."""
+        if not self._probes:
+            return []
+        grams, digits = shape
+        if self._keys.isdisjoint(grams) and not (
+            digits and any(sig in digits for sig in self._signatures)
+        ):
+            if not self._other:
+                return []
+            folded = fold(text)
+            if not any(value in folded for value in self._other):
+                return []
+        folded = fold(text)
+        return [
+            value
+            for value, words, sig in self._probes
+            if (sig and sig in digits) or any(word in folded for word in words)
+        ]
+
+
+#: What the known-value test needs of a text: the trigrams of its words (two-letter
+#: words whole), and its digits.
+_Shape = tuple[frozenset[str], str]
+
+
+def _shape(text: str) -> _Shape:
+    grams: set[str] = set()
+    for word in WORD_RE.findall(fold(text)):
+        if len(word) <= 2:
+            grams.add(word)
+        else:
+            grams.update(word[i : i + 3] for i in range(len(word) - 2))
+    digits = _NON_DIGIT_RE.sub("", text) if _DIGIT_RE.search(text) else ""
+    return frozenset(grams), digits
+
+
+class _Context:
+    """Per-message state: separators, known values and a memo of scrubbed texts."""
+
+    __slots__ = ("known", "memo", "seps")
+
+    def __init__(self, seps: _Separators, known: _Known) -> None:
+        self.seps = seps
+        self.known = known
+        self.memo: dict[tuple[str, str], object] = {}
 
 
 class Hl7Redactor:
-    """Applies the policy's per-segment field rules to one HL7 v2 message."""
+    """Applies the policy's per-segment field rules, bounded by data types, to one message."""
 
-    def __init__(self, segments: Mapping[str, Mapping[int, str]], actions: FieldActions) -> None:
-        self._rules: dict[str, dict[int, FieldRule]] = {
+    def __init__(
+        self,
+        segments: Mapping[str, Mapping[int, str]],
+        actions: FieldActions,
+        types: FieldTypes | None = None,
+    ) -> None:
+        self._policy = {
             segment: {number: FieldRule.parse(rule) for number, rule in fields.items()}
             for segment, fields in segments.items()
         }
         self._actions = actions
+        self._types_given = types
+        self._plans: dict[str, tuple[tuple[int, FieldRule | None], ...]] | None = None
+        self._harvest_plans: dict[str, tuple[tuple[int, TypeClass, str], ...]] = {}
+        self._cache: dict[tuple[str, str], object] = {}
+        self._shapes: dict[str, _Shape] = {}
+
+    # -- set-up (on first message: the table is read only where HL7 is redacted) ----
+
+    @property
+    def _types(self) -> FieldTypes:
+        if self._types_given is None:
+            self._types_given = load_field_types()
+        return self._types_given
+
+    def _field_plans(self) -> dict[str, tuple[tuple[int, FieldRule | None], ...]]:
+        if self._plans is None:
+            types = self._types
+            self._plans = {
+                segment: tuple(
+                    (
+                        number,
+                        bounded_rule(
+                            rule, types.field_class(segment, number), segment in PATIENT_CONTEXT
+                        ),
+                    )
+                    for number, rule in sorted(rules.items())
+                )
+                for segment, rules in self._policy.items()
+            }
+        return self._plans
+
+    def _harvest_plan(self, segment: str) -> tuple[tuple[int, TypeClass, str], ...] | None:
+        """Fields of ``segment`` whose values are harvested; None: every field (unknown segment)."""
+        plan = self._harvest_plans.get(segment)
+        if plan is not None:
+            return plan
+        types = self._types
+        if not types.known_segment(segment):
+            return None  # not cached: a sender could invent any number of segment ids
+        rules = {number: rule for number, rule in self._field_plans().get(segment, ()) if rule}
+        found: list[tuple[int, TypeClass, str]] = []
+        for number in range(1, types.field_count(segment) + 1):
+            cls = types.field_class(segment, number)
+            rule = rules.get(number)
+            if rule is not None and rule.kind == "pseudonym":
+                cls = TypeClass.IDENTIFIER  # what the policy calls an identifier is one
+            elif cls not in _HARVESTED or (rule is not None and rule.kind in _PASSING):
+                continue
+            found.append((number, cls, types.data_type(segment, number)))
+        plan = tuple(found)
+        self._harvest_plans[segment] = plan
+        return plan
+
+    def _passing(self, segment: str) -> frozenset[int]:
+        return frozenset(
+            number
+            for number, rule in self._field_plans().get(segment, ())
+            if rule is not None and rule.kind in _PASSING
+        )
+
+    # -- the message ---------------------------------------------------------------
 
     def redact(self, message: str | bytes, known: Sequence[str] = ()) -> str:
         """The redacted message (segments joined by CR). Raises RedactionError if malformed."""
-        import hl7  # only a site with HL7 documents to redact pays for the parser
-
         text = _normalize(message)
         seps = _separators(text)
-        try:
-            parsed = hl7.parse(text)
-        except Exception as exc:  # hl7 raises several types for bad input
-            raise RedactionError(f"not a parseable HL7 v2 message: {type(exc).__name__}") from exc
-        segments = [[str(part) for part in segment] for segment in parsed]
-        collected = list(known)
+        segments = _split(text, seps)
+        plans = self._field_plans()
+        harvested: list[str] = list(known)
         for fields in segments:
-            self._collect_known(fields, seps, collected)
-        out = [self._segment(fields, seps, collected) for fields in segments]
-        return "\r".join(segment for segment in out if segment)
+            self._harvest(fields, seps, harvested)
+        context = _Context(seps, _Known(harvested))
+        out: list[str] = []
+        for fields in segments:
+            plan = plans.get(fields[0])
+            if plan is not None:
+                out.append(self._segment(fields, plan, context))
+        return "\r".join(out)
 
-    # -- segments ----------------------------------------------------------------
-
-    def _segment(self, fields: list[str], seps: _Separators, known: list[str]) -> str | None:
-        segment_id = fields[0]
-        rules = self._rules.get(segment_id)
-        if rules is None:
-            return None
-        first = 3 if segment_id == "MSH" else 1
-        values: list[str] = []
-        for number in range(first, len(fields)):
-            rule = rules.get(number)
-            raw = fields[number]
-            values.append(
-                "" if rule is None or not raw else self._field(rule, raw, fields, seps, known)
-            )
-        while values and not values[-1]:
-            values.pop()
-        head = f"MSH{seps.field}{fields[2]}" if segment_id == "MSH" else segment_id
-        return seps.field.join([head, *values])
-
-    def _field(
-        self, rule: FieldRule, raw: str, fields: list[str], seps: _Separators, known: list[str]
+    def _segment(
+        self,
+        fields: list[str],
+        plan: tuple[tuple[int, FieldRule | None], ...],
+        context: _Context,
     ) -> str:
+        segment_id = fields[0]
+        count = len(fields)
+        values: dict[int, str] = {}
+        for number, rule in plan:
+            if rule is None or number >= count or (segment_id == "MSH" and number < 3):
+                continue
+            raw = fields[number]
+            if raw:
+                value = self._field(rule, raw, fields, context)
+                if value:
+                    values[number] = value
+        seps = context.seps
+        first = 3 if segment_id == "MSH" else 1
+        last = max(values, default=first - 1)
+        body = [values.get(number, "") for number in range(first, last + 1)]
+        head = f"MSH{seps.field}{seps.encoding}" if segment_id == "MSH" else segment_id
+        return seps.field.join([head, *body])
+
+    # -- one field ------------------------------------------------------------------
+
+    def _field(self, rule: FieldRule, raw: str, fields: list[str], context: _Context) -> str:
         kind = rule.kind
+        seps = context.seps
         if kind == "keep":
             return raw
         if kind == "text":
-            return _safe(self._actions.text(raw, known), seps, allow_components=True)
+            return self._text(raw, context)
         if kind == "code":
-            return _safe(self._actions.code(raw, known), seps, allow_components=True)
+            return self._code(raw, context)
         if kind == "coded":
-            return self._coded(raw, seps, known)
+            return self._coded(raw, context)
         if kind == "obx_value":
-            return self._obx_value(raw, fields, seps, known)
+            return self._obx_value(raw, fields, context)
         if kind == "address":
             return self._address(raw, seps)
-        first = _first_component(raw, seps)
         if kind == "match":
             return raw if rule.pattern is not None and rule.pattern.fullmatch(raw) else ""
-        return _safe(self._actions.apply(rule, first, known), seps)
+        first = _unescape(_first_component(raw, seps), seps)
+        return _safe(self._actions.apply(rule, first, ()), seps)
 
-    def _obx_value(self, raw: str, fields: list[str], seps: _Separators, known: list[str]) -> str:
+    def _scrubbed(self, text: str, context: _Context, action: Callable[..., object]) -> object:
+        """``action`` (the field actions' text or code) on ``text``, with the known values
+        it may contain. A result that depends on no known value is cached across
+        messages (short values only: codes, units, statuses repeat in every message)."""
+        key = (action.__name__, text)
+        found = context.memo.get(key)
+        if found is not None:
+            return found
+        shape = self._shapes.get(text)
+        if shape is None:
+            shape = _shape(text)
+            if len(text) <= _CACHED_CHARS:
+                if len(self._shapes) >= _CACHE_ENTRIES:
+                    self._shapes.clear()
+                self._shapes[text] = shape
+        relevant = context.known.relevant(text, shape)
+        shared = not relevant and len(text) <= _CACHED_CHARS
+        if shared:
+            found = self._cache.get(key)
+        if found is None:
+            found = action(text, relevant)
+            if shared:
+                if len(self._cache) >= _CACHE_ENTRIES:
+                    self._cache.clear()
+                self._cache[key] = found
+        context.memo[key] = found
+        return found
+
+    def _text(self, raw: str, context: _Context) -> str:
+        """Free text: each repetition decoded, scrubbed whole, re-encoded."""
+        seps = context.seps
+        out = []
+        for repetition in raw.split(seps.repetition):
+            plain = _plain(repetition, seps)
+            cleaned = self._scrubbed(plain, context, self._actions.text) if plain else ""
+            out.append(_escape(cleaned, seps) if isinstance(cleaned, str) else "")
+        return _join(out, seps.repetition)
+
+    def _code(self, raw: str, context: _Context) -> str:
+        """A short code: scrubbed as a whole; dropped if it is not code-like."""
+        seps = context.seps
+        if seps.escape not in raw:
+            return _safe(self._scrubbed(raw, context, self._actions.code), seps, components=True)
+        out = []
+        for repetition in raw.split(seps.repetition):
+            parts = []
+            for component in repetition.split(seps.component):
+                plain = _plain(component, seps)
+                value = self._scrubbed(plain, context, self._actions.code) if plain else ""
+                parts.append(_escape(value, seps) if isinstance(value, str) else "")
+            out.append(_join(parts, seps.component))
+        return _join(out, seps.repetition)
+
+    def _coded(self, raw: str, context: _Context) -> str:
+        """CE/CWE: code components kept if code-shaped, text components scrubbed."""
+        seps = context.seps
+        out = []
+        for repetition in raw.split(seps.repetition):
+            parts = []
+            for index, component in enumerate(repetition.split(seps.component)):
+                if index not in _CODED_TEXT_COMPONENTS and _CODE_COMPONENT_RE.match(component):
+                    parts.append(component)
+                    continue
+                plain = _plain(component, seps)
+                value = self._scrubbed(plain, context, self._actions.code) if plain else ""
+                parts.append(_escape(value, seps) if isinstance(value, str) else "")
+            out.append(_join(parts, seps.component))
+        return _join(out, seps.repetition)
+
+    def _obx_value(self, raw: str, fields: list[str], context: _Context) -> str:
+        seps = context.seps
         value_type = _first_component(fields[2], seps).upper() if len(fields) > 2 else ""
         if value_type in _NUMERIC_TYPES:
             parts = raw.split(seps.repetition)
@@ -124,62 +412,149 @@ class Hl7Redactor:
                 for p in parts
             ):
                 return raw
-            return _safe(self._actions.text(raw, known), seps, allow_components=True)
-        if value_type in _CODED_TYPES:
-            return self._coded(raw, seps, known)
-        if value_type in _TEXT_TYPES:
-            return _safe(self._actions.text(raw, known), seps, allow_components=True)
-        if value_type in _DATE_TYPES:
-            return _safe(
-                self._actions.apply(
-                    FieldRule(kind="timestamp"), _first_component(raw, seps), known
-                ),
-                seps,
-            )
-        return ""  # ED, RP, unknown: never passed
-
-    def _coded(self, raw: str, seps: _Separators, known: list[str]) -> str:
-        """CE/CWE: code and coding-system components kept if code-shaped, texts scrubbed."""
-        out: list[str] = []
-        for repetition in raw.split(seps.repetition)[:1]:
-            components = repetition.split(seps.component)
-            for index, component in enumerate(components):
-                if index in (1, 4, 8) or not _CODE_COMPONENT_RE.match(component):
-                    component = _safe(self._actions.code(component, known), seps)
-                out.append(component)
-        while out and not out[-1]:
-            out.pop()
-        return seps.component.join(out)
+            return self._text(raw, context)
+        if value_type in _CODED_VALUE_TYPES:
+            return self._coded(raw, context)
+        cls = type_class(value_type)
+        if cls is TypeClass.TEXT:
+            return self._text(raw, context)
+        if value_type in _TIMESTAMP_VALUE_TYPES:
+            first = _first_component(raw, seps)
+            return _safe(self._actions.apply(_TIMESTAMP, first, ()), seps)
+        if cls is TypeClass.ADDRESS:
+            return self._address(raw, seps)
+        return ""  # names, identifiers, ED, RP, unknown: never passed
 
     def _address(self, raw: str, seps: _Separators) -> str:
         """XAD: keep state (4), ZIP -> ZIP3 (5) and country (6); empty the rest."""
-        components = raw.split(seps.repetition)[0].split(seps.component)
-        state = components[3] if len(components) > 3 else ""
-        postal = components[4] if len(components) > 4 else ""
-        country = components[5] if len(components) > 5 else ""
-        zip_value = self._actions.apply(FieldRule(kind="zip"), postal, ()) if postal else DROP
-        kept = [
-            "", "", "",
-            state if re.fullmatch(r"[A-Za-z][A-Za-z .]{0,24}", state) else "",
-            zip_value if isinstance(zip_value, str) else "",
-            country if re.fullmatch(r"[A-Za-z]{2,3}", country) else "",
-        ]  # fmt: skip
-        while kept and not kept[-1]:
-            kept.pop()
-        return seps.component.join(kept)
+        out = []
+        for repetition in raw.split(seps.repetition):
+            components = repetition.split(seps.component)
+            state = components[3] if len(components) > 3 else ""
+            postal = components[4] if len(components) > 4 else ""
+            country = components[5] if len(components) > 5 else ""
+            zip_value = self._actions.apply(FieldRule(kind="zip"), postal, ()) if postal else DROP
+            kept = [
+                "", "", "",
+                state if re.fullmatch(r"[A-Za-z][A-Za-z .]{0,24}", state) else "",
+                zip_value if isinstance(zip_value, str) and zip_value.isdigit() else "",
+                country if re.fullmatch(r"[A-Za-z]{2,3}", country) else "",
+            ]  # fmt: skip
+            out.append(_join(kept, seps.component))
+        return _join(out, seps.repetition)
 
-    def _collect_known(self, fields: list[str], seps: _Separators, known: list[str]) -> None:
-        rules = self._rules.get(fields[0], {})
-        first = 3 if fields[0] == "MSH" else 1
-        for number in range(first, len(fields)):
-            rule = rules.get(number)
-            if rule is not None and rule.kind in _VERBATIM:
+    # -- harvesting identifying values ------------------------------------------------
+
+    def _harvest(self, fields: list[str], seps: _Separators, known: list[str]) -> None:
+        segment = fields[0]
+        first = 3 if segment == "MSH" else 1
+        plan = self._harvest_plan(segment)
+        if plan is None:  # Z-segment or a segment the standard does not define: every
+            # field, but those a site policy lets out (scrubbed) for itself
+            passing = self._passing(segment)
+            for number in range(first, len(fields)):
+                if fields[number] and number not in passing:
+                    _harvest_all(fields[number], seps, known)
+            return
+        count = len(fields)
+        for number, cls, data_type in plan:
+            if number >= count or number < first:
                 continue
-            for repetition in fields[number].split(seps.repetition):
-                parts = [p for p in re.split(_split_pattern(seps), repetition) if len(p) >= 2]
-                known.extend(parts)
-                if len(parts) > 1 and fields[0] in {"PID", "NK1", "PV1"}:
-                    known.append(" ".join(parts[:2]))
+            if fields[number]:
+                _harvest_typed(fields[number], cls, data_type, seps, known)
+        if segment == "OBX" and count > 5 and fields[5]:  # OBX-5 typed by OBX-2: XPN, CX ...
+            value_type = _first_component(fields[2], seps).upper()
+            value_class = type_class(value_type)
+            if value_class in _HARVESTED:
+                _harvest_typed(fields[5], value_class, value_type, seps, known)
+        # fields past the standard's last field: unknown content
+        for raw in fields[max(self._types.field_count(segment) + 1, first) :]:
+            if raw:
+                _harvest_all(raw, seps, known)
+
+
+# -- harvesting helpers ---------------------------------------------------------------
+
+
+def _harvest_typed(
+    raw: str, cls: TypeClass, data_type: str, seps: _Separators, known: list[str]
+) -> None:
+    if cls is TypeClass.NAME:
+        _harvest_name(raw, data_type, seps, known)
+    elif cls is TypeClass.ADDRESS:
+        _harvest_components(raw, ADDRESS_COMPONENTS, seps, known)
+    elif cls is TypeClass.TELECOM:
+        _harvest_telecom(raw, seps, known)
+    else:
+        _harvest_identifier(raw, seps, known)
+
+
+def _harvest_all(raw: str, seps: _Separators, known: list[str]) -> None:
+    for repetition in raw.split(seps.repetition):
+        parts = [_plain(component, seps) for component in repetition.split(seps.component)]
+        parts = [p for p in parts if p]
+        known.extend(parts)
+        for component in repetition.split(seps.component):
+            if seps.subcomponent in component:
+                known.extend(_unescape(s, seps) for s in component.split(seps.subcomponent))
+        if len(parts) > 1:
+            known.append(" ".join(parts))
+
+
+def _harvest_name(raw: str, data_type: str, seps: _Separators, known: list[str]) -> None:
+    indices = NAME_COMPONENTS.get(data_type)
+    for repetition in raw.split(seps.repetition):
+        components = repetition.split(seps.component)
+        selected = (
+            [components[i - 1] for i in indices if i <= len(components)]
+            if indices is not None
+            else components
+        )
+        words: list[str] = []
+        for component in selected:
+            if not component:
+                continue
+            plain = _plain(component, seps)
+            known.append(plain)
+            if seps.subcomponent in component:
+                known.extend(_unescape(s, seps) for s in component.split(seps.subcomponent))
+            if not _DIGIT_RE.search(plain):
+                words.append(plain)
+        if len(words) > 1:
+            family, given = words[0], words[1]
+            known.extend((f"{given} {family}", f"{family} {given}"))
+            known.append(" ".join(words[1:] + words[:1]))  # given, middle, family
+
+
+def _harvest_components(
+    raw: str, indices: tuple[int, ...], seps: _Separators, known: list[str]
+) -> None:
+    for repetition in raw.split(seps.repetition):
+        components = repetition.split(seps.component)
+        for i in indices:
+            if i <= len(components) and components[i - 1]:
+                component = components[i - 1]
+                known.append(_plain(component, seps))
+                if seps.subcomponent in component:
+                    known.extend(_unescape(s, seps) for s in component.split(seps.subcomponent))
+
+
+def _harvest_telecom(raw: str, seps: _Separators, known: list[str]) -> None:
+    _harvest_components(raw, (1, 4, 7, 12), seps, known)
+    for repetition in raw.split(seps.repetition):
+        components = repetition.split(seps.component)
+        if len(components) >= 7:
+            known.append(_unescape(components[5], seps) + _unescape(components[6], seps))
+
+
+def _harvest_identifier(raw: str, seps: _Separators, known: list[str]) -> None:
+    for repetition in raw.split(seps.repetition):
+        first = repetition.split(seps.component)[0]
+        if first:
+            known.append(_plain(first, seps))
+
+
+# -- message syntax ---------------------------------------------------------------------
 
 
 def _normalize(message: str | bytes) -> str:
@@ -199,26 +574,136 @@ def _normalize(message: str | bytes) -> str:
 
 def _separators(text: str) -> _Separators:
     field = text[3]
-    encoding = text[4:9].split(field)[0]
-    if field.isalnum() or len(encoding) < 4 or len(set(encoding + field)) < 5:
+    encoding = text[4:].split(field, 1)[0].split("\r", 1)[0]
+    chars = encoding + field
+    if (
+        field.isalnum()
+        or len(encoding) not in (4, 5)
+        or len(set(chars)) != len(chars)
+        or any(ch.isalnum() or ch in " \t\r\n" for ch in chars)
+    ):
         raise RedactionError("MSH-1/MSH-2 do not define HL7 separators")
-    return _Separators(field, encoding[0], encoding[1], encoding[2], encoding[3])
+    specials = frozenset(field + encoding[:4] + "\r\n")
+    return _Separators(
+        field, encoding[0], encoding[1], encoding[2], encoding[3], encoding, specials
+    )
 
 
-def _split_pattern(seps: _Separators) -> str:
-    return "[" + re.escape(seps.component + seps.subcomponent + seps.repetition) + "]"
+def _split(text: str, seps: _Separators) -> list[list[str]]:
+    """Segments as field lists, indexed by field number (MSH-1 is the field separator)."""
+    segments: list[list[str]] = []
+    for index, line in enumerate(text.split("\r")):
+        if not line.strip():
+            continue
+        segment_id = line[:3]
+        if (
+            not _SEGMENT_ID_RE.fullmatch(segment_id)
+            or (len(line) > 3 and line[3] != seps.field)
+            or (index > 0 and segment_id == "MSH")
+        ):
+            raise RedactionError(
+                f"segment {len(segments) + 1} is not an HL7 segment"
+                if segment_id != "MSH"
+                else "more than one MSH segment: one message at a time"
+            )
+        fields = line.split(seps.field)
+        if segment_id == "MSH":
+            fields.insert(1, seps.field)
+        segments.append(fields)
+    return segments
 
 
 def _first_component(raw: str, seps: _Separators) -> str:
-    return raw.split(seps.repetition)[0].split(seps.component)[0].split(seps.subcomponent)[0]
+    first = raw.split(seps.repetition, 1)[0].split(seps.component, 1)[0]
+    return first.split(seps.subcomponent, 1)[0]
 
 
-def _safe(value: object, seps: _Separators, *, allow_components: bool = False) -> str:
+def _plain(value: str, seps: _Separators) -> str:
+    """A component or repetition as plain text: escapes decoded, sub-parts joined by spaces."""
+    if seps.component in value or seps.subcomponent in value:
+        value = " ".join(
+            part
+            for piece in value.split(seps.component)
+            for part in piece.split(seps.subcomponent)
+            if part
+        )
+    return _unescape(value, seps) if seps.escape in value else value
+
+
+def _unescape(value: str, seps: _Separators) -> str:
+    """Decode HL7 escape sequences; formatting becomes spaces or newlines, unknown ones go."""
+    escape = seps.escape
+    if escape not in value:
+        return value
+    out: list[str] = []
+    position = 0
+    while True:
+        start = value.find(escape, position)
+        if start < 0:
+            out.append(value[position:])
+            break
+        end = value.find(escape, start + 1)
+        if end < 0:  # a lone escape character: take it literally
+            out.append(value[position:])
+            break
+        out.append(value[position:start])
+        out.append(_decode_sequence(value[start + 1 : end], seps))
+        position = end + 1
+    return "".join(out)
+
+
+def _decode_sequence(sequence: str, seps: _Separators) -> str:
+    simple = {
+        "F": seps.field,
+        "S": seps.component,
+        "T": seps.subcomponent,
+        "R": seps.repetition,
+        "E": seps.escape,
+        "P": seps.encoding[4:5],  # v2.7's truncation character, if MSH-2 declares one
+    }
+    if sequence in simple:
+        return simple[sequence]
+    if sequence[:1] == "X" and _HEX_RE.fullmatch(sequence[1:]):
+        data = bytes.fromhex(sequence[1:])
+        try:
+            return data.decode("utf-8")
+        except UnicodeDecodeError:
+            return data.decode("latin-1")
+    if sequence in (".br", ".fi", ".nf") or sequence.startswith(".sp"):
+        return "\n"
+    if sequence.startswith((".in", ".ti", ".sk", ".ce")):
+        return " "
+    return ""  # \H\ \N\ highlighting, \Zxx\ local, \Cxxyy\ \Mxxyyzz\ character sets
+
+
+def _escape(text: str, seps: _Separators) -> str:
+    """Encode text for a field: separators as escape sequences, newlines as ``\\.br\\``."""
+    escape = seps.escape
+    if seps.specials.isdisjoint(text):
+        return text
+    out = text.replace(escape, f"{escape}E{escape}")
+    for char, code in (
+        (seps.field, "F"),
+        (seps.component, "S"),
+        (seps.subcomponent, "T"),
+        (seps.repetition, "R"),
+    ):
+        out = out.replace(char, f"{escape}{code}{escape}")
+    return out.replace("\r\n", "\n").replace("\r", "\n").replace("\n", f"{escape}.br{escape}")
+
+
+def _join(parts: list[str], separator: str) -> str:
+    while parts and not parts[-1]:
+        parts.pop()
+    return separator.join(parts)
+
+
+def _safe(value: object, seps: _Separators, *, components: bool = False) -> str:
     """Render a rule result as field text that cannot break the message structure."""
     if value is DROP or value is None:
         return ""
     text = str(value)
     forbidden = {seps.field, seps.repetition, "\r", "\n"}
-    if not allow_components:
+    if not components:
         forbidden |= {seps.component, seps.subcomponent}
-    return "" if any(ch in text for ch in forbidden) else text
+    return text if forbidden.isdisjoint(text) else ""

@@ -97,6 +97,8 @@ _DATE_DIGIT = (
     # compact 19620704, HL7 DTM 20261103142205
     rf"{_NO_DIGIT_BEFORE}{_YEAR4}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])"
     r"(?:T?(?:[01]\d|2[0-3])[0-5]\d(?:[0-5]\d(?:\.\d+)?)?)?(?:[+-]\d{4})?(?!\d)",
+    # month/day with no year: 3/17, 12/30 (+ time); the scrubber tells "7/10" pain apart
+    rf"(?<![\d.,/:-]){_MON_NUM}/{_DAY}(?![\d/]|\.\d){_TIME}",
 )
 # Dates that start with the month name: July 4, 1962 / Jul 4th 1962 / July 1962 / July 4
 _DATE_MONTH = (
@@ -104,15 +106,16 @@ _DATE_MONTH = (
     rf"{_NO_ALNUM_BEFORE}{_NOYEAR_GUARD}{_MONTH}\s*{_DAY}{_ORD}(?![\d:]){_TIME}",
 )
 
-_EXT = r"(?:\s*(?:x|ext\.?|extension|#)\s*\d{1,6})?"
+_EXT = r"(?:[ \t]*(?:x|ext\.?|extension|#)[ \t]*\d{1,6})?"
 _PHONE = (
     # NANP: (555) 123-4567, 555-123-4567, 555.123.4567, +1 555 123 4567, 001-555-123-4567
-    rf"(?<![\d+])(?:(?:\+?1|001)[\s.-]?)?(?:\(\d{{3}}\)\s?|\d{{3}}[\s.-])\d{{3}}[\s.-]?\d{{4}}(?!\d){_EXT}",
+    rf"(?<![\d+])(?:(?:\+?1|001)[ \t.-]?)?(?:\(\d{{3}}\)[ \t]?|\d{{3}}[ \t.-])"
+    rf"\d{{3}}[ \t.-]?\d{{4}}(?!\d){_EXT}",
     # international: +44 20 7946 0958, +49 (0)30 1234567, +33 1 23 45 67 89
-    rf"(?<![\w+])\+\d{{1,3}}(?:[\s.-]?\(?\d{{1,5}}\)?){{2,6}}(?!\d){_EXT}",
+    rf"(?<![\w+])\+\d{{1,3}}(?:[ \t.-]?\(?\d{{1,5}}\)?){{2,6}}(?!\d){_EXT}",
     # national trunk prefix: (0161) 496 0066, 030 1234567, 00669 074391, 020-7946-0958
-    rf"(?<!\d)\(0\d{{2,5}}\)\s?\d{{2,5}}(?:[\s-]?\d{{2,6}})?(?!\d){_EXT}",
-    rf"(?<![\d.])0\d{{1,4}}[\s/-]\d{{3,8}}(?:[\s-]\d{{2,5}}){{0,2}}(?!\d|\.\d){_EXT}",
+    rf"(?<!\d)\(0\d{{2,5}}\)[ \t]?\d{{2,5}}(?:[ \t-]?\d{{2,6}})?(?!\d){_EXT}",
+    rf"(?<![\d.])0\d{{1,4}}[ \t/-]\d{{3,8}}(?:[ \t-]\d{{2,5}}){{0,2}}(?!\d|\.\d){_EXT}",
     # French style: 01 23 45 67 89
     r"(?<![\d.])0\d(?:[ .]\d\d){4}(?!\d|\.\d)",
 )
@@ -170,12 +173,14 @@ _CITY_STATE_TAIL = (
 
 _ADDRESS_DIGIT = (
     # 123 Main St, 4567 N. Jennifer Course Apt. 5, 12 5th Avenue (+ ", City, ST 12345")
-    rf"(?<![A-Za-z\d.,/])\d{{1,6}}[A-Za-z]?\s+(?:{_STREET_WORD}\s+){{1,4}}?{_STREET_SUFFIX}{_UNIT}{_CITY_STATE_TAIL}",
+    # (the street stays on its line: "Nonin 9560 Onyx\nDr Rynn" is no address)
+    rf"(?<![A-Za-z\d.,/])\d{{1,6}}[A-Za-z]?[ \t]+(?:{_STREET_WORD}[ \t]+){{1,4}}?{_STREET_SUFFIX}"
+    rf"{_UNIT}{_CITY_STATE_TAIL}",
     # lower case: 123 main street
-    rf"(?<![A-Za-z\d.,/])\d{{1,6}}\s+(?:[a-z]+\s+){{1,3}}?{_STRONG_STREET_SUFFIX}{_UNIT}",
+    rf"(?<![A-Za-z\d.,/])\d{{1,6}}[ \t]+(?:[a-z]+[ \t]+){{1,3}}?{_STRONG_STREET_SUFFIX}{_UNIT}",
 )
 _AGE_DIGIT = (
-    r"(?<![\d.])(?:9\d|1[0-2]\d)(?=\s*-?\s*(?i:years?|yrs?|y\.?\s?o\.?|y/o|yo|year-old)(?![A-Za-z]))",
+    r"(?<![\d.])(?:9\d|1[0-4]\d)(?=\s*-?\s*(?i:years?|yrs?|y\.?\s?o\.?|y/o|yo|year-old)(?![A-Za-z]))",
 )
 _OCTET = r"(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)"
 _IPV4 = rf"(?<![\d.]){_OCTET}(?:\.{_OCTET}){{3}}(?![\d]|\.\d)(?::\d{{1,5}})?"
@@ -244,7 +249,8 @@ _LABELLED: dict[Category, tuple[tuple[str, frozenset[str]], ...]] = {
     Category.VEHICLE: _labelled(
         r"(?i:vin|vehicle(?:\s+id)?|licen[cs]e\s+plate|plate|tag)",
         "vin vehicle license licence plate tag",
-        value=r"(?=[A-Za-z0-9 -]*\d)[A-Za-z0-9]{1,4}[ -]?[A-Za-z0-9]{1,7}(?![A-Za-z0-9])",
+        value=r"(?=[A-Za-z0-9 \u2022\u00b7-]*\d)[A-Za-z0-9]{1,4}[ \u2022\u00b7-]?[A-Za-z0-9]{1,7}"
+        r"(?![A-Za-z0-9])",
     ),
     Category.DEVICE_ID: _labelled(
         r"(?i:serial(?:\s+(?:number|no))?|s/n|device\s+(?:id|serial)|udi|imei|imsi"
@@ -305,7 +311,7 @@ _TRIGGER_ALTERNATIVES: list[tuple[Category, str, frozenset[str]]] = [
     ),
     (
         Category.AGE,
-        r"(?<![A-Za-z])(?i:aged?|age:)\s*:?\s*(?:9\d|1[0-2]\d)(?!\d|\.\d)",
+        r"(?<![A-Za-z])(?i:aged?|age:)\s*:?\s*(?:9\d|1[0-4]\d)(?!\d|\.\d)",
         frozenset({"age", "aged"}),
     ),
     (
@@ -343,52 +349,147 @@ _TRIGGER_ALTERNATIVES: list[tuple[Category, str, frozenset[str]]] = [
 ]
 
 
-# What follows a digit run decides which shapes can start there.
+# What follows a digit run decides which shapes can start there. After a space, what
+# the next word starts with: a capital ("12 Main St"), a lower-case letter ("95 years",
+# "123 main street"), a digit ("555 123 4567"), something else ("1 (555)..."), or a
+# unit ("72 mmHg", "97 %": nothing starts there - the commonest case in device text).
 SEP, SPACE, ALPHA, OTHER = "sep", "space", "alpha", "other"
+# A separator followed by a letter or digit, by kind: "1962-07-04", "120/80", "10.2".
+SEP_DASH, SEP_SLASH, SEP_DOT = "sep_dash", "sep_slash", "sep_dot"
+_SEPS = (SEP_DASH, SEP_SLASH, SEP_DOT)
+_SEP_OF = {"-": SEP_DASH, "/": SEP_SLASH, ".": SEP_DOT}
+SPACE_UPPER, SPACE_LOWER, SPACE_DIGIT, SPACE_OTHER, SPACE_UNIT = (
+    "space_upper", "space_lower", "space_digit", "space_other", "space_unit",
+)  # fmt: skip
+_SPACED = (SPACE_UPPER, SPACE_LOWER, SPACE_DIGIT, SPACE_OTHER, SPACE_UNIT)
 _DigitKey = tuple[str, int, str]  # (lead: "+" "(" or "d", digits (7 = 7+), next char class)
 
 
 _ANY_NEXT = frozenset({SEP, SPACE, ALPHA, OTHER})
 _WORDISH = frozenset({SEP, SPACE, ALPHA})
+_ANY_SPACED = frozenset(_SPACED)
+_ANY_SEP = frozenset(_SEPS)
 
 
 @dataclass(frozen=True)
 class _Start:
-    """Where a digit shape can begin: lead character, digit-run length, what follows."""
+    """Where a digit shape can begin: lead character, digit-run length, what follows
+    (``after``; for ``SPACE``, which kinds of next word: ``spaced``)."""
 
     leads: str = "d"
     low: int = 1
     high: int = 99
     after: frozenset[str] = _ANY_NEXT
+    spaced: frozenset[str] = _ANY_SPACED
+    seps: frozenset[str] = _ANY_SEP
 
     def allows(self, lead: str, digits: int, nxt: str) -> bool:
-        return lead in self.leads and self.low <= digits <= self.high and nxt in self.after
+        if not (lead in self.leads and self.low <= digits <= self.high):
+            return False
+        if nxt in _ANY_SPACED:
+            return SPACE in self.after and nxt in self.spaced
+        if nxt in _ANY_SEP:
+            return SEP in self.after and nxt in self.seps
+        return nxt in self.after
 
 
 _SEP_SPACE = frozenset({SEP, SPACE})
+_WORD_NEXT = frozenset({SPACE_UPPER, SPACE_LOWER})
+_DIGIT_NEXT = frozenset({SPACE_DIGIT})
+_DASH = frozenset({SEP_DASH})
+_DOT_DASH = frozenset({SEP_DOT, SEP_DASH})
 
 #: (category, regex, where it can start)
 _DIGIT_ALTERNATIVES: list[tuple[Category, str, _Start]] = [
-    (Category.SSN, _SSN, _Start(low=3, high=3, after=_SEP_SPACE)),
-    (Category.ADDRESS, _ADDRESS_DIGIT[0], _Start(high=6, after=frozenset({SPACE, ALPHA}))),
-    (Category.ADDRESS, _ADDRESS_DIGIT[1], _Start(high=6, after=frozenset({SPACE}))),
-    (Category.AGE, _AGE_DIGIT[0], _Start(low=2, high=3, after=_WORDISH)),
+    (Category.SSN, _SSN, _Start(low=3, high=3, after=_SEP_SPACE, spaced=_DIGIT_NEXT, seps=_DASH)),
+    (
+        Category.ADDRESS,
+        _ADDRESS_DIGIT[0],
+        _Start(
+            high=6,
+            after=frozenset({SPACE, ALPHA}),
+            spaced=frozenset({SPACE_UPPER, SPACE_DIGIT}),
+        ),
+    ),
+    (
+        Category.ADDRESS,
+        _ADDRESS_DIGIT[1],
+        _Start(high=6, after=frozenset({SPACE}), spaced=frozenset({SPACE_LOWER})),
+    ),
+    (
+        Category.AGE,
+        _AGE_DIGIT[0],
+        _Start(
+            low=2,
+            high=3,
+            after=_WORDISH,
+            spaced=frozenset({*_WORD_NEXT, SPACE_OTHER}),
+            seps=_DASH,
+        ),
+    ),
     (Category.DATE, _DATE_DIGIT[0], _Start(low=4, high=4, after=frozenset({SEP}))),
     (Category.DATE, _DATE_DIGIT[1], _Start(high=2, after=frozenset({SEP}))),
-    (Category.DATE, _DATE_DIGIT[2], _Start(high=2, after=frozenset({SEP, ALPHA}))),
-    (Category.DATE, _DATE_DIGIT[3], _Start(high=2, after=frozenset({SPACE, ALPHA}))),
-    (Category.DATE, _DATE_DIGIT[4], _Start(high=2, after=_WORDISH)),
+    (Category.DATE, _DATE_DIGIT[2], _Start(high=2, after=frozenset({SEP, ALPHA}), seps=_DASH)),
+    (
+        Category.DATE,
+        _DATE_DIGIT[3],
+        _Start(high=2, after=frozenset({SPACE, ALPHA}), spaced=_WORD_NEXT),
+    ),
+    (
+        Category.DATE,
+        _DATE_DIGIT[4],
+        _Start(high=2, after=_WORDISH, spaced=frozenset({*_WORD_NEXT, SPACE_OTHER}), seps=_DASH),
+    ),
     (Category.DATE, _DATE_DIGIT[5], _Start(low=7)),
-    (Category.IP, _IPV4, _Start(high=3, after=frozenset({SEP}))),
+    (
+        Category.DATE,
+        _DATE_DIGIT[6],
+        _Start(high=2, after=frozenset({SEP}), seps=frozenset({SEP_SLASH})),
+    ),
+    (Category.IP, _IPV4, _Start(high=3, after=frozenset({SEP}), seps=frozenset({SEP_DOT}))),
     (Category.PHONE, _PHONE[0], _Start(leads="+(")),
-    (Category.PHONE, _PHONE[0], _Start(low=1, high=1, after=_SEP_SPACE)),
-    (Category.PHONE, _PHONE[0], _Start(low=3, high=3, after=_SEP_SPACE)),
+    (
+        Category.PHONE,
+        _PHONE[0],
+        _Start(
+            low=1,
+            high=1,
+            after=_SEP_SPACE,
+            spaced=frozenset({SPACE_DIGIT, SPACE_OTHER}),
+            seps=_DOT_DASH,
+        ),
+    ),
+    (
+        Category.PHONE,
+        _PHONE[0],
+        _Start(
+            low=3,
+            high=3,
+            after=_SEP_SPACE,
+            spaced=frozenset({SPACE_DIGIT, SPACE_OTHER}),
+            seps=_DOT_DASH,
+        ),
+    ),
     (Category.PHONE, _PHONE[1], _Start(leads="+")),
     (Category.PHONE, _PHONE[2], _Start(leads="(")),
-    (Category.PHONE, _PHONE[3], _Start(low=2, high=5, after=_SEP_SPACE)),
-    (Category.PHONE, _PHONE[4], _Start(low=2, high=2, after=_SEP_SPACE)),
+    (
+        Category.PHONE,
+        _PHONE[3],
+        _Start(
+            low=2,
+            high=5,
+            after=_SEP_SPACE,
+            spaced=_DIGIT_NEXT,
+            seps=frozenset({SEP_SLASH, SEP_DASH}),
+        ),
+    ),
+    (
+        Category.PHONE,
+        _PHONE[4],
+        _Start(low=2, high=2, after=_SEP_SPACE, spaced=_DIGIT_NEXT, seps=frozenset({SEP_DOT})),
+    ),
     (Category.ID, _LONG_NUMBER[0], _Start(low=7)),
-    (Category.ID, _LONG_NUMBER[1], _Start(low=3, after=frozenset({SEP}))),
+    (Category.ID, _LONG_NUMBER[1], _Start(low=3, after=frozenset({SEP}), seps=_DASH)),
 ]
 
 
@@ -429,7 +530,10 @@ TRIGGERS: dict[str, Matcher] = {
 }
 TRIGGER_WORDS: frozenset[str] = frozenset(TRIGGERS)
 
-_DIGIT_MATCHERS: dict[_DigitKey, Matcher | None] = {}
+#: (lead, digit-run length (7 = 7+), next class) -> the regex of the shapes that can
+#: start there, or None; the scrubber looks keys up itself (this is its hottest loop).
+DIGIT_MATCHERS: dict[_DigitKey, Matcher | None] = {}
+_DIGIT_MATCHERS = DIGIT_MATCHERS
 
 
 def digit_matcher(lead: str, digits: int, nxt: str) -> Matcher | None:
@@ -442,7 +546,7 @@ def _build_digit_matchers() -> None:
     compiled: dict[tuple[int, ...], Matcher] = {}
     for lead in ("d", "+", "("):
         for digits in range(1, 8):
-            for nxt in (SEP, SPACE, ALPHA, OTHER):
+            for nxt in (ALPHA, OTHER, *_SEPS, *_SPACED):
                 key = (lead, digits, nxt)
                 chosen = tuple(
                     i for i, (_, _, start) in enumerate(_DIGIT_ALTERNATIVES) if start.allows(*key)
@@ -455,14 +559,43 @@ def _build_digit_matchers() -> None:
 _build_digit_matchers()
 
 
-def next_class(char: str) -> str:
+def next_class(text: str, position: int) -> str:
+    """The class of what follows a digit run ending at ``position`` (see above)."""
+    if position >= len(text):
+        return OTHER
+    char = text[position]
     if char in "-/.":
-        return SEP
-    if char in " \t":
-        return SPACE
+        # "94. Next", "7/ ": a separator with nothing after it joins no shape
+        after = text[position + 1 : position + 2]
+        return _SEP_OF[char] if after.isalnum() else OTHER
     if char.isalpha():
         return ALPHA
-    return OTHER
+    if char not in " \t":
+        return OTHER
+    position += 1
+    while position < len(text) and text[position] in " \t":
+        position += 1
+    if position >= len(text):
+        return SPACE_OTHER
+    char = text[position]
+    if char.isdigit():
+        return SPACE_DIGIT
+    if char in "%/":
+        return SPACE_UNIT
+    if char.isupper():
+        return SPACE_UNIT if text[position : position + 4].lower() in _UNIT_HEADS else SPACE_UPPER
+    if char.islower():
+        unit = _UNIT_WORD_RE.match(text, position)
+        return SPACE_UNIT if unit is not None else SPACE_LOWER
+    return SPACE_OTHER
+
+
+#: Units a number is written before ("72 bpm", "120 mmHg", "37.2 Cel", "5 mg/dL").
+_UNIT_WORD_RE = re.compile(
+    r"(?i:mmhg|bpm|mg|mcg|ml|mmol|meq|kpa|cmh2o|kg|lb|lbs|cm|mm|min|mins|sec|secs|ms|s|h"
+    r"|hr|hrs|l|g|iu|units?|degc|degf|lpm|rpm|breaths|beats)(?![A-Za-z])"
+)
+_UNIT_HEADS = frozenset({"cel", "cel,", "cel.", "cel;", "mmhg", "bpm", "bpm,", "bpm."})
 
 
 #: Where a digit shape may start: a digit run, possibly after "+" or "(".
@@ -498,7 +631,7 @@ STATE_ABBRS: frozenset[str] = frozenset(re.findall(r"[A-Z]{2}", "AA AE AK AL AP 
 STATE_LAST_WORDS: frozenset[str] = frozenset(name.split()[-1].lower() for name in _STATE_NAMES)
 #: "Lake Mary, FL" ending where the state ends (searched in a window before it).
 CITY_STATE_RE: re.Pattern[str] = re.compile(
-    rf"(?<![A-Za-z0-9]){_CITY_WORDS},?[ \t]+(?:{_STATE_ABBR}|{_STATE_NAME})\Z"
+    rf"(?<![A-Za-z0-9_]){_CITY_WORDS},?[ \t]+(?:{_STATE_ABBR}|{_STATE_NAME})\Z"
 )
 ZIP_AFTER_RE: re.Pattern[str] = re.compile(rf"[ \t]+{_ZIP}")
 #: "Cook County": the words before County/Parish/Borough.
@@ -517,7 +650,95 @@ CAMEL_RE: re.Pattern[str] = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z'\u2019]
 #: Words just before a number that mark it as a clinical code, not an identifier.
 CODE_CONTEXT_RE: re.Pattern[str] = re.compile(
     r"(?i:mdc|code|error|err|fault|alarm|alm|inop|event|loinc|snomed|icd|cpt|model|fw"
-    r"|firmware|version|ver|rev|lot|ref|catalog|cat|part|p/n|pn)\W{0,3}\Z"
+    r"|firmware|version|ver|rev|lot|ref|catalog|cat|part|p/n|pn)"
+    # tight against the number ("error 1000234", "ref#1234567", "MDC (8454247"), never
+    # across a clause: "called about the alarm. 7084002062" is a phone
+    r"(?:[ \t]?[:#=(]?[ \t]?\(?|-)\Z"
+)
+
+#: A month/day date with no year ("3/17"). It is a date - recall first - unless the
+#: words around it make it a score or a fraction ("pain 7/10", "1/2 tab", "5/5
+#: strength"); a date word before it ("on 3/4") settles it as a date anyway.
+PARTIAL_MONTH_DAY_RE: re.Pattern[str] = re.compile(r"(\d{1,2})/(\d{1,2})(?!\d)")
+FRACTION_BEFORE_WORDS: frozenset[str] = frozenset(
+    [
+        "pain",
+        "score",
+        "scale",
+        "scored",
+        "rated",
+        "rating",
+        "strength",
+        "gcs",
+        "grade",
+        "graded",
+        "murmur",
+        "motor",
+        "power",
+        "reflex",
+        "reflexes",
+        "ratio",
+        "dose",
+        "about",
+        "approx",
+        "approximately",
+        "x",
+    ]
+)
+FRACTION_AFTER_RE: re.Pattern[str] = re.compile(
+    r"\s*(?i:tabs?|tablets?|caps?|capsules?|pills?|of|dose|doses|strength|units?|scale"
+    r"|score|pain|bilaterally|bilat|full|strength)(?![A-Za-z])"
+)
+#: Words just before a number that say a date follows ("on 3/4", "since 7/10").
+DATE_CUE_WORDS: frozenset[str] = frozenset(
+    [
+        "on",
+        "since",
+        "from",
+        "until",
+        "till",
+        "to",
+        "date",
+        "dated",
+        "seen",
+        "admitted",
+        "discharged",
+        "born",
+        "dob",
+        "due",
+        "by",
+        "before",
+        "after",
+        "last",
+        "next",
+        "visit",
+        "appt",
+        "appointment",
+        "scheduled",
+        "mon",
+        "tue",
+        "wed",
+        "thu",
+        "fri",
+        "sat",
+        "sun",
+        "monday",
+        "tuesday",
+        "wednesday",
+        "thursday",
+        "friday",
+        "saturday",
+        "sunday",
+    ]
+)
+#: A five-digit ZIP (with its +4), standing alone.
+ZIP_VALUE_RE: re.Pattern[str] = re.compile(r"(?<!\d)\d{5}(?:-\d{4})?(?!\d)")
+#: A ZIP right after a city or an address: ", 91016", " 91016-1234".
+ZIP_NEXT_RE: re.Pattern[str] = re.compile(r"[ \t]*,?[ \t]*(\d{5}(?:-\d{4})?)(?![\d-])")
+#: The town after a street address: ", Monrovia", ", St. Paul" (up to three words).
+CITY_AFTER_RE: re.Pattern[str] = re.compile(
+    r"[ \t]*,[ \t]*((?:St\.[ \t]+)?[A-Z][A-Za-z'\u2019-]+(?:[ \t]+[A-Z][A-Za-z'\u2019-]+){0,2})"
+    r"(?![A-Za-z0-9])"
 )
 
 #: The year inside a matched date, for the 'year' date policy.

@@ -126,7 +126,9 @@ class RedactionPolicy:
         pseudonyms = Pseudonymizer(
             modes, vault=vault, secrets=source, hmac_key_ids=config.hmac.key_ids
         )
-        scrubber = Scrubber(keep_terms=config.text.keep_terms, dates=config.text.dates)
+        scrubber = Scrubber(
+            keep_terms=config.text.keep_terms, dates=config.text.dates, zip_codes=config.zip
+        )
         return cls(scrubber, config=config, pseudonyms=pseudonyms)
 
     # -- the sealed pipeline -----------------------------------------------------

@@ -6,42 +6,58 @@ A message is read in one linear pass over its words and one over its digit runs:
    start - at digit runs (dates, phones, SSNs, addresses, long numbers), at
    trigger words found by set lookup ("MRN", "serial", month names, "lives in"),
    or when a substring test says it may be present ("@", "://", "::").
-2. Names: each remaining word is looked up in the name lexicon, in the words of
-   the patient's own known values, and in the word lists of ``vocabulary.py``;
-   context settles the doubtful ones - a title or cue before it ("Dr",
-   "patient", "wife of"), a capital letter mid-sentence, or a neighbouring name
-   ("April May", "Doe, Jane", ``ECG_Doe_Jane``).
+2. Names, failing closed: a word in a name position (capitalised, upper case, in a
+   file name, after a title or a person cue) is a name unless the gateway knows it
+   is safe - an English, clinical, device or software word (``safewords.py``,
+   ``vocabulary.py``, the site's ``keep_terms``). The decision is ``NAME_RULES``, an
+   ordered list of small named rules (known value, code, device term, title, person
+   cue, file name, lexicon, unknown capitalised, unknown upper case); the first rule
+   with an opinion decides and ``Scrubber.explain`` reports it. The name lexicon
+   adds confidence for names that are also English words ("Will", "Rose"); recall
+   of unknown names does not depend on it. A name then grows into its neighbours
+   ("van der", initials, "Doe, Jane", ``ECG_Doe_Jane``).
 
 Known values (what the codec split into ``PatientContext``) are also matched as
 whole phrases in any case, and as digit strings however they are punctuated.
 
-Everything found becomes a typed placeholder (``[NAME]``, ``[DATE]``, ...); ages
-over 89 become ``90+``. The policy wraps the scrubber and drops the text if it
-ever fails (fail closed).
+Everything found becomes a typed placeholder (``[NAME]``, ``[DATE]``, ...), with the
+Safe Harbor generalisations: a full date keeps its year and a date with no year goes
+(``dates="year"``), a ZIP keeps its first three digits (``627**``; restricted areas
+``000**``), ages over 89 become ``90+``. The policy wraps the scrubber and drops the
+text if it ever fails (fail closed).
 """
 
 from __future__ import annotations
 
 import re
 from bisect import bisect_right
-from collections.abc import Container, Iterable, Sequence
+from collections.abc import Callable, Container, Iterable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from itertools import pairwise
 from typing import Literal
 
+from wardlink.phi.generalize import AGE_CAP, zip3
 from wardlink.phi.lexicon import PARTICLES, NameLexicon, fold, load_lexicon
 from wardlink.phi.patterns import (
+    ALPHA,
     CAMEL_RE,
+    CITY_AFTER_RE,
     CITY_STATE_RE,
     CODE_CONTEXT_RE,
     COUNTY_WORDS,
+    DATE_CUE_WORDS,
+    DIGIT_MATCHERS,
     DIGIT_START_RE,
     EMAIL_RE,
+    FRACTION_AFTER_RE,
+    FRACTION_BEFORE_WORDS,
     HOST_BEFORE_RE,
     IPV6_RE,
     MAC_RE,
     MDC_REF_RE,
     OTHER,
+    PARTIAL_MONTH_DAY_RE,
     PATH_AFTER_RE,
     PLACE_BEFORE_RE,
     STATE_ABBRS,
@@ -53,33 +69,56 @@ from wardlink.phi.patterns import (
     WORD_RE,
     YEAR_RE,
     ZIP_AFTER_RE,
+    ZIP_NEXT_RE,
+    ZIP_VALUE_RE,
     Category,
-    digit_matcher,
     next_class,
 )
+from wardlink.phi.safewords import SafeWords, load_safe_words
 from wardlink.phi.vocabulary import (
+    ABBREVIATIONS,
     CLINICAL_TERMS,
     COMMON_WORDS,
+    MONTHS,
     PERSON_CUES,
     STOPWORDS,
     TITLE_CUES,
+    WEEKDAYS,
 )
 from wardlink.phi.vocabulary import words as _words
 
 TextDateMode = Literal["drop", "year", "keep"]
+ZipMode = Literal["three_digit", "drop"]
 Span = tuple[int, int, Category, str]
 
 _KNOWN_RUN_RE = re.compile(r"\d[\d().-]*\d")
+_ASCII_WORD_RE = re.compile(r"[A-Za-z]+(?:'[A-Za-z]+)*")  # WORD_RE on ASCII text
 _CAMEL_HINT_RE = re.compile(r"[a-z][A-Z][a-z]|[A-Z]{2}[a-z]{2}")
 _NAME_PREFIX_RE = re.compile(
     r"^(?:Mc|Mac|O['\u2019]|D['\u2019]|De|Di|Da|Du|La|Le|Van|Von|St)[A-Z][a-z]"
 )
 _NON_DIGIT_RE = re.compile(r"\D")
-_AGE_NUMBER_RE = re.compile(r"(?:9\d|1[0-2]\d)(?!.*\d)")
+_AGE_NUMBER_RE = re.compile(r"(?:9\d|1[0-4]\d)(?!.*\d)")
 _ADJACENT_GAP = frozenset(" \t,._-^'\u2019/")
 _SENTENCE_END = frozenset(".!?:;\n\r|>")
 _LINK_WORDS = frozenset({"of", "is", "was", "named", "called", "to", "for", "with", "by", "at"})
 _URL_TRAILING = ".,;:)]}!?"
+_SAFE_MEMO_SIZE = 2048
+_SEPARATORS = frozenset("-/.")
+_SPACE_OR_SEP = frozenset(" \t-/.")
+_NUMBER_AFTER_RE = re.compile(r" \d")
+_NAME_SUFFIXES = frozenset({"jr", "sr", "ii", "iii", "iv"})
+_NAME_END_RE = re.compile(r"\s*(?:[;,)\n]|\.(?:\s|$)|$)")
+_WORDS_WITH_NUMBER_RE = re.compile(r"[^\W\d_]{3,}\s+[^\W\d_]{2,}|\d\s+[^\W\d_]{3,}")
+_COMPACT_YEAR_RE = re.compile(r"(1[89]\d\d|20\d\d)(?=\d{4})")  # 19620704, HL7 DTM
+_FIVE_DIGITS_RE = re.compile(r"\d{5}")
+#: Every folded word at which a trigger shape, a "City, ST" or a county can end or start.
+_TRIGGER_BASES: frozenset[str] = (
+    frozenset(TRIGGERS)
+    | STATE_LAST_WORDS
+    | COUNTY_WORDS
+    | frozenset(abbr.lower() for abbr in STATE_ABBRS)
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,14 +136,16 @@ def placeholder(category: Category) -> str:
 
 
 class Scrubber:
-    """Replaces PHI in free text with typed placeholders. Stateless; share one freely."""
+    """Replaces PHI in free text with typed placeholders. Share one freely: its only
+    state is a small memo of vocabulary look-ups (safe to share between threads)."""
 
     def __init__(
         self,
         *,
         lexicon: NameLexicon | None = None,
         keep_terms: Iterable[str] = (),
-        dates: TextDateMode = "drop",
+        dates: TextDateMode = "year",
+        zip_codes: ZipMode = "three_digit",
     ) -> None:
         # The lexicon's own set, not a copy: the log filter's scrubber and the policy's
         # share it (each used to hold a 0.5 MB union of its own).
@@ -114,7 +155,20 @@ class Scrubber:
             CLINICAL_TERMS | site_terms if site_terms else CLINICAL_TERMS
         )
         self._common: frozenset[str] = COMMON_WORDS
+        self._safe: SafeWords = load_safe_words()
+        self._safe_seen: dict[str, bool] = {}  # a small memo of recent look-ups
         self._dates: TextDateMode = dates
+        self._zip: ZipMode = zip_codes
+
+    def _is_safe(self, base: str) -> bool:
+        """An English, clinical or device word (memoised: device words repeat)."""
+        seen = self._safe_seen.get(base)
+        if seen is None:
+            seen = base in self._safe or base in ABBREVIATIONS
+            if len(self._safe_seen) >= _SAFE_MEMO_SIZE:
+                self._safe_seen.clear()
+            self._safe_seen[base] = seen
+        return seen
 
     # -- public API --------------------------------------------------------------
 
@@ -134,7 +188,23 @@ class Scrubber:
         out.append(text[position:])
         return "".join(out)
 
-    def find(self, text: str, known: Sequence[str] = ()) -> list[Finding]:
+    def explain(self, text: str, known: Sequence[str] = ()) -> list[tuple[str, bool, str]]:
+        """Each word the name rules looked at: (word, taken for a name, deciding rule).
+
+        Words already inside another finding (a date, an address) and lower-case words
+        of running text are not listed; neighbours a name grew into are not either.
+        """
+        reasons: list[tuple[str, bool, str]] = []
+        self.find(text, known, _explain=reasons)
+        return reasons
+
+    def find(
+        self,
+        text: str,
+        known: Sequence[str] = (),
+        *,
+        _explain: list[tuple[str, bool, str]] | None = None,
+    ) -> list[Finding]:
         """All PHI in ``text``: sorted, non-overlapping, neighbouring names merged."""
         spans: list[Span] = []
         self._digit_shapes(text, spans)
@@ -150,8 +220,22 @@ class Scrubber:
             blocked = [m.span() for m in MDC_REF_RE.finditer(text)]
             spans = [sp for sp in spans if not any(a <= sp[0] and sp[1] <= b for a, b in blocked)]
         self._names_in(
-            text, starts, ends, words, bases, spans, known_tokens, blocked, _weak_known(known)
+            text,
+            starts,
+            ends,
+            words,
+            bases,
+            spans,
+            known_tokens,
+            blocked,
+            _weak_known(known),
+            _explain,
         )
+        towns = [sp[1] for sp in spans if sp[2] is Category.NAME or sp[2] is Category.CITY]
+        if towns and _FIVE_DIGITS_RE.search(text):
+            # "Monrovia 91016": a ZIP after a town the name rules took
+            for end in towns:
+                self._zip_after(text, end, spans)
         return _merge(text, spans)
 
     # -- shapes ------------------------------------------------------------------
@@ -160,35 +244,94 @@ class Scrubber:
         if category is Category.AGE:
             replacement = _AGE_NUMBER_RE.sub("90+", value, count=1)
         elif category is Category.DATE and self._dates != "drop":
-            year = YEAR_RE.search(value)
             if self._dates == "keep":
                 return
+            # a full date keeps its year; a date with no year ("3/17") is dropped
+            year = YEAR_RE.search(value) or _COMPACT_YEAR_RE.match(value)
+            if year is not None and int(year.group(1)) < datetime.now(UTC).year - AGE_CAP:
+                year = None  # a year that may be a birth over 89 years ago goes too
             replacement = year.group(1) if year else placeholder(category)
+        elif category is Category.ZIP:
+            replacement = ZIP_VALUE_RE.sub(self._zip_replacement, value)
+            if replacement == value:
+                replacement = placeholder(category)
         else:
             replacement = placeholder(category)
         spans.append((start, end, category, replacement))
 
+    def _zip_replacement(self, match: re.Match[str]) -> str:
+        """Safe Harbor: the first three digits ("000" for the restricted areas)."""
+        prefix = zip3(match.group()) if self._zip == "three_digit" else None
+        return f"{prefix}**" if prefix is not None else placeholder(Category.ZIP)
+
+    def _zip_after(self, text: str, end: int, spans: list[Span]) -> int:
+        """A ZIP code right after a city or an address: its own, generalised span."""
+        zip_code = ZIP_NEXT_RE.match(text, end)
+        if zip_code is None:
+            return end
+        start, stop = zip_code.span(1)
+        # "IL 05912-1234" also reads as a phone number: after a town it is a ZIP
+        spans[:] = [sp for sp in spans if not (start <= sp[0] and sp[1] <= stop)]
+        self._add(spans, start, stop, Category.ZIP, zip_code.group(1))
+        return zip_code.end()
+
+    def _address(self, text: str, start: int, end: int, value: str, spans: list[Span]) -> int:
+        """A street address, the town after it and its ZIP (generalised apart)."""
+        zip_code = ZIP_VALUE_RE.search(value, max(0, len(value) - 10))
+        if zip_code is not None and zip_code.end() == len(value) and zip_code.start() > 0:
+            street_end = start + len(value[: zip_code.start()].rstrip(" \t,"))
+            spans.append((start, street_end, Category.ADDRESS, placeholder(Category.ADDRESS)))
+            self._add(spans, start + zip_code.start(), end, Category.ZIP, zip_code.group())
+            return end
+        spans.append((start, end, Category.ADDRESS, placeholder(Category.ADDRESS)))
+        city = CITY_AFTER_RE.match(text, end)
+        if city is None:
+            return end  # a number after a street is not its ZIP without a town between
+        spans.append((city.start(1), city.end(1), Category.CITY, placeholder(Category.CITY)))
+        return self._zip_after(text, city.end(), spans)
+
     def _digit_shapes(self, text: str, spans: list[Span]) -> None:
         covered_to = -1
         length = len(text)
+        matchers = DIGIT_MATCHERS
         for run in DIGIT_START_RE.finditer(text):
             start, digits_end = run.span()
             if start < covered_to:
                 continue
-            nxt = next_class(text[digits_end]) if digits_end < length else OTHER
+            char = text[digits_end] if digits_end < length else "\n"
             digit_start = run.start(2)
             digits = digits_end - digit_start
+            if digits <= 4 and start == digit_start and start > 0:
+                before = text[start - 1]
+                if (
+                    (before.isalpha() and char not in _SEPARATORS)
+                    or (before == "." and digits <= 3 and start > 1 and text[start - 2].isdigit())
+                    or (
+                        before == "-"
+                        and start > 1
+                        and text[start - 2].isalpha()
+                        and char not in _SEPARATORS
+                    )
+                ):
+                    continue  # "SpO2", "MX450", "37.2", "ALM-0107": no shape starts there
+            if char.isalpha():
+                nxt = ALPHA
+            elif char in _SPACE_OR_SEP:
+                nxt = next_class(text, digits_end)  # the detailed kinds (see patterns)
+            else:
+                nxt = OTHER
             match = None
             if digit_start != start:  # a "+" or "(" before the digits
-                matcher = digit_matcher(text[start], digits, nxt)
+                matcher = matchers.get((text[start], min(digits, 7), nxt))
                 if matcher is not None:
                     match = matcher[0].match(text, start)
             if match is None:
-                matcher = digit_matcher("d", digits, nxt)
+                matcher = matchers.get(("d", min(digits, 7), nxt))
                 if matcher is not None:
                     match = matcher[0].match(text, digit_start)
             if match is None:
-                self._prefixed_number(text, digit_start, digits_end, spans)
+                if digits >= 5:
+                    self._prefixed_number(text, digit_start, digits_end, spans)
                 continue
             assert matcher is not None
             category = matcher[1][match.lastgroup or ""]
@@ -197,6 +340,12 @@ class Scrubber:
                 if CODE_CONTEXT_RE.search(text, max(0, m_start - 24), m_start):
                     continue  # "MDC 8454247", "error 1000234": a code, not a person's number
                 m_start = _letter_prefix_start(text, m_start)
+            elif category is Category.ADDRESS:
+                covered_to = self._address(text, m_start, m_end, match.group(), spans)
+                continue
+            elif category is Category.DATE and _a_fraction(text, m_start, match.group()):
+                covered_to = m_end
+                continue  # "pain 7/10", "1/2 tab": a score or a fraction, not March 10
             self._add(spans, m_start, m_end, category, match.group())
             covered_to = m_end
 
@@ -260,7 +409,9 @@ class Scrubber:
     ) -> None:
         """Labelled numbers, month-first dates, cities: tried only at their first words."""
         covered_to = -1
-        for i, base in enumerate(bases):
+        interesting = _TRIGGER_BASES
+        for i in [k for k, base in enumerate(bases) if base in interesting]:
+            base = bases[i]
             start = starts[i]
             if start < covered_to:
                 continue
@@ -269,8 +420,11 @@ class Scrubber:
                 match = trigger[0].match(text, start)
                 if match is not None:
                     category = trigger[1][match.lastgroup or ""]
-                    self._add(spans, start, match.end(), category, match.group())
-                    covered_to = match.end()
+                    end = match.end()
+                    if category is Category.CITY:
+                        end = self._town_end(text, start, end)
+                    self._add(spans, start, end, category, text[start:end])
+                    covered_to = end
                     continue
             word = words[i]
             if (len(word) == 2 and word in STATE_ABBRS) or (
@@ -283,13 +437,25 @@ class Scrubber:
                     spans.append((place.start(), ends[i], Category.ADDRESS,
                                   placeholder(Category.ADDRESS)))  # fmt: skip
 
+    def _town_end(self, text: str, start: int, end: int) -> int:
+        """ "lives in Lake Amber Nellcor PM1000N": the town ends before a device word."""
+        town = list(WORD_RE.finditer(text, start, end))
+        while len(town) > 2 and fold(town[-1].group()) in self._protected:
+            town.pop()
+            end = town[-1].end()
+        return end
+
     def _city_state(self, text: str, start: int, end: int, spans: list[Span]) -> None:
         """ "Lake Mary, FL" / "Springfield, Illinois 62704": the city before a state."""
+        zip_code = ZIP_AFTER_RE.match(text, end)
+        if zip_code is None and text[end : end + 3].lstrip()[:1].isdigit():
+            return  # "PR 105", "IN 2 min": a label before a number, no ZIP (cheap test first)
+        before = text[:start].rstrip(" \t")
+        if not before or not (before[-1] == "," or before[-1].isalpha()):
+            return  # a town name or a comma must stand before the state
         city = CITY_STATE_RE.search(text, max(0, start - 60), end)
         if city is None:
             return
-        zip_code = ZIP_AFTER_RE.match(text, end)
-        stop = zip_code.end() if zip_code is not None else end
         begin = city.start()
         for word in WORD_RE.finditer(text, begin, start):
             if fold(word.group()) not in self._protected:
@@ -306,7 +472,9 @@ class Scrubber:
             words = [fold(w) for w in WORD_RE.findall(text[begin:start])]
             if all(w in self._protected or w in STOPWORDS or len(w) < 3 for w in words):
                 return  # "Temp 37.2 Cel, PA": units and device words are not towns
-        spans.append((begin, stop, Category.CITY, placeholder(Category.CITY)))
+        spans.append((begin, end, Category.CITY, placeholder(Category.CITY)))
+        if zip_code is not None:
+            self._zip_after(text, end, spans)
 
     # -- names -------------------------------------------------------------------
 
@@ -321,92 +489,72 @@ class Scrubber:
         known_tokens: frozenset[str],
         blocked: list[tuple[int, int]],
         weak_known: frozenset[str] = frozenset(),
+        explain: list[tuple[str, bool, str]] | None = None,
     ) -> None:
+        """Decide word by word with ``NAME_RULES`` (first rule with an opinion wins)."""
         count = len(words)
         if not count:
             return
         covered = _covered(starts, ends, [(sp[0], sp[1]) for sp in spans] + blocked)
+        ctx = _NameContext(self, text, starts, ends, words, bases, covered, known_tokens)
         names = self._names
-        protected = self._protected
-        common = self._common
-        is_name = [False] * count
+        is_name = ctx.is_name
         found = False
-        for i in range(count):
-            if covered[i]:
-                continue
-            base = bases[i]
-            if base in known_tokens:
-                beside_name = _beside_name(text, starts, ends, bases, is_name, known_tokens, i)
+        cue_words = _CUE_WORDS
+        protected = self._protected
+        safe_seen = self._safe_seen
+        file_words = ctx.file_words
+        # Candidates: capitalised words, lexicon names, known name words, words after a
+        # cue and words in file names. A lower-case word of running text is not in a
+        # name position and is never looked at (most words: this is the fast path).
+        candidate = [w[0].isupper() or b in names for w, b in zip(words, bases, strict=True)]
+        after_cue = [k + 1 for k, b in enumerate(bases[:-1]) if b in cue_words]
+        for k in after_cue:
+            candidate[k] = True
+        if known_tokens or file_words is not None or "'" in text or "\u2019" in text:
+            for k, b in enumerate(bases):
                 if (
-                    base in protected
-                    and not beside_name
-                    and self._device_follows(text, starts, ends, bases, i)
+                    b in known_tokens
+                    or (file_words is not None and file_words[k])
+                    or ("'" in b and b.rsplit("'", 1)[-1] in names)
                 ):
-                    continue  # the relative is called Edwards, the monitor is an Edwards
-                is_name[i] = found = True
-                continue
+                    candidate[k] = True
+        for i in [k for k, flag in enumerate(candidate) if flag and not covered[k]]:
+            base = bases[i]
+            if base in STOPWORDS or len(base) < 2:
+                continue  # initials join a name later, never start one
+            cued = i > 0 and bases[i - 1] in cue_words
+            if not cued and explain is None and base not in known_tokens:
+                # the rules' answer without calling them (speed): a device word, or a
+                # safe word outside any name position, is kept
+                if base in protected:
+                    continue
+                if (
+                    safe_seen.get(base) is True
+                    and base not in names
+                    and (file_words is None or not file_words[i])
+                ):
+                    continue
             word = words[i]
             capital = word[0].isupper()
             in_names = base in names or ("'" in base and base.rsplit("'", 1)[-1] in names)
-            if not (in_names or capital) or base in STOPWORDS:
+            cue = _cue_before(text, starts, ends, bases, i) if cued else None
+            if cue is None and explain is None and base not in known_tokens and base in protected:
                 continue
-            if _glued(text, starts[i], ends[i]):
-                continue
-            if len(base) < 2:
-                continue  # initials join a name later, never start one
-            cue = _cue_before(text, starts, ends, bases, i)
-            if base in protected:
-                if cue == "title" or (
-                    cue == "person"
-                    and (
-                        (
-                            self._next_is_name_word(text, starts, ends, bases, i, known_tokens)
-                            and bases[i + 1] not in protected
-                        )
-                        or _company_follows(text, starts, ends, bases, i)
-                        or (
-                            _capitalized(word)
-                            and _capital_follows(text, starts, ends, words, i)
-                            and (
-                                i + 1 >= count
-                                or bases[i + 1] not in protected
-                                or text[ends[i] : starts[i + 1]] == ", "
-                            )
-                        )
-                    )
-                ):
-                    is_name[i] = found = True  # "visited WARD, WILL", "employer: Hill Group"
-                continue
-            ambiguous = base in common or len(base) <= 2 or (len(base) <= 3 and word.isupper())
-            if (
-                (in_names and not ambiguous)
-                or cue == "title"
-                or (cue == "person" and capital and _company_follows(text, starts, ends, bases, i))
-            ):
-                is_name[i] = found = True
-            elif cue == "person":
-                if in_names:
-                    if capital or self._next_is_name_word(
-                        text, starts, ends, bases, i, known_tokens
-                    ):
+            ctx.capital = capital
+            ctx.in_names = in_names
+            ctx.cue = cue
+            for rule_name, rule in NAME_RULES:
+                decision = rule(ctx, i)
+                if decision is not None:
+                    if decision:
                         is_name[i] = found = True
-                elif _capitalized(word) or (
-                    word.isupper() and len(base) >= 3 and base not in common
-                ):
-                    is_name[i] = found = True  # "wife of Power, Art": a capital after a cue
-            elif (
-                in_names
-                and word.istitle()
-                and (
-                    not _sentence_start(text, starts[i])
-                    or _initial_then_name(text, starts, ends, words, bases, i, names)
-                    or (
-                        self._next_is_name_word(text, starts, ends, bases, i, known_tokens)
-                        and words[i + 1][0].isupper()
-                    )
-                )
-            ):
-                is_name[i] = found = True
+                    if explain is not None:
+                        explain.append((word, decision, rule_name))
+                    break
+            else:
+                if explain is not None:
+                    explain.append((word, False, "safe_word"))
         if weak_known:
             # A word of the patient's own full name that is also a common word ("Eco",
             # "Will", "Hope") is not a name on its own, but it is one when it stands,
@@ -426,9 +574,15 @@ class Scrubber:
                 right = right and right_gap in joins
                 if left or right:
                     is_name[i] = found = True
+        known_names = [(sp[0], sp[1]) for sp in spans if sp[2] is Category.NAME]
+        if known_names:
+            # a known name phrase found earlier ("Christopher") is a name to grow from
+            for k, flag in enumerate(_covered(starts, ends, known_names)):
+                if flag:
+                    is_name[k] = found = True
         if not found:
             return
-        self._grow_names(text, starts, ends, words, bases, covered, is_name)
+        self._grow_names(text, starts, ends, words, bases, covered, is_name, file_words)
         placeholder_name = placeholder(Category.NAME)
         for i in range(count):
             if is_name[i]:
@@ -438,6 +592,19 @@ class Scrubber:
         self, text: str, starts: list[int], ends: list[int], bases: list[str], i: int
     ) -> bool:
         """'Edwards HemoSphere', 'Hamilton C6', 'CADD-Solis': part of a device name."""
+        if self._device_after(text, starts, ends, bases, i):
+            return True
+        h = i - 1
+        return (
+            h >= 0
+            and text[ends[h] : starts[i]] in ("-", " ")
+            and (bases[h] in self._protected or _model_like(text, starts[h], ends[h]))
+        )
+
+    def _device_after(
+        self, text: str, starts: list[int], ends: list[int], bases: list[str], i: int
+    ) -> bool:
+        """A device word or model code right after word ``i`` ("Zoll R Series", "C6")."""
         j = i + 1
         if (
             j < len(bases)
@@ -445,11 +612,12 @@ class Scrubber:
             and (bases[j] in self._protected or _model_like(text, starts[j], ends[j]))
         ):
             return True
-        h = i - 1
-        return (
-            h >= 0
-            and text[ends[h] : starts[i]] in ("-", " ")
-            and (bases[h] in self._protected or _model_like(text, starts[h], ends[h]))
+        return (  # "Zoll R Series"
+            j + 1 < len(bases)
+            and len(bases[j]) == 1
+            and text[ends[i] : starts[j]] == " "
+            and text[ends[j] : starts[j + 1]] == " "
+            and bases[j + 1] in self._protected
         )
 
     def _next_is_name_word(
@@ -475,14 +643,19 @@ class Scrubber:
         bases: list[str],
         covered: list[bool],
         is_name: list[bool],
+        file_words: list[bool] | None = None,
     ) -> None:
-        """Spread names to the words beside them until nothing changes."""
+        """Spread names to the words beside them until nothing changes.
+
+        A worklist of the words next to a name (a name only ever grows, so each word
+        is looked at again only when a neighbour has just become a name).
+        """
         count = len(words)
-        changed = True
-        while changed:
-            changed = False
-            for i in range(count):
-                if is_name[i] or covered[i]:
+        pending = sorted({k for i in range(count) if is_name[i] for k in (i - 1, i + 1, i + 2)})
+        while pending:
+            grown: set[int] = set()
+            for i in pending:
+                if i < 0 or i >= count or is_name[i] or covered[i]:
                     continue
                 left = (
                     i > 0
@@ -495,10 +668,10 @@ class Scrubber:
                     and _adjacent(text, ends[i], starts[i + 1], bases[i])
                 )
                 if (left or right) and self._joins_name(
-                    text, starts, ends, words, bases, i, left, right
+                    text, starts, ends, words, bases, i, left, right, file_words
                 ):
                     is_name[i] = True
-                    changed = True
+                    grown.update((i - 1, i + 1, i + 2))
                 elif (
                     i > 1
                     and bases[i - 1] == "and"
@@ -508,7 +681,8 @@ class Scrubber:
                     and not _glued(text, starts[i], ends[i])
                 ):
                     is_name[i] = True  # "Watson, Lewis and Abbott"
-                    changed = True
+                    grown.update((i - 1, i + 1, i + 2))
+            pending = sorted(grown)
 
     def _joins_name(
         self,
@@ -520,6 +694,7 @@ class Scrubber:
         i: int,
         left: bool,
         right: bool,
+        file_words: list[bool] | None = None,
     ) -> bool:
         """Does a word next to a name belong to it ("Jane <Doe>", "van der <Berg>")?"""
         base = bases[i]
@@ -528,18 +703,78 @@ class Scrubber:
             return False
         if len(word) == 1:
             # an initial: "J. Doe", "Jane Q. Public", "Jane Q Public", "katie b. curry"
+            if file_words is not None and file_words[i] and word.isupper():
+                return True  # "O-JERONIMO-trend.png"
             dotted = ends[i] < len(text) and text[ends[i]] == "."
+            j = i + 1
+            if (
+                dotted
+                and j < len(bases)
+                and bases[j] in self._protected
+                and self._device_follows(text, starts, ends, bases, j)
+            ):
+                return False  # "Donarelli B. Braun Perfusor": the device's initial
+            if dotted and right and not left and i > 0 and bases[i - 1] in self._names:
+                return text[ends[i - 1] : starts[i]] == " "  # "grant g. [pierce]"
             return (word.isupper() or (dotted and left)) and (dotted or (left and right))
         if left and len(words[i - 1]) == 1 and text[ends[i - 1] : starts[i]] == ". ":
             # the word after "First M." is the surname, in the initial's case
             return base not in STOPWORDS and (words[i - 1].islower() or word[0].isupper())
         if base in PARTICLES:
-            return right and (left or word.islower())
+            # "van der Berg", "Brijesh Das": a particle inside a name, or a surname after one
+            if right and (left or word.islower() or word[0].isupper()):
+                return True  # "van der Berg", "MAC BREEN", "De La Cruz"
+            if file_words is not None and file_words[i]:
+                return True  # "ECG_Le_Chase_2006.pdf": beside a name in a file name
+            if not left:
+                return False
+            if len(base) >= 3 and _capitalized(word):
+                return True
+            j = i + 1  # "Ana van der Halve": particles between a name and a capital
+            while j < len(bases) and bases[j] in PARTICLES and text[ends[j - 1] : starts[j]] == " ":
+                j += 1
+            return (
+                j < len(bases)
+                and text[ends[j - 1] : starts[j]] == " "
+                and _capitalized(words[j])
+                and bases[j] not in self._protected
+            )
+        if (
+            right
+            and word.isupper()
+            and len(base) >= 3
+            and text[ends[i] : starts[i + 1]] == ", "
+            and words[i + 1].isupper()
+            and (base not in self._protected or base in self._names)
+        ):
+            return True  # "partner: ECO, BARTOLOMEO", "BENNETT, DIANE": LAST, FIRST
+        if left and base in _NAME_SUFFIXES and text[ends[i - 1] : starts[i]] in (" ", ", "):
+            return True  # "Pauline Koch II", "John Doe, Jr."
         if base in STOPWORDS:
-            return False
+            # "eco, maria", "EcoMaria.xml": a lexicon name the stop list holds (faker's
+            # odd entries) that is no English word, tight against a name
+            if base not in self._names or self._is_safe(base):
+                return False
+            tight = ("", "_", ", ", "-")
+            return (right and text[ends[i] : starts[i + 1]] in tight) or (
+                left and text[ends[i - 1] : starts[i]] in tight
+            )
         if base in self._protected:
             # "Mary Edwards called" and "Bird, Ray" are people; "Doe Philips IntelliVue"
-            # ends at a device
+            # and "Amanda Nonin 3150" end at a device
+            if file_words is not None and file_words[i] and base in self._names:
+                return True  # "EDWARDS-MICHAEL-trend.png": a surname in a file name
+            if word.islower():
+                if base not in self._names:
+                    return False  # "Krastov's bedside oximeter", "pt jane alert": prose
+                if left and words[i - 1].islower() and text[ends[i - 1] : starts[i]] == " ":
+                    return True  # "husband of heather bennett GE Dash": a surname
+            if self._device_after(text, starts, ends, bases, i) and not (
+                left and text[ends[i - 1] : starts[i]] in (", ", ",")
+            ):
+                return False  # "Amanda Braun Perfusor Space": a device name follows
+            if _model_follows(text, starts, ends, i) or _NUMBER_AFTER_RE.match(text, ends[i]):
+                return False
             j = i + 1
             if (
                 right
@@ -551,14 +786,466 @@ class Scrubber:
             if not left:
                 return False
             if j < len(words) and _adjacent(text, ends[i], starts[j], base):
-                return bases[j] not in self._protected and not _model_like(text, starts[j], ends[j])
+                return (
+                    bases[j] not in self._protected
+                    and not _model_like(text, starts[j], ends[j])
+                    and not _code_token_at(text, starts[j], ends[j])  # "alarm BATT_LOW"
+                )
             return True
         if base in self._names:
             return True
+        if _model_follows(text, starts, ends, i):
+            return False  # "Melanie AandD UA-651BLE": a maker before its model code
         if _capitalized(word) and base not in self._common:
             return True
+        if _capitalized(word) and (
+            (left and text[ends[i - 1] : starts[i]] == "-")
+            or (right and text[ends[i] : starts[i + 1]] == "-")
+        ):
+            return True  # "Kavin Loebb-Love": a double-barrelled surname
+        if (
+            _capitalized(word)
+            and left
+            and text[ends[i - 1] : starts[i]] == " "
+            and base not in MONTHS
+            and base not in WEEKDAYS
+        ):
+            return True  # "Kavin Love": a capitalised common word right after a name
+        if file_words is not None and file_words[i]:
+            # "forte_kaylene_1134316.csv": beside a name in a file name, any word but
+            # the file's own vocabulary is part of the name
+            return base not in _FILE_WORDS and base not in _FILE_EXTENSIONS
+        if len(base) >= 3 and not self._is_safe(base):
+            return True  # an unknown word beside a name: fail closed
+        if (
+            left
+            and word.islower()
+            and words[i - 1].islower()
+            and not self._is_safe(bases[i - 1])
+            and text[ends[i - 1] : starts[i]] == " "
+            and not base.endswith(_ENGLISH_ENDINGS)
+            and _NAME_END_RE.match(text, ends[i])
+        ):
+            return True  # "spoke with son christopher gala.": the surname ends the clause
         neighbour = words[i - 1] if left else words[i + 1]
         return word.isupper() and len(base) >= 4 and neighbour.isupper()
+
+
+# -- name rules -------------------------------------------------------------------
+
+
+class _NameContext:
+    """One message's words, as the name rules see them, and the word being decided."""
+
+    __slots__ = (
+        "bases",
+        "capital",
+        "covered",
+        "cue",
+        "ends",
+        "file_words",
+        "in_names",
+        "is_name",
+        "known",
+        "scrubber",
+        "starts",
+        "text",
+        "words",
+    )  # fmt: skip
+
+    def __init__(
+        self,
+        scrubber: Scrubber,
+        text: str,
+        starts: list[int],
+        ends: list[int],
+        words: list[str],
+        bases: list[str],
+        covered: list[bool],
+        known: frozenset[str],
+    ) -> None:
+        self.scrubber = scrubber
+        self.text = text
+        self.starts = starts
+        self.ends = ends
+        self.words = words
+        self.bases = bases
+        self.covered = covered
+        self.known = known
+        self.is_name = [False] * len(words)
+        self.file_words = (
+            _file_words(text, starts, ends)
+            if "_" in text or ("." in text and _FILE_ANCHOR_RE.search(text))
+            else None
+        )
+        self.capital = False
+        self.in_names = False
+        self.cue: str | None = None
+
+    def safe(self, base: str) -> bool:
+        """An English, clinical or device word: never a name on its own."""
+        return self.scrubber._is_safe(base)
+
+
+def _rule_known_name(ctx: _NameContext, i: int) -> bool | None:
+    """A word of the patient's own name (the codec's known values) - unless it is the
+    manufacturer in "Edwards HemoSphere" while the relative is called Edwards."""
+    base = ctx.bases[i]
+    if base not in ctx.known:
+        return None
+    s = ctx.scrubber
+    text, starts, ends, bases = ctx.text, ctx.starts, ctx.ends, ctx.bases
+    return not (
+        base in s._protected
+        and not _beside_name(text, starts, ends, bases, ctx.is_name, ctx.known, i)
+        and s._device_follows(text, starts, ends, bases, i)
+    )
+
+
+def _rule_code(ctx: _NameContext, i: int) -> bool | None:
+    """Letters glued to digits ("SpO2", "MX450") and the words of an upper-case code
+    ("OCCL_DOWN", "ERR_SENSOR_OFF") are codes, not names."""
+    text, start, end = ctx.text, ctx.starts[i], ctx.ends[i]
+    before = text[start - 1] if start > 0 else " "
+    after = text[end] if end < len(text) else " "
+    if before.isdigit() or after.isdigit():
+        return False  # "SpO2", "MX450"
+    if after == "-" and _SHORT_CODE_AFTER_RE.match(text, end):
+        return False  # "Qyzx-4"
+    word = ctx.words[i]
+    if (
+        len(word) <= 5
+        and not word[1:].islower()
+        and not word[1:].isupper()
+        and not _NAME_PREFIX_RE.match(word)
+    ):
+        return False  # "IoT", "QoS", "eGFR": a short word with an inner capital
+    if (before == "_" or after == "_") and _code_token_at(text, start, end):
+        return False  # "OCCL_DOWN" is a code; "KAVIN_LOEBB.xml" is a file name
+    return None
+
+
+def _code_token_at(text: str, start: int, end: int) -> bool:
+    """Whether the word at start:end is part of an upper-case code such as BATT_LOW."""
+    if not text[start:end].isupper():
+        return False
+    while start > 0 and (text[start - 1].isupper() or text[start - 1] in _CODE_CHARS):
+        start -= 1
+    while end < len(text) and (text[end].isupper() or text[end] in _CODE_CHARS):
+        end += 1
+    return bool(_CODE_TOKEN_RE.fullmatch(text, start, end)) and not _EXTENSION_AT_RE.match(
+        text, end
+    )
+
+
+_CODE_CHARS = frozenset("_0123456789")
+_VOWELS = frozenset("aeiouy")
+#: Endings of English inflections and derivations: a lower-case word the word list
+#: lacks but that ends so ("ambulating", "afebrile" does not) is prose, not a name.
+_ENGLISH_ENDINGS = ("ing", "ed", "ly", "tion", "sion", "ment", "ness", "ous", "ive", "ful",
+                    "able", "ible", "ize", "ise", "ized", "ised", "ity", "al", "ic")  # fmt: skip
+_EXTENSION_AT_RE = re.compile(r"\.[A-Za-z]")
+_SHORT_CODE_AFTER_RE = re.compile(r"-\d{1,3}(?![\d/.-])")
+
+
+def _rule_device_term(ctx: _NameContext, i: int) -> bool | None:
+    """Device and clinical vocabulary (and the site's keep_terms) stay, unless a title or
+    a person cue with a name after it makes them a surname ("Dr. Welch", "wife of
+    Power, Art", "employer: Hill Group")."""
+    s = ctx.scrubber
+    base = ctx.bases[i]
+    if base not in s._protected:
+        return None
+    text, starts, ends, words, bases = ctx.text, ctx.starts, ctx.ends, ctx.words, ctx.bases
+    cue = ctx.cue
+    if cue == "title":
+        return True
+    if cue != "person":
+        return False
+    protected = s._protected
+    if (
+        s._next_is_name_word(text, starts, ends, bases, i, ctx.known)
+        and bases[i + 1] not in protected
+    ):
+        return True
+    if _company_follows(text, starts, ends, bases, i):
+        return True
+    end = ends[i]
+    if (
+        end + 1 < len(text)
+        and text[end] == "-"
+        and text[end + 1].isupper()
+        and _capitalized(words[i])
+        and (
+            i + 1 >= len(bases)
+            or bases[i + 1] not in protected
+            or bases[i + 1] == bases[i]
+            or (bases[i] in s._names and bases[i + 1] in s._names)
+        )
+    ):
+        return True  # "employed by Edwards-Edwards", "Hamilton-Edwards": double-barrelled
+    j = i + 1
+    if (
+        j < len(words)
+        and words[i].isupper()
+        and words[j].isupper()
+        and len(words[j]) > 1
+        and text[ends[i] : starts[j]] == ", "
+        and bases[j] not in protected
+    ):
+        return True  # "Pt VERY, KAVIN": upper-case LAST, FIRST after a cue
+    if (
+        j < len(words)
+        and (
+            (_capitalized(words[i]) and _capitalized(words[j]))
+            or (words[i].isupper() and words[j].isupper())
+        )
+        and text[ends[i] : starts[j]] == " "
+        and (bases[j] in s._names or bases[j] in s._protected)
+        and not _model_follows(text, starts, ends, j)
+        and (
+            _NAME_END_RE.match(text, ends[j])
+            or (
+                bases[i] in s._names
+                and bases[j] in s._names
+                and not (
+                    j + 1 < len(words)
+                    and text[ends[j] : starts[j + 1]] == " "
+                    and bases[j + 1] in s._protected
+                )
+            )
+        )
+    ):
+        # "Patient: Art Hill;", "neighbor Art Cook at bedside", "husband ART HAMILTON":
+        # two name-like words after a person cue, no device after them
+        return True
+    return (
+        _capitalized(words[i])
+        and _capital_follows(text, starts, ends, words, i)
+        and (
+            i + 1 >= len(words)
+            or bases[i + 1] not in protected
+            or text[ends[i] : starts[i + 1]] == ", "
+        )
+    )
+
+
+def _rule_title(ctx: _NameContext, i: int) -> bool | None:
+    """After a title ("Dr.", "Mrs", "Sister") comes a name, whatever the word."""
+    return True if ctx.cue == "title" else None
+
+
+def _rule_person_cue(ctx: _NameContext, i: int) -> bool | None:
+    """After a person cue ("patient", "wife of", "paged"): a capitalised word, an
+    upper-case word, a lexicon name or a word the vocabulary does not know."""
+    if ctx.cue != "person":
+        return None
+    s = ctx.scrubber
+    text, starts, ends, words, bases = ctx.text, ctx.starts, ctx.ends, ctx.words, ctx.bases
+    word, base = words[i], bases[i]
+    if ctx.capital and _company_follows(text, starts, ends, bases, i):
+        return True
+    if ctx.in_names:
+        if base not in s._common or ctx.capital:
+            return True
+        return s._next_is_name_word(text, starts, ends, bases, i, ctx.known)
+    if _capitalized(word):
+        return True  # "wife of Power, Art"
+    if word.isupper():
+        return True if len(base) >= 3 and base not in s._common else None
+    if len(base) < 3 or ctx.safe(base) or base.endswith(_ENGLISH_ENDINGS):
+        return None  # "pt ambulating": a verb the word list lacks
+    return True  # "pt valery hanz"
+
+
+def _rule_file_name(ctx: _NameContext, i: int) -> bool | None:
+    """Inside a file name ("forte_kaylene_1134316.csv") a word the vocabulary does not
+    know, or a lexicon name, is a name."""
+    if ctx.file_words is None or not ctx.file_words[i]:
+        return None
+    base = ctx.bases[i]
+    if base in _FILE_WORDS or base in _FILE_EXTENSIONS:
+        return False
+    if ctx.in_names and base not in ctx.scrubber._common:
+        return True
+    return True if len(base) >= 3 and not ctx.safe(base) else None
+
+
+def _rule_lexicon(ctx: _NameContext, i: int) -> bool | None:
+    """A name from the lexicon: alone when it is not also a common word; a common one
+    ("Will", "Rose") only title-case, mid-sentence or before another name."""
+    if not ctx.in_names:
+        return None
+    s = ctx.scrubber
+    text, starts, ends, words, bases = ctx.text, ctx.starts, ctx.ends, ctx.words, ctx.bases
+    word, base = words[i], bases[i]
+    ambiguous = (
+        base in s._common
+        or len(base) <= 2
+        or (len(base) <= 3 and word.isupper())
+        or (word.islower() and ctx.safe(base))  # "with walker": prose, unless context says
+    )
+    if not ambiguous:
+        return True
+    if word.islower() and base not in s._common and len(base) > 2:
+        # "grant g. pierce", "dean smith": a lower-case English word that is also a
+        # name, when an initial or another name follows
+        j = i + 1
+        if j < len(words) and (
+            (
+                len(words[j]) == 1
+                and text[ends[i] : starts[j]] == " "
+                and text[ends[j] : ends[j] + 1] == "."
+            )
+            or s._next_is_name_word(text, starts, ends, bases, i, ctx.known)
+        ):
+            return True
+        if (
+            i >= 2
+            and len(words[i - 1]) == 1
+            and text[ends[i - 1] : starts[i]] == ". "
+            and bases[i - 2] in s._names
+        ):
+            return True  # "grant g. pierce": the surname after a name and an initial
+        if (
+            i >= 2
+            and text[ends[i - 1] : starts[i]] == ", "
+            and bases[i - 1] in s._names
+            and _cue_before(text, starts, ends, bases, i - 1) == "person"
+        ):
+            return True  # "patient eco, maria": LAST, first after a person cue
+        return None
+    if word.istitle() and (
+        not _sentence_start(text, starts[i])
+        or _initial_then_name(text, starts, ends, words, bases, i, s._names)
+        or (
+            s._next_is_name_word(text, starts, ends, bases, i, ctx.known)
+            and words[i + 1][0].isupper()
+        )
+    ):
+        return True
+    return None
+
+
+def _rule_unknown_capitalised(ctx: _NameContext, i: int) -> bool | None:
+    """Fail closed: a capitalised word of 3+ letters the vocabulary does not know is a
+    name ("shipped to Valery Hanz") - unless a model code follows ("Zentrix Q5"). Of
+    two letters ("seen with Ly"), only mid-sentence and not a label before a number
+    ("Na 140") or half of a hyphenated word ("Wi-Fi")."""
+    word, base = ctx.words[i], ctx.bases[i]
+    if len(base) < 2 or not _capitalized(word) or ctx.safe(base):
+        return None
+    text, start, end = ctx.text, ctx.starts[i], ctx.ends[i]
+    if len(base) == 2 and (
+        _sentence_start(text, start)
+        or (start > 0 and text[start - 1] == "-")
+        or text[end : end + 1] == "-"
+        or _NUMBER_AFTER_RE.match(text, end) is not None
+    ):
+        return None
+    return not _model_follows(text, ctx.starts, ctx.ends, i)
+
+
+def _rule_unknown_upper(ctx: _NameContext, i: int) -> bool | None:
+    """Fail closed in upper case: an unknown word of 4+ letters ("KAVIN, LOEBB"), or of
+    3 next to another unknown upper-case word; acronyms are in the vocabulary."""
+    word, base = ctx.words[i], ctx.bases[i]
+    if not word.isupper() or len(base) < 3 or ctx.safe(base):
+        return None
+    if not any(ch in _VOWELS for ch in base):
+        return False  # "DHCP", "HTTPS": no vowel, an acronym
+    if _model_follows(ctx.text, ctx.starts, ctx.ends, i):
+        return False
+    if len(base) >= 4:
+        return True
+    text, starts, ends, words, bases = ctx.text, ctx.starts, ctx.ends, ctx.words, ctx.bases
+    for j in (i - 1, i + 1):
+        if 0 <= j < len(words) and words[j].isupper() and len(bases[j]) >= 3:
+            gap = text[ends[min(i, j)] : starts[max(i, j)]]
+            if gap in (" ", ", ", ",") and not ctx.safe(bases[j]):
+                return True
+    return None
+
+
+#: The name rules, in order: the first with an opinion (True: a name, False: keep)
+#: decides; a word no rule claims is kept. The rule's name is the reason
+#: ``Scrubber.explain`` reports.
+NAME_RULES: tuple[tuple[str, Callable[[_NameContext, int], bool | None]], ...] = (
+    ("known_name", _rule_known_name),
+    ("code", _rule_code),
+    ("device_term", _rule_device_term),
+    ("title", _rule_title),
+    ("person_cue", _rule_person_cue),
+    ("file_name", _rule_file_name),
+    ("lexicon", _rule_lexicon),
+    ("unknown_capitalised", _rule_unknown_capitalised),
+    ("unknown_upper", _rule_unknown_upper),
+)
+
+_CUE_WORDS: frozenset[str] = PERSON_CUES | TITLE_CUES | _LINK_WORDS
+_FILE_EXTENSIONS: frozenset[str] = _words(
+    """
+    csv pdf xml txt json hl7 dat log png jpg jpeg gif tif tiff bmp dcm zip gz tar xls xlsx doc
+    docx rtf edf bin raw html htm md yaml yml ini cfg tmp bak
+    """
+)
+#: Words a file name holds beside a patient's name that are not part of it.
+_FILE_WORDS: frozenset[str] = _words(
+    """
+    export exports report reports reading readings data log logs scan scans upload download
+    file files backup summary trend trends record records result results raw final draft copy
+    tmp temp img image images vitals strip strips waveform waveforms ecg ekg spo nibp chart
+    notes note pt patient session dump trace test tests sample samples batch new old
+    """
+)
+#: Where a file name shows: an underscore or a known extension after a dot.
+_FILE_ANCHOR_RE = re.compile(r"_|\.(?i:" + "|".join(sorted(_FILE_EXTENSIONS)) + r")(?![A-Za-z0-9])")
+_FILE_DELIMITERS = frozenset(" \t\r\n,;:()[]<>\"'")
+
+
+def _file_words(text: str, starts: list[int], ends: list[int]) -> list[bool] | None:
+    """Which words sit inside a file-name-like chunk ("ECG_Doe_Jane_1962.pdf")."""
+    chunks: list[tuple[int, int]] = []
+    length = len(text)
+    covered_to = -1
+    for anchor in _FILE_ANCHOR_RE.finditer(text):
+        if anchor.start() < covered_to:
+            continue
+        start, end = anchor.start(), anchor.end()
+        while start > 0 and text[start - 1] not in _FILE_DELIMITERS:
+            start -= 1
+        while end < length and text[end] not in _FILE_DELIMITERS:
+            end += 1
+        covered_to = end
+        if not _CODE_TOKEN_RE.fullmatch(text, start, end):
+            chunks.append((start, end))
+    if not chunks:
+        return None
+    flags = [False] * len(starts)
+    for chunk_start, chunk_end in chunks:
+        k = bisect_right(ends, chunk_start)
+        while k < len(starts) and starts[k] < chunk_end:
+            flags[k] = True
+            k += 1
+    return flags
+
+
+#: An upper-case code joined by underscores ("BATT_LOW", "ERR_SENSOR_OFF"), not a file.
+_CODE_TOKEN_RE = re.compile(r"(?![A-Z0-9_]*\d{4})[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+")
+
+
+def _model_follows(text: str, starts: list[int], ends: list[int], i: int) -> bool:
+    """'Zentrix Q5', 'Acme MX-450': a device model code right after the word."""
+    position = ends[i]
+    while position < len(text) and text[position].isalpha():
+        position += 1  # the rest of a camel-case word: "AandD UA-651BLE"
+    if position + 2 > len(text) or text[position] not in " -":
+        return False
+    match = _MODEL_CODE_RE.match(text, position + 1)
+    return match is not None
+
+
+_MODEL_CODE_RE = re.compile(r"(?=[A-Z0-9-]*\d)(?=[A-Z0-9-]*[A-Z])[A-Z0-9][A-Z0-9-]*(?![a-z])")
 
 
 # -- tokens -----------------------------------------------------------------------
@@ -568,21 +1255,29 @@ def _tokenize(
     text: str, protected: frozenset[str]
 ) -> tuple[list[int], list[int], list[str], list[str]]:
     """Words with their positions and folded forms; camel case split ("DoeJane")."""
-    matches = list(WORD_RE.finditer(text))
+    ascii = text.isascii()
+    # on ASCII text the ASCII pattern finds the same words, about twice as fast
+    matches = list((_ASCII_WORD_RE if ascii else WORD_RE).finditer(text))
     starts = [m.start() for m in matches]
     ends = [m.end() for m in matches]
     words = [m.group() for m in matches]
-    if text.isascii() and "'" not in text:
+    if ascii and "'" not in text:
         lowered = text.lower()
         bases = [lowered[a:b] for a, b in zip(starts, ends, strict=True)]
     else:
         bases = [_base(word) for word in words]
-    if text.isascii() and _CAMEL_HINT_RE.search(text) is None:
-        return starts, ends, words, bases  # no "DoeJane" anywhere: nothing to split
+    if ascii:
+        # only the words with a camel hump in them ("DoeJane", "ECGDoe")
+        hints = {bisect_right(starts, m.start()) - 1 for m in _CAMEL_HINT_RE.finditer(text)}
+        if not hints:
+            return starts, ends, words, bases  # no "DoeJane" anywhere: nothing to split
+        indexes: Iterable[int] = sorted(k for k in hints if k >= 0)
+    else:
+        indexes = range(len(words))
     camel = [
         i
-        for i, word in enumerate(words)
-        if len(word) > 3
+        for i in indexes
+        if len(word := words[i]) > 3
         and not word.islower()
         and not word.istitle()
         and not word.isupper()
@@ -657,6 +1352,32 @@ def _company_follows(
     if j < len(bases) and bases[j] == "and":
         j += 1
     return j < len(bases) and bases[j] in _COMPANY_WORDS and ends[i] <= starts[j] <= ends[i] + 6
+
+
+def _a_fraction(text: str, start: int, value: str) -> bool:
+    """A month/day match that reads as a score or a fraction: "pain 7/10", "1/2 tab"
+    (a date word before it - "on 3/4", "since 7/10" - keeps it a date)."""
+    partial = PARTIAL_MONTH_DAY_RE.match(value)
+    if partial is None or len(value) != partial.end():
+        return False  # a full date, or one with a time after it
+    before = _word_before(text, start)
+    if before in DATE_CUE_WORDS:
+        return False
+    return (
+        before in FRACTION_BEFORE_WORDS
+        or FRACTION_AFTER_RE.match(text, start + len(value)) is not None
+    )
+
+
+def _word_before(text: str, start: int) -> str:
+    """The folded word just before ``start``, across up to three spaces or marks."""
+    end = start
+    while end > 0 and start - end < 3 and not text[end - 1].isalnum():
+        end -= 1
+    begin = end
+    while begin > 0 and text[begin - 1].isalpha():
+        begin -= 1
+    return text[begin:end].lower()
 
 
 def _letter_prefix_start(text: str, start: int) -> int:
@@ -798,7 +1519,10 @@ def _prepare_known(known: Sequence[str]) -> tuple[frozenset[str], list[str], set
         if len(value) >= 3 and not value.isdigit():
             phrases.append(value.lower())  # bare numbers: only as digit strings below
         digits = _NON_DIGIT_RE.sub("", value)
-        if len(digits) >= 4:
+        if len(digits) >= 4 and not _WORDS_WITH_NUMBER_RE.search(value):
+            # an identifier or a phone however punctuated - but not the house number
+            # of "9560 Fleming Shoal", which would take "Nonin 9560" (the whole
+            # address is matched as a phrase above)
             digit_sigs.add(digits)
         if not any(ch.isdigit() for ch in value):
             words = [

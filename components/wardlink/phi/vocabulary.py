@@ -135,3 +135,25 @@ CITY_CUES: tuple[str, ...] = (
     "relocated to",
     "transferred from",
 )
+
+#: Abbreviations the English word list lacks: clinical (notes, alarms) and the IT of a
+#: gateway (logs, tickets). Upper-case unknown words of 4+ letters are taken for names,
+#: so these must be known.
+ABBREVIATIONS: frozenset[str] = words(
+    """
+    hx dx tx rx sx fx bx px nibp ibp etco fio peep cpap bipap vent icu nicu picu ccu pacu
+    ed er or ob gyn ent gi gu cv cvp pap abp map hr rr bp spo sao pao inr ptt bun wbc rbc hgb
+    hct plt bmp cmp abg vbg ecg ekg eeg emg ct mri cxr kub iv im sc sq po pr prn bid tid qid
+    qd qhs stat npo nkda sob cp cad chf copd dm htn afib vfib vtach svt pvc pac nsr lbbb rbbb
+    stemi nstemi uti dvt pe cva tia mi osa ards gcs loc aox avpu dnr dni polst mrn csn fin
+    req ack nak mllp hl obx pid pv nte obr orc msh evn ucum mdc ieee ihe pcd dec oru adt
+    usb ble gatt uart tcp udp ip mqtt tls http api json xml csv utc gmt est pst cst mst
+    fw hw sw ui ux os id ids uuid eui mac imei ppm bpm mmhg kpa cmh mmol mg mcg ml kg lb degc
+    degf cel sys dia pi pvi sphb spoc spmet rrp rra gcs cbc cmp lfts trop bnp crp esr
+    vlan wlan ssid dhcp dns vpn lan wan nat ntp ssh scp sftp smtp snmp ldap saml oauth sso
+    mfa sdk cli gui cpu gpu ram rom ssd hdd nas ups pdu poe rfid nfc lte gsm oom ota rma
+    eta sla kpi faq qos iot aws gcp cdk sqs sns iam kms vm vms db sql nosql crud rest rpc
+    grpc tcp ipv http https url uri uuid guid hmac aes rsa sha tls ssl pki csr crl ocsp
+    na ca cl fe hb zn cu mg po pco hco ph rn lpn cna md np pa dds rph pharmd
+    """
+)

@@ -30,6 +30,9 @@ from wardlink.phieval.corpus import CorpusItem, Label
 TEXT_RECALL_TARGET = 0.995
 FIELD_RECALL_TARGET = 1.0
 UTILITY_TARGET = 0.98
+# On the frozen held-out set (``heldout.py``): per format, every source together.
+HELDOUT_RECALL_TARGET = 0.995
+HELDOUT_KEEP_TARGET = 0.95
 
 _WORD_RE = re.compile(r"[^\W\d_]{2,}")
 _DIGIT_RUN_RE = re.compile(r"\d{4,}")
@@ -146,6 +149,60 @@ class Evaluation:
             "passed": self.passed(),
         }
 
+    def heldout_verdict(self) -> dict[str, dict[str, Any]]:
+        """Per format: recall of PHI spans and keep of clinical values against the
+        held-out targets."""
+        verdict: dict[str, dict[str, Any]] = {}
+        for fmt in ("text", "json", "hl7"):
+            recall, keep = self.recall_for(fmt=fmt), self.utility_for(fmt)
+            if recall.total == 0 and keep.total == 0:
+                continue
+            verdict[fmt] = {
+                "recall": round(recall.rate, 5),
+                "recall_hit": recall.hit,
+                "recall_total": recall.total,
+                "keep": round(keep.rate, 5),
+                "keep_hit": keep.hit,
+                "keep_total": keep.total,
+                "passed": recall.rate >= HELDOUT_RECALL_TARGET and keep.rate >= HELDOUT_KEEP_TARGET,
+            }
+        return verdict
+
+    def passed_heldout(self) -> bool:
+        verdict = self.heldout_verdict()
+        return self.errors == 0 and bool(verdict) and all(v["passed"] for v in verdict.values())
+
+    def heldout_table(self) -> str:
+        """Recall per format and category, keep per format and kind, and the verdict."""
+        recall: dict[tuple[str, str], Tally] = defaultdict(Tally)
+        for (fmt, _source, category), tally in self.recall.items():
+            recall[(fmt, category)].hit += tally.hit
+            recall[(fmt, category)].total += tally.total
+        lines = [f"{'format/PHI category':<28} {'recall':>8} {'removed':>8} {'spans':>7}"]
+        for (fmt, category), tally in sorted(recall.items()):
+            lines.append(
+                f"{fmt + '/' + category:<28} {tally.rate:>8.2%} {tally.hit:>8} {tally.total:>7}"
+            )
+        lines.append("")
+        lines.append(f"{'format/clinical value':<28} {'keep':>8} {'kept':>8} {'values':>7}")
+        for (fmt, category), tally in sorted(self.utility.items()):
+            lines.append(
+                f"{fmt + '/' + category:<28} {tally.rate:>8.2%} {tally.hit:>8} {tally.total:>7}"
+            )
+        lines.append("")
+        for fmt, v in self.heldout_verdict().items():
+            lines.append(
+                f"{fmt:<5} recall {v['recall']:.3%} ({v['recall_hit']}/{v['recall_total']}; "
+                f"target {HELDOUT_RECALL_TARGET:.1%})  keep {v['keep']:.3%} "
+                f"({v['keep_hit']}/{v['keep_total']}; target {HELDOUT_KEEP_TARGET:.0%})  "
+                f"{'PASS' if v['passed'] else 'FAIL'}"
+            )
+        lines.append(
+            f"items: {self.items}, redaction errors: {self.errors}, verdict: "
+            f"{'PASS' if self.passed_heldout() else 'FAIL'}"
+        )
+        return "\n".join(lines)
+
     def table(self) -> str:
         lines = [f"{'format/source/category':<34} {'recall':>8} {'found':>7} {'total':>7}"]
         for (fmt, source, category), tally in sorted(self.recall.items()):
@@ -208,6 +265,11 @@ def fragments(label: Label) -> list[str]:
     value = label.value
     found = {value}
     category = label.category
+    if category == "DATE":
+        rest = date_without_year(value)
+        return [value] if rest is None else [value, rest]
+    if category == "ZIP" and zip3(value) == "000" and value[:3].isdigit():
+        return [value, value[:3]]  # a restricted prefix must become 000, not stay
     if category in _WHOLE_ONLY:
         return [value]
     if category in _NAME_LIKE:
@@ -229,6 +291,26 @@ def fragments(label: Label) -> list[str]:
     else:
         found.update(_DIGIT_RUN_RE.findall(value))
     return [f for f in found if f]
+
+
+_YEAR_RE = re.compile(r"(?<!\d)(?:1[89]|20)\d\d(?!\d)")
+_ISO_DATE_RE = re.compile(r"^\d{4}-\d\d-\d\d")
+
+
+def date_without_year(value: str) -> str | None:
+    """The month and day of a full date ("March 17" of "March 17, 2024", "0317" of
+    "20240317"): a date may be generalized to its year, so what identifies is the
+    rest. None for a date without a year (it must go whole) or nothing left."""
+    if value.isdigit():
+        return value[4:8] if len(value) >= 8 else None
+    if _ISO_DATE_RE.match(value):
+        return value[5:10]
+    years = list(_YEAR_RE.finditer(value))
+    if len(years) != 1:
+        return None
+    year = years[0]
+    rest = (value[: year.start()] + " " + value[year.end() :]).strip(" ,-/.T")
+    return rest if len(rest) >= 3 and any(c.isdigit() for c in rest) else None
 
 
 _PLACEHOLDER_RE = re.compile(r"\[[A-Z_]+\]")
@@ -323,15 +405,17 @@ def _innocent(source: str, fragment: str, phi: list[Label]) -> int:
         1
         for label in phi
         if label.category == "DATE"
-        and label.source == "field"
         and fragment.isdigit()
         and len(fragment) == 4
-        and label.value.startswith(fragment)
+        and (
+            (label.source == "field" and label.value.startswith(fragment))
+            or fragment in _YEAR_RE.findall(label.value)  # text.dates: year keeps it too
+        )
     )
     kept_zip3 = sum(
         1
         for label in phi
-        if label.category == "ZIP" and label.source == "field" and fragment == zip3(label.value)
+        if label.category == "ZIP" and fragment == zip3(label.value)  # text keeps ZIP3 too
     )
     return max(0, count(source, fragment) - placed) + kept_years + kept_zip3
 
