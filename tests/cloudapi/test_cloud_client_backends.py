@@ -171,9 +171,11 @@ def test_greengrass_token_exchange_credentials_sign_for_the_gateway(
     assert set(token_exchange.asked) == {token_exchange.token}
 
 
-def test_the_gateway_uses_the_crt_backend(local_cloud: LocalCloud, token_exchange: Any) -> None:
-    os.environ["AWS_CONTAINER_CREDENTIALS_FULL_URI"] = token_exchange.url  # restored by the fixture
-    os.environ["AWS_CONTAINER_AUTHORIZATION_TOKEN"] = token_exchange.token
+def test_the_gateway_uses_the_crt_backend(
+    local_cloud: LocalCloud, token_exchange: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AWS_CONTAINER_CREDENTIALS_FULL_URI", token_exchange.url)
+    monkeypatch.setenv("AWS_CONTAINER_AUTHORIZATION_TOKEN", token_exchange.token)
     assert WardlinkApiClient.for_gateway(local_cloud.endpoint, local_cloud.region).backend == "crt"
 
 
