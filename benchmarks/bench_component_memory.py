@@ -11,9 +11,11 @@ the dev kit's nucleus emulator, with a realistic site:
 * the Uplink drains the shared spool to "IoT Core": PublishToIoTCore through the
   emulator's MQTT bridge to Mosquitto (or the dev kit's embedded broker), heartbeat
   every 5 s. No cloud API is configured (the recipe's default), so it registers no
-  device; ``--api`` adds one - a local stand-in for the API and for the Greengrass
-  token exchange service - and the Uplink then registers the proxy's devices over
-  SigV4, which is what loads botocore.
+  device. ``--api`` then runs the whole site a second time with one configured, as a
+  real gateway has it - a local stand-in for the API and for the Greengrass token
+  exchange service (a container-credentials endpoint) - and the Uplink registers the
+  proxy's devices over SigV4 (``WardlinkApiClient.for_gateway``: the awscrt backend).
+  Each run has its own baseline; both are reported side by side.
 
 The baseline is a bare awsiotsdk ``GreengrassCoreIPCClientV2`` process from the same venv,
 connected to the same emulator as its own component, doing what a component does over
@@ -34,7 +36,7 @@ process's life, start-up included), with the anonymous/file split of the last sa
 the default is the venv of the interpreter running this script. The emulator, broker and
 simulators always run from this interpreter (they are dev-kit code). Exit status 1 if a
 component's steady RSS exceeds ``--budget-mb`` (45 MB, the gateway's per-component
-budget) or observations stopped flowing.
+budget) in either run, or observations stopped flowing.
 """
 
 from __future__ import annotations
@@ -268,9 +270,10 @@ class ApiStandIn:
     """The cloud API and the token exchange service, as far as the Uplink uses them.
 
     ``GET`` of the credentials path answers as Greengrass's TES does (a container
-    credentials document); ``POST /devices`` takes a SigV4-signed registration and
-    answers with the device record. Signatures are not verified: only the client's
-    cost is measured here.
+    credentials document); ``POST /gateways/{id}/devices`` takes a SigV4-signed
+    registration and answers with the device record, ``GET /gateways/{id}/sequence``
+    with 0 (asked only by a spool that lost its numbering). Signatures are not
+    verified: only the client's cost is measured here.
     """
 
     CREDENTIALS_PATH = "/2016-11-01/credentialprovider/"
@@ -296,6 +299,10 @@ class ApiStandIn:
                 self.wfile.write(body)
 
             def do_GET(self) -> None:
+                if self.path.endswith("/sequence"):
+                    gateway = self.path.split("/")[2]
+                    self._reply(200, {"gateway_id": gateway, "last_acknowledged_seq": 0})
+                    return
                 if self.path != ApiStandIn.CREDENTIALS_PATH:
                     self._reply(404, {"error": "NotFound", "message": self.path})
                     return
@@ -460,7 +467,7 @@ def tail(path: Path, limit: int = 2000) -> str:
 # -- the run ----------------------------------------------------------------------------------
 
 
-def measure(args: argparse.Namespace, directory: Path) -> dict[str, Any]:
+def measure(args: argparse.Namespace, directory: Path, with_api: bool) -> dict[str, Any]:
     import logging
 
     from wardlink.nucleus.emulator import EmulatorSettings, NucleusEmulator
@@ -486,7 +493,7 @@ def measure(args: argparse.Namespace, directory: Path) -> dict[str, Any]:
         )
         observer = Observer(broker_url)
         stack.callback(observer.stop)
-        api = ApiStandIn() if args.api else None
+        api = ApiStandIn() if with_api else None
         if api is not None:
             stack.callback(api.stop)
 
@@ -600,15 +607,19 @@ def measure(args: argparse.Namespace, directory: Path) -> dict[str, Any]:
 
 def print_table(report: dict[str, Any]) -> None:
     base = report["baseline_bare_ipc_client"]["steady_rss_mb"]
+    api = report["cloud_api"]
+    uplink = "Uplink       (run uplink)" if api is None else "Uplink + API (run uplink)"
     rows = [
         ("bare IPC client (baseline)", report["baseline_bare_ipc_client"]),
         ("DeviceProxy  (run proxy)", report["proxy"]),
-        ("Uplink       (run uplink)", report["uplink"]),
+        (uplink, report["uplink"]),
     ]
     print(
-        f"venv {report['venv']} (Python {report['python']}), broker {report['broker']}, "
+        ("no cloud API (recipe default)" if api is None else
+         f"cloud API configured: {api['registrations']} registrations signed by the Uplink")
+        + f"; venv {report['venv']} (Python {report['python']}), broker {report['broker']}, "
         f"{report['observations_in_window']} observations in {report['seconds']} s"
-    )
+    )  # fmt: skip
     columns = ("steady", "max", "peak", "anon", "file")
     header = f"{'process':<28} " + " ".join(f"{c:>8}" for c in columns) + f" {'over base':>10}"
     print(header)
@@ -633,29 +644,48 @@ def main() -> int:
     parser.add_argument("--budget-mb", type=float, default=45.0, help="per-component limit")
     parser.add_argument("--broker", choices=["auto", "mosquitto", "embedded"], default="auto")
     parser.add_argument(
-        "--api", action="store_true", help="configure a cloud API: the Uplink registers devices"
+        "--api",
+        action="store_true",
+        help="also run with a cloud API configured (the Uplink registers devices)",
     )
-    parser.add_argument("--keep", action="store_true", help="keep the work directory (logs)")
+    parser.add_argument("--keep", action="store_true", help="keep the work directories (logs)")
     parser.add_argument("--child", choices=["baseline"], help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child == "baseline":
         return run_baseline_child()
-    directory = Path(tempfile.mkdtemp(prefix="bench-memory-"))
-    try:
-        report = measure(args, directory)
-    finally:
-        if args.keep:
-            print(f"work directory kept: {directory}", file=sys.stderr)
-        else:
-            shutil.rmtree(directory, ignore_errors=True)
-    print_table(report)
-    over = [name for name in ("proxy", "uplink") if report[name]["steady_rss_mb"] > args.budget_mb]
-    stalled = report["observations_in_window"] == 0
-    report["within_budget"] = not over
-    report["observations_flowing"] = not stalled
-    print(json.dumps(report))
+    reports: dict[str, dict[str, Any]] = {}
+    for case, with_api in (("default", False), ("api", True)):
+        if with_api and not args.api:
+            continue
+        directory = Path(tempfile.mkdtemp(prefix=f"bench-memory-{case}-"))
+        try:
+            reports[case] = measure(args, directory, with_api)
+        finally:
+            if args.keep:
+                print(f"work directory kept: {directory}", file=sys.stderr)
+            else:
+                shutil.rmtree(directory, ignore_errors=True)
+    over: list[str] = []
+    stalled: list[str] = []
+    for case, report in reports.items():
+        print_table(report)
+        print()
+        over += [
+            f"{name} ({case})"
+            for name in ("proxy", "uplink")
+            if report[name]["steady_rss_mb"] > args.budget_mb
+        ]
+        if report["observations_in_window"] == 0:
+            stalled.append(case)
+    summary: dict[str, Any] = {
+        "benchmark": "component_memory",
+        "within_budget": not over,
+        "observations_flowing": not stalled,
+        **reports,
+    }
+    print(json.dumps(summary))
     if stalled:
-        print("observations stopped flowing during the window", file=sys.stderr)
+        print(f"observations stopped flowing during the window: {stalled}", file=sys.stderr)
     if over:
         print(f"over the {args.budget_mb} MB budget: {', '.join(over)}", file=sys.stderr)
     return 1 if over or stalled else 0

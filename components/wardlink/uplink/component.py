@@ -3,6 +3,13 @@
 It never sees raw data: the spool holds sealed records only, so a bug here can
 lose or duplicate telemetry but cannot leak PHI.
 
+With a cloud API configured it registers the proxy's devices and, when its spool
+lost its numbering, asks the cloud where ``seq`` stands. Those calls go through
+``WardlinkApiClient.for_gateway``: the awscrt backend, signed with the token
+exchange service's credentials, so the API costs no botocore, urllib3 or OpenSSL
+in this process (the gateway's 45 MB budget); the client is made, and its modules
+imported, at the first call.
+
 It also tells the cloud when the gateway stops on purpose. A graceful stop of the
 Uplink, or the DeviceProxy announcing its own (its last device summary marks every
 device ``"maintenance": true``), spools one health item in state ``maintenance``
@@ -47,7 +54,7 @@ def make_registrar(config: GatewayConfig) -> DeviceRegistrar:
     def client() -> object:
         from wardlink.cloudclient import WardlinkApiClient
 
-        return WardlinkApiClient(api.url, api.region)
+        return WardlinkApiClient.for_gateway(api.url, api.region)
 
     return DeviceRegistrar(client, config.gateway_id, api.site_id)
 
@@ -61,7 +68,8 @@ def last_acknowledged_from(config: GatewayConfig) -> Callable[[], int] | None:
     def ask() -> int:
         from wardlink.cloudclient import WardlinkApiClient
 
-        return WardlinkApiClient(api.url, api.region).last_acknowledged_seq(config.gateway_id)
+        client = WardlinkApiClient.for_gateway(api.url, api.region)
+        return client.last_acknowledged_seq(config.gateway_id)
 
     return ask
 

@@ -1,9 +1,9 @@
 """The gateway's client for the cloud API: SigV4-signed, retried, typed.
 
-Every request is signed with botocore's ``SigV4Auth`` for service ``execute-api``
-(the REST API uses AWS_IAM authorization), with credentials from the Greengrass
-token exchange service or the default chain (see ``credentials``), re-signed on
-each attempt so a retry never carries a stale date or expired keys.
+Every request is signed with SigV4 for service ``execute-api`` (the REST API uses
+AWS_IAM authorization), with credentials from the Greengrass token exchange service
+or the default chain, re-signed on each attempt so a retry never carries a stale
+date or expired keys.
 
 Retries: 429, 5xx and connection errors, with exponential backoff and full jitter
 (``RetryPolicy``). Device registration is an upsert, so retrying it is safe; an
@@ -16,10 +16,13 @@ before each request and upload (``wardlink.contract.endpoints``), redirects not
 followed. The requests carry SigV4 signatures and device identities, and the
 upload PUTs carry device data files.
 
-Transport is urllib3 (already a botocore dependency), so the gateway needs
-nothing beyond botocore for this client. Both are imported when a client is made,
-not with this module: the Uplink imports it only once it has a device to register,
-and a gateway without a cloud API configured never loads them (~9 MB resident).
+Signing and sending are a backend's (``wardlink.cloudclient.transport``): botocore
+over urllib3 by default, or the AWS Common Runtime the gateway's components have
+loaded already (``for_gateway``), which keeps botocore, urllib3 and OpenSSL out of
+the Uplink. Everything above - the TLS rule, retries, timeouts, error mapping,
+models - is this module's, the same for both. Nothing of either backend is imported
+with this module: the Uplink imports it only once it has a device to register, and
+a gateway without a cloud API configured never loads it.
 """
 
 from __future__ import annotations
@@ -33,9 +36,9 @@ from urllib.parse import quote, urlsplit
 
 from pydantic import BaseModel
 
-from wardlink.cloudclient.credentials import resolve_credentials
 from wardlink.cloudclient.errors import ApiClientError, ApiUnavailableError
 from wardlink.cloudclient.retry import RetryPolicy
+from wardlink.cloudclient.transport import Backend, BackendName, ConnectionFailed
 from wardlink.contract.access import gateway_path, sequence_path
 from wardlink.contract.endpoints import require_tls
 from wardlink.contract.models import (
@@ -56,7 +59,6 @@ from wardlink.contract.models import (
 if TYPE_CHECKING:
     import urllib3
 
-SERVICE = "execute-api"
 M = TypeVar("M", bound=BaseModel)
 
 
@@ -66,8 +68,14 @@ class WardlinkApiClient:
     ``endpoint`` is the API's invoke URL including the stage, e.g.
     ``https://abc123.execute-api.eu-west-1.amazonaws.com/prod`` (or the local
     cloud's ``http://127.0.0.1:PORT``: plain ``http://`` only to a loopback host,
-    ``PlaintextEndpointError`` otherwise). ``credentials`` is any botocore
-    credentials object; by default it is resolved as the gateway would.
+    ``PlaintextEndpointError`` otherwise).
+
+    ``backend`` signs and sends (``wardlink.cloudclient.transport``): ``"botocore"``
+    (the default) or ``"crt"``. ``credentials``: for botocore any botocore
+    credentials object, for crt an awscrt credentials provider or any object with
+    ``get_frozen_credentials()``; by default resolved as the gateway would.
+    ``ca_file`` trusts that CA bundle instead of the system's (HTTPS to a private
+    CA); ``pool`` is a urllib3 pool for the botocore backend.
     """
 
     def __init__(
@@ -81,21 +89,39 @@ class WardlinkApiClient:
         pool: urllib3.PoolManager | None = None,
         sleep: Callable[[float], None] = time.sleep,
         user_agent: str = "wardlink-gateway",
+        backend: BackendName = "botocore",
+        ca_file: str | Path | None = None,
     ) -> None:
-        import urllib3
-
         parts = urlsplit(endpoint)
         if parts.scheme not in ("https", "http") or not parts.netloc:
             raise ValueError(f"endpoint must be an http(s) URL, not {endpoint!r}")
         _require_tls(endpoint)
         self._base = endpoint.rstrip("/")
-        self._region = region
-        self._credentials = credentials if credentials is not None else resolve_credentials()
         self._retry = retry or RetryPolicy()
-        self._timeout = urllib3.Timeout(total=timeout_s)
-        self._pool = pool or urllib3.PoolManager(retries=False, maxsize=4)
+        self._timeout_s = timeout_s
         self._sleep = sleep
         self._user_agent = user_agent
+        self._backend = _make_backend(
+            backend, region, credentials, pool, Path(ca_file) if ca_file else None
+        )
+
+    @classmethod
+    def for_gateway(cls, endpoint: str, region: str, **options: Any) -> WardlinkApiClient:
+        """The client a gateway component uses: the awscrt backend when awscrt is installed.
+
+        awscrt is already loaded in every component (the Greengrass IPC client), so
+        the API costs the Uplink no botocore, urllib3 or OpenSSL. Without awscrt it
+        falls back to botocore. ``options`` are the constructor's.
+        """
+        from importlib.util import find_spec
+
+        backend: BackendName = "crt" if find_spec("awscrt") is not None else "botocore"
+        return cls(endpoint, region, backend=options.pop("backend", backend), **options)
+
+    @property
+    def backend(self) -> BackendName:
+        """Which backend signs and sends: ``"botocore"`` or ``"crt"``."""
+        return self._backend.name
 
     # -- devices ------------------------------------------------------------------
 
@@ -179,8 +205,6 @@ class WardlinkApiClient:
         procedure_id: str | None = None,
     ) -> UploadTicket:
         """Request an upload URL for ``path`` and PUT the file to it (with retries)."""
-        import urllib3
-
         data = path.read_bytes()
         ticket = self.request_upload_url(
             device_uid, path.name, content_type, procedure_id=procedure_id, size_bytes=len(data)
@@ -188,26 +212,19 @@ class WardlinkApiClient:
         _require_tls(ticket.url)  # the URL comes from the API: check it before sending data
         for attempt in range(1, self._retry.max_attempts + 1):
             try:
-                response = self._pool.request(
-                    ticket.method,
-                    ticket.url,
-                    body=data,
-                    headers=ticket.headers,
-                    timeout=self._timeout,
-                    redirect=False,
+                reply = self._backend.exchange(
+                    ticket.method, ticket.url, ticket.headers, data, self._timeout_s
                 )
-            except urllib3.exceptions.HTTPError as exc:
+            except ConnectionFailed as exc:
                 error = f"connection error: {exc}"
             else:
-                if response.status < 300:
+                if reply.status < 300:
                     return ticket
-                if response.status not in self._retry.retry_statuses:
+                if reply.status not in self._retry.retry_statuses:
                     raise ApiClientError(
-                        response.status,
-                        "UploadRefused",
-                        response.data[:300].decode(errors="replace"),
+                        reply.status, "UploadRefused", reply.data[:300].decode(errors="replace")
                     )
-                error = f"HTTP {response.status}"
+                error = f"HTTP {reply.status}"
             if attempt < self._retry.max_attempts:
                 self._sleep(self._retry.delay(attempt))
         raise ApiUnavailableError(f"upload of {path.name} failed: {error}")
@@ -278,32 +295,23 @@ class WardlinkApiClient:
         4xx other than 429 raise ``ApiClientError`` at once; retryable failures that
         outlast the policy raise ``ApiUnavailableError``.
         """
-        import urllib3
-
         url = _require_tls(self._base + path + canonical_query(query))
         last_error = ""
         for attempt in range(1, self._retry.max_attempts + 1):
             headers = self.signed_headers(method, url, body)
             retry_after: str | None = None
             try:
-                response = self._pool.request(
-                    method,
-                    url,
-                    body=body or None,
-                    headers=headers,
-                    timeout=self._timeout,
-                    redirect=False,
-                )
-            except urllib3.exceptions.HTTPError as exc:
+                reply = self._backend.exchange(method, url, headers, body, self._timeout_s)
+            except ConnectionFailed as exc:
                 last_error = f"connection error: {exc}"
             else:
-                if 200 <= response.status < 300:
-                    return response.status, bytes(response.data)
-                if response.status not in self._retry.retry_statuses:
-                    code, message = _error_fields(response.data)
-                    raise ApiClientError(response.status, code, message)
-                retry_after = response.headers.get("Retry-After")
-                last_error = f"HTTP {response.status}"
+                if 200 <= reply.status < 300:
+                    return reply.status, reply.data
+                if reply.status not in self._retry.retry_statuses:
+                    code, message = _error_fields(reply.data)
+                    raise ApiClientError(reply.status, code, message)
+                retry_after = reply.headers.get("retry-after")
+                last_error = f"HTTP {reply.status}"
             if attempt < self._retry.max_attempts:
                 self._sleep(self._retry.delay(attempt, retry_after))
         raise ApiUnavailableError(
@@ -312,20 +320,31 @@ class WardlinkApiClient:
 
     def signed_headers(self, method: str, url: str, body: bytes) -> dict[str, str]:
         """Headers for one attempt, SigV4-signed with the current credentials."""
-        from botocore.auth import SigV4Auth
-        from botocore.awsrequest import AWSRequest
-
-        request = AWSRequest(
-            method=method,
-            url=url,
-            data=body,
-            headers={"Content-Type": "application/json", "Accept": "application/json"},
+        headers = self._backend.sign(
+            method, url, {"Content-Type": "application/json", "Accept": "application/json"}, body
         )
-        frozen = self._credentials.get_frozen_credentials()
-        SigV4Auth(frozen, SERVICE, self._region).add_auth(request)
-        headers = {k: str(v) for k, v in request.headers.items()}
         headers["User-Agent"] = self._user_agent  # not signed (SigV4 leaves it out)
         return headers
+
+
+def _make_backend(
+    name: BackendName,
+    region: str,
+    credentials: Any | None,
+    pool: urllib3.PoolManager | None,
+    ca_file: Path | None,
+) -> Backend:
+    if name == "botocore":
+        from wardlink.cloudclient.backend_botocore import BotocoreBackend
+
+        return BotocoreBackend(region, credentials, pool=pool, ca_file=ca_file)
+    if name == "crt":
+        if pool is not None:
+            raise ValueError("pool is a urllib3 pool: the crt backend makes its own connections")
+        from wardlink.cloudclient.backend_crt import CrtBackend
+
+        return CrtBackend(region, credentials, ca_file=ca_file)
+    raise ValueError(f"backend must be 'botocore' or 'crt', not {name!r}")
 
 
 def _require_tls(url: str) -> str:

@@ -19,21 +19,32 @@ from wardlink.cloudclient.errors import NoCredentialsError
 
 
 def resolve_credentials(environ: Mapping[str, str] | None = None) -> Any:
-    """Refreshable botocore credentials: container provider first, then the default chain."""
+    """Refreshable botocore credentials: container provider first, then the default chain.
+
+    ``NoCredentialsError`` if there are none, or if the token exchange service (the
+    container endpoint) does not hand them out.
+    """
     import botocore.session
     from botocore.credentials import ContainerProvider, EnvProvider
+    from botocore.exceptions import BotoCoreError
 
     env = dict(os.environ if environ is None else environ)
     if ContainerProvider.ENV_VAR_FULL in env or ContainerProvider.ENV_VAR in env:
-        credentials = ContainerProvider(environ=env).load()
+        try:
+            credentials = ContainerProvider(environ=env).load()
+        except BotoCoreError as exc:
+            raise NoCredentialsError(f"{_NONE} ({exc})") from exc
         if credentials is not None:
             return credentials
     credentials = EnvProvider(environ=env).load()
     if credentials is None:
         credentials = botocore.session.get_session().get_credentials()
     if credentials is None:
-        raise NoCredentialsError(
-            "no AWS credentials: on Greengrass, depend on aws.greengrass.TokenExchangeService; "
-            "elsewhere set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or a profile"
-        )
+        raise NoCredentialsError(_NONE)
     return credentials
+
+
+_NONE = (
+    "no AWS credentials: on Greengrass, depend on aws.greengrass.TokenExchangeService; "
+    "elsewhere set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or a profile"
+)
