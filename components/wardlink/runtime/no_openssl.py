@@ -17,8 +17,9 @@ the digests it guarantees (the same results), ``hmac`` computes in Python over
 them. ``preload_without_openssl`` imports exactly these three while ``ssl``,
 ``_ssl`` and ``_hashlib`` cannot be imported (a ``None`` entry in ``sys.modules``,
 the import system's documented way), then makes them importable again. Anything
-imported later sees the real ``ssl``: the Uplink's cloud API client (urllib3 over
-HTTPS, when an API is configured) loads OpenSSL then, and works as before.
+imported later sees the real ``ssl`` (the CLIs' botocore API backend loads it); the
+Uplink's API client uses awscrt's own TLS (``WardlinkApiClient.for_gateway``), so a
+component keeps OpenSSL out even with an API configured.
 
 It does nothing where it would change behaviour: if an interpreter lacks a
 built-in implementation of one of the digests (some distributions build CPython
