@@ -11,11 +11,14 @@ ADT-style one with NK1, IN1, GT1 and a Z-segment; invented names; versions 2.3 t
   parsing with the field library costs.
 * baseline ``split`` - splitting each message into segments and fields with
   ``str.split``: the floor of any pure-Python pass over the message.
+* baseline ``scrub_text`` - the free-text scrubber alone on each message's comment
+  (NTE-3), without known values: work every redaction of these messages includes.
 
-Target (issue 15): >= 2,000 messages/s. Prints a JSON summary; exit code 0 when the
+Target (issue 15): >= 2,000 messages/s; the aim for a robust margin is twice
+``hl7.parse`` (``ratio_to_hl7_parse``). Prints a JSON summary; exit code 0 when the
 target is met.
 
-    .venv/bin/python benchmarks/bench_phi_hl7.py [--messages 3000] [--rounds 3]
+    .venv/bin/python benchmarks/bench_phi_hl7.py [--messages 3000] [--rounds 5]
 """
 
 from __future__ import annotations
@@ -101,13 +104,23 @@ def messages(count: int, seed: int = 15) -> list[str]:
     return [message(rng, i) for i in range(count)]
 
 
-def _rate(work: Callable[[str], object], batch: list[str], rounds: int) -> float:
-    best = 0.0
+def _rates(
+    works: dict[str, Callable[[str], object]], batch: list[str], rounds: int
+) -> dict[str, float]:
+    """Messages per second of CPU time, best of ``rounds``, the works taking turns.
+
+    CPU time of this (single-threaded, pinned) process is what "one core" means; the
+    wall clock on a shared machine also counts the time others held the core. Taking
+    turns exposes every work to the same moments of load.
+    """
+    best = dict.fromkeys(works, 0.0)
     for _ in range(rounds):
-        start = time.perf_counter()
-        for item in batch:
-            work(item)
-        best = max(best, len(batch) / (time.perf_counter() - start))
+        for name, work in works.items():
+            start = time.process_time()
+            for item in batch:
+                work(item)
+            elapsed = max(time.process_time() - start, 1e-9)
+            best[name] = max(best[name], len(batch) / elapsed)
     return best
 
 
@@ -126,7 +139,7 @@ def _pin_to_one_core() -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="HL7 v2 redaction throughput")
     parser.add_argument("--messages", type=int, default=3000)
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args(argv)
     _pin_to_one_core()
     batch = messages(args.messages)
@@ -138,14 +151,35 @@ def main(argv: list[str] | None = None) -> int:
     def redact(text: str) -> object:
         return policy.redact_hl7(text)
 
+    comments = {
+        item: line.split("|", 3)[3] if line.count("|") >= 3 else ""
+        for item in batch
+        for line in item.split("\r")
+        if line.startswith("NTE|")
+    }
+
+    def scrub_text(text: str) -> object:
+        comment = comments.get(text, "")
+        return policy.scrubber.scrub(comment) if comment else comment
+
+    rates = _rates(
+        {"redact": redact, "hl7_parse": hl7.parse, "split": _split_only, "scrub_text": scrub_text},
+        batch,
+        args.rounds,
+    )
     summary: dict[str, Any] = {
         "messages": len(batch),
         "mean_chars": round(sum(map(len, batch)) / len(batch)),
-        "redact_per_s": round(_rate(redact, batch, args.rounds)),
-        "baseline_hl7_parse_per_s": round(_rate(hl7.parse, batch, args.rounds)),
-        "baseline_split_per_s": round(_rate(_split_only, batch, args.rounds)),
+        "clock": "process CPU time",
+        "redact_per_s": round(rates["redact"]),
+        "baseline_hl7_parse_per_s": round(rates["hl7_parse"]),
+        "baseline_split_per_s": round(rates["split"]),
+        "baseline_scrub_text_per_s": round(rates["scrub_text"]),
         "target_per_s": TARGET_PER_S,
     }
+    summary["ratio_to_hl7_parse"] = round(
+        summary["redact_per_s"] / summary["baseline_hl7_parse_per_s"], 2
+    )
     summary["target_met"] = summary["redact_per_s"] >= TARGET_PER_S
     json.dump(summary, sys.stdout, indent=2)
     print()

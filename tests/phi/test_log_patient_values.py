@@ -27,8 +27,9 @@ from wardlink.phi.logfilter import scrub_text
 from wardlink.phi.scrubber import Scrubber
 
 NAMES = ("Oyelaran-Quist", "Zhao", "Okonkwo", "Al-Hashimi", "Vantrekker", "Brannoch")
-# lower case in a context-free place: the fail-closed scrubber alone keeps it
-BAD_ESCAPE_LINE = "Error decoding value [Q], field [oyelaran-quist\\Q\\], offset [16]"
+# lower case, glued, in a context-free place: the fail-closed scrubber alone keeps it
+# (since issue 15 it takes two unknown lower-case words side by side, "oyelaran-quist")
+BAD_ESCAPE_LINE = "Error decoding value [Q], field [oyelaranquist\\Q\\], offset [16]"
 
 
 def _patient() -> PatientContext:
@@ -50,11 +51,11 @@ def test_the_canaries_are_not_in_the_name_lexicon() -> None:
 
 def test_the_scrubber_alone_misses_them_and_the_filter_removes_live_values() -> None:
     scrubber = Scrubber()
-    assert "oyelaran-quist" in scrubber.scrub(BAD_ESCAPE_LINE)  # the fault
+    assert "oyelaranquist" in scrubber.scrub(BAD_ESCAPE_LINE)  # the fault
     assert scrubber.scrub("bed CCU^353^B") == "bed CCU^353^B"
 
     patient = _patient()
-    assert scrub_text(BAD_ESCAPE_LINE) == BAD_ESCAPE_LINE.replace("oyelaran-quist", "[PHI]")
+    assert scrub_text(BAD_ESCAPE_LINE) == BAD_ESCAPE_LINE.replace("oyelaranquist", "[PHI]")
     assert scrub_text("bed CCU^353^B") == "bed [PHI]"
     # in any case, its parts joined by any punctuation or nothing, inside other tokens
     for text in (
@@ -83,7 +84,7 @@ def test_only_the_contexts_still_alive_are_known() -> None:
     del patient
     gc.collect()
     assert "Oyelaran-Quist" not in live_patient_values()
-    assert "oyelaran-quist" in scrub_text(BAD_ESCAPE_LINE)  # forgotten with the context
+    assert "oyelaranquist" in scrub_text(BAD_ESCAPE_LINE)  # forgotten with the context
 
     # a worker keeps its device's latest context; a copy is a context too
     held = _patient().model_copy(update={"given_name": "Brannoch"})

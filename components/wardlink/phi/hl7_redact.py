@@ -21,7 +21,10 @@ Before any field is written, the identifying values of the whole message - every
 name, address, telephone and identifier field of every segment, and every value of
 Z- and unknown segments - are harvested and handed to the scrubber as known values,
 so the observer named in OBX-16 is also removed from an NTE comment, even when the
-name is in no lexicon.
+name is in no lexicon. The values that occur in no text the scrubber will see are
+set aside once per message; a field no remaining value touches reuses the result
+the same field had in an earlier message (codes, units and statuses repeat), so the
+scrubber runs on what is new: the comments, and values never seen before.
 
 The message is split on its own separators (MSH-1/MSH-2), escape sequences are
 decoded before text is scrubbed and re-encoded after, and anything malformed raises
@@ -31,14 +34,16 @@ decoded before text is scrubbed and re-encoded after, and anything malformed rai
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 from wardlink.model.errors import RedactionError
 from wardlink.phi.config import FieldRule
 from wardlink.phi.fields import DROP, FieldActions
 from wardlink.phi.hl7_types import (
     ADDRESS_COMPONENTS,
+    BIRTH_DATE_FIELDS,
     NAME_COMPONENTS,
     PATIENT_CONTEXT,
     FieldTypes,
@@ -56,12 +61,17 @@ _NUMBER_RE = re.compile(r"^[<>=~^+-]*\d+(?:\.\d+)?$")
 _CODE_COMPONENT_RE = re.compile(r"^[A-Za-z0-9._:+/-]{0,40}$")
 _SN_RE = re.compile(r"^[<>=~^+\-\d.:/]*$")
 _SEGMENT_ID_RE = re.compile(r"[A-Z][A-Z0-9]{2}")
-_NON_DIGIT_RE = re.compile(r"\D")
+_NON_DIGIT_RE = re.compile(r"\D+")
 _DIGIT_RE = re.compile(r"\d")
 _HEX_RE = re.compile(r"(?:[0-9A-Fa-f]{2})+")
 _FRAMING = "\x0b\x1c"
 _CACHED_CHARS = 64
 _CACHE_ENTRIES = 1024  # per cache; codes, units and statuses repeat, names rarely
+#: Rules whose result depends only on the field (and, for OBX-5, OBX-2) once no
+#: known value touches it: cached per field across messages.
+_CACHED_KINDS = frozenset({"code", "coded", "text", "obx_value"})
+#: Rules that hand (part of) a field to the scrubber, with the message's known values.
+_SCRUBBING = _CACHED_KINDS
 #: CE/CWE components (0-based) that hold text rather than codes: text, alternate
 #: text, original text, second alternate text (v2.7).
 _CODED_TEXT_COMPONENTS = frozenset({1, 4, 8, 10})
@@ -70,6 +80,7 @@ _TEXT = FieldRule(kind="text")
 _CODED = FieldRule(kind="coded")
 _ADDRESS = FieldRule(kind="address")
 _DATE = FieldRule(kind="date")
+_BIRTH_DATE = FieldRule(kind="birth_date")
 _TIMESTAMP = FieldRule(kind="timestamp")
 #: Rules that let (part of) a field's own content out; other kinds replace it.
 _PASSING = frozenset({"keep", "code", "coded", "number", "match", "obx_value", "text"})
@@ -87,11 +98,18 @@ class _Separators:
     specials: frozenset[str]  # what free text must escape
 
 
-def bounded_rule(rule: FieldRule, cls: TypeClass, patient_context: bool) -> FieldRule | None:
-    """The rule a field follows once its data type bounds the policy's rule; None: removed."""
+def bounded_rule(
+    rule: FieldRule, cls: TypeClass, patient_context: bool, *, birth: bool = False
+) -> FieldRule | None:
+    """The rule a field follows once its data type bounds the policy's rule; None: removed.
+
+    ``birth``: the field is a date of birth (``BIRTH_DATE_FIELDS``), whose year goes too
+    when it implies an age over 89, whatever the policy calls it."""
     kind = rule.kind
     if kind == "drop" or cls in (TypeClass.NAME, TypeClass.TELECOM, TypeClass.ENCAPSULATED):
         return None
+    if birth and cls is TypeClass.DATE:
+        return _BIRTH_DATE
     if cls is TypeClass.IDENTIFIER:
         return rule if kind == "pseudonym" else None
     if cls is TypeClass.ADDRESS:
@@ -109,86 +127,177 @@ def bounded_rule(rule: FieldRule, cls: TypeClass, patient_context: bool) -> Fiel
     return rule
 
 
+#: How a known value can occur in a text, by the way the scrubber uses known values
+#: (``scrubber._prepare_known``; the contract is pinned in ``tests/phi/test_hl7_fastpath.py``):
+#: a value with a digit is used only as a whole phrase or as its digit string, so it
+#: can touch a text only if its digits are a run of the text's digits; a value without
+#: digits is also used by its words, so the test is on words. (kind, digits, phrase, words)
+_Probe = tuple[int, str, str, tuple[str, ...]]
+_NUMBERED, _NAMED, _OTHER = 0, 1, 2
+
+
+def _probe(value: str) -> _Probe | None:
+    """How ``value`` (stripped) is tested against texts; None: it cannot touch any."""
+    if len(value) < 2:
+        return None  # the scrubber ignores it
+    if value.isascii() and value.replace(" ", "").isalpha():  # "Kavin", "Ann Lee": most
+        return (_NAMED, "", "", tuple(dict.fromkeys(value.lower().split())))
+    if _DIGIT_RE.search(value):
+        digits = _NON_DIGIT_RE.sub("", value)
+        phrase = value.lower() if len(value) >= 3 and not value.isdigit() else ""
+        if not phrase and len(digits) < 4:
+            return None
+        return (_NUMBERED, digits, phrase, ())
+    words = tuple(dict.fromkeys(WORD_RE.findall(fold(value))))
+    if words:
+        return (_NAMED, "", "", words)
+    return (_OTHER, "", value.lower(), ()) if len(value) >= 3 else None
+
+
 class _Known:
     """The message's known identifying values, and which of them a given text can contain.
 
-    The scrubber prepares its known values on every call; handing each small field
-    only the values that could occur in it (a word of the value inside the folded
-    text, or its digits among the text's digits) keeps that cost off the hot path,
-    and lets a field that no known value touches use the redactor's shared cache.
+    The scrubber prepares its known values on every call; handing each field only
+    the values that could occur in it (a superset of those that do) keeps that cost
+    off the hot path, and lets a field that no known value touches use the
+    redactor's caches across messages.
     """
 
-    __slots__ = ("_keys", "_other", "_probes", "_signatures")
+    __slots__ = ("_entries", "_keys", "_named", "_numbered", "_other")
 
-    def __init__(self, values: Sequence[str]) -> None:
-        probes: list[tuple[str, tuple[str, ...], str]] = []
-        words: set[str] = set()
-        other: set[str] = set()
-        for value in dict.fromkeys(v.strip() for v in values):
-            if len(value) < 2:
-                continue
-            folded = fold(value)
-            found = tuple(dict.fromkeys(WORD_RE.findall(folded)))
-            digits = _NON_DIGIT_RE.sub("", value)
-            if found:
-                words.update(found)
-            elif len(folded) > 2 and len(digits) < 4 and not folded.isdigit():
-                other.add(folded)  # "1-2": the digit test below does not cover it
-            probes.append((value, found or (folded,), digits if len(digits) >= 4 else ""))
-        self._probes = probes
-        self._signatures = tuple(dict.fromkeys(sig for _value, _words, sig in probes if sig))
-        # A word of three letters or more counts anywhere inside a word of the text
-        # (glued into a file name too): a text holding it holds its first three
-        # letters, so the first trigrams of the known words against every trigram of
-        # the text's words is the quick test. A two-letter word ("Wu") counts only as
-        # a word of its own.
-        self._keys = frozenset(w[:3] if len(w) > 2 else w for w in words)
-        self._other = tuple(other)
+    def __init__(self, entries: Sequence[tuple[str, _Probe]]) -> None:
+        numbered: list[tuple[str, str, str]] = []
+        named: list[tuple[str, tuple[str, ...]]] = []
+        other: list[tuple[str, str]] = []
+        keys: dict[str, None] = {}
+        for value, (kind, digits, phrase, words) in entries:
+            if kind == _NUMBERED:
+                numbered.append((value, digits, phrase))
+            elif kind == _NAMED:
+                named.append((value, words))
+                # a word inside a text holds its first three letters there too
+                keys.update(dict.fromkeys(word[:3] for word in words))
+            else:
+                other.append((value, phrase))
+        self._entries = entries
+        self._numbered = numbered
+        self._named = named
+        self._other = other
+        self._keys = tuple(keys)
 
-    def relevant(self, text: str, shape: _Shape) -> list[str]:
-        """The known values that may occur in ``text`` (a superset of those that do)."""
-        if not self._probes:
-            return []
-        grams, digits = shape
-        if self._keys.isdisjoint(grams) and not (
-            digits and any(sig in digits for sig in self._signatures)
-        ):
-            if not self._other:
-                return []
-            folded = fold(text)
-            if not any(value in folded for value in self._other):
-                return []
+    @classmethod
+    def touching(cls, values: Iterable[str], text: str, probes: dict[str, _Probe | None]) -> _Known:
+        """The values that may occur in ``text`` (see ``narrowed``), each probed once
+        (``probes``: a memo across messages, for values that repeat)."""
         folded = fold(text)
-        return [
-            value
-            for value, words, sig in self._probes
-            if (sig and sig in digits) or any(word in folded for word in words)
-        ]
+        digits = _digits(text)
+        lowered: str | None = None
+        entries: list[tuple[str, _Probe]] = []
+        seen: set[str] = set()
+        for raw in values:
+            value = raw.strip()
+            if value in seen:
+                continue
+            seen.add(value)
+            if value.isascii() and value.replace(" ", "").isalpha():
+                # most values are names: their words are the probe (see ``_probe``),
+                # and a name of this message is rarely worth a place in the memo
+                parts = value.lower().split()
+                if len(value) >= 2 and any(part in folded for part in parts):
+                    entries.append((value, (_NAMED, "", "", tuple(dict.fromkeys(parts)))))
+                continue
+            if value in probes:
+                probe = probes[value]
+            else:
+                probe = _probe(value)
+                if len(value) <= _CACHED_CHARS:  # codes and authorities repeat, names rarely
+                    if len(probes) >= _CACHE_ENTRIES:
+                        probes.clear()
+                    probes[value] = probe
+            if probe is None:
+                continue
+            kind, value_digits, phrase, words = probe
+            if kind == _NAMED:
+                hit = any(word in folded for word in words)
+            elif kind == _NUMBERED:
+                hit = value_digits in digits
+                if hit and len(value_digits) < 4:
+                    if lowered is None:
+                        lowered = text.lower()
+                    hit = phrase in lowered
+            else:
+                if lowered is None:
+                    lowered = text.lower()
+                hit = phrase in lowered
+            if hit:
+                entries.append((value, probe))
+        return cls(entries) if entries else _NO_KNOWN
+
+    def __bool__(self) -> bool:
+        return bool(self._entries)
+
+    def narrowed(self, text: str) -> _Known:
+        """The values that may occur in ``text``: for any piece of it set off by spaces
+        (or its ends), they include every value that may occur in that piece."""
+        hits = self.relevant(text) if text else []
+        if not hits:
+            return _NO_KNOWN
+        if len(hits) == len(self._entries):
+            return self
+        kept = set(hits)
+        return _Known([entry for entry in self._entries if entry[0] in kept])
+
+    def relevant(
+        self, text: str, digits: str | None = None, folded: str | None = None
+    ) -> list[str]:
+        """The known values that may occur in ``text`` (a superset of those that do).
+
+        ``digits`` and ``folded`` (the text's digits and ``fold(text)``) may be given
+        when the caller has them already.
+        """
+        if not self._entries:
+            return []
+        hits: set[str] = set()
+        if self._numbered:
+            if digits is None:
+                digits = _digits(text)
+            if digits:
+                lowered = None
+                for value, value_digits, phrase in self._numbered:
+                    if value_digits in digits:
+                        if len(value_digits) >= 4:
+                            hits.add(value)
+                            continue
+                        if lowered is None:
+                            lowered = text.lower()
+                        if phrase in lowered:
+                            hits.add(value)
+        if self._named:
+            if folded is None:
+                folded = fold(text)
+            if any(key in folded for key in self._keys):
+                hits.update(
+                    value for value, words in self._named if any(w in folded for w in words)
+                )
+        if self._other:
+            lowered = text.lower()
+            hits.update(value for value, phrase in self._other if phrase in lowered)
+        if not hits:
+            return []
+        return [value for value, _probe in self._entries if value in hits]
 
 
-#: What the known-value test needs of a text: the trigrams of its words (two-letter
-#: words whole), and its digits.
-_Shape = tuple[frozenset[str], str]
-
-
-def _shape(text: str) -> _Shape:
-    grams: set[str] = set()
-    for word in WORD_RE.findall(fold(text)):
-        if len(word) <= 2:
-            grams.add(word)
-        else:
-            grams.update(word[i : i + 3] for i in range(len(word) - 2))
-    digits = _NON_DIGIT_RE.sub("", text) if _DIGIT_RE.search(text) else ""
-    return frozenset(grams), digits
+_NO_KNOWN = _Known([])
 
 
 class _Context:
     """Per-message state: separators, known values and a memo of scrubbed texts."""
 
-    __slots__ = ("known", "memo", "seps")
+    __slots__ = ("key", "known", "memo", "seps")
 
     def __init__(self, seps: _Separators, known: _Known) -> None:
         self.seps = seps
+        self.key = seps.field + seps.encoding  # what a cached field's result depends on
         self.known = known
         self.memo: dict[tuple[str, str], object] = {}
 
@@ -211,7 +320,12 @@ class Hl7Redactor:
         self._plans: dict[str, tuple[tuple[int, FieldRule | None], ...]] | None = None
         self._harvest_plans: dict[str, tuple[tuple[int, TypeClass, str], ...]] = {}
         self._cache: dict[tuple[str, str], object] = {}
-        self._shapes: dict[str, _Shape] = {}
+        self._probes: dict[str, _Probe | None] = {}
+        self._scrubbing: dict[str, tuple[int, ...]] | None = None
+        #: (rule kind, raw field, separators, OBX-2) -> (result, the field's text as
+        #: the known-value test reads it, its digits): codes, units and statuses repeat
+        #: in every message, and a result no known value touched holds for the next.
+        self._fields: dict[tuple[str, str, str, str], tuple[str, str, str]] = {}
 
     # -- set-up (on first message: the table is read only where HL7 is redacted) ----
 
@@ -229,7 +343,10 @@ class Hl7Redactor:
                     (
                         number,
                         bounded_rule(
-                            rule, types.field_class(segment, number), segment in PATIENT_CONTEXT
+                            rule,
+                            types.field_class(segment, number),
+                            segment in PATIENT_CONTEXT,
+                            birth=(segment, number) in BIRTH_DATE_FIELDS,
                         ),
                     )
                     for number, rule in sorted(rules.items())
@@ -275,16 +392,63 @@ class Hl7Redactor:
         seps = _separators(text)
         segments = _split(text, seps)
         plans = self._field_plans()
-        harvested: list[str] = list(known)
+        harvested: dict[str, None] = dict.fromkeys(known)  # an ordered set
+        seen: set[tuple[TypeClass, str, str]] = set()
         for fields in segments:
-            self._harvest(fields, seps, harvested)
-        context = _Context(seps, _Known(harvested))
+            self._harvest(fields, seps, harvested, seen)
+        # Most values harvested from name and identifier fields occur in no text the
+        # scrubber sees: dropping them once per message, then per segment, spares most
+        # fields the test (a value that touches a field touches its segment's text and
+        # the message's).
+        texts = self._scrubbed_texts(segments, seps)
+        known_values = _Known.touching(harvested, " ".join(filter(None, texts)), self._probes)
+        context = _Context(seps, known_values)
         out: list[str] = []
-        for fields in segments:
+        for index, fields in enumerate(segments):
             plan = plans.get(fields[0])
             if plan is not None:
+                if known_values:
+                    context.known = known_values.narrowed(texts[index])
                 out.append(self._segment(fields, plan, context))
         return "\r".join(out)
+
+    def _scrubbed_texts(self, segments: list[list[str]], seps: _Separators) -> list[str]:
+        """Per segment, every text of it the scrubber may be given, each set off by
+        spaces: the raw fields whose rule scrubs, the same with separators as spaces,
+        and where a field holds escapes, its decoded repetitions and components."""
+        scrubbing = self._scrubbing_fields()
+        runs = _separator_runs(seps.component + seps.subcomponent + seps.repetition)
+        texts: list[str] = []
+        for fields in segments:
+            numbers = scrubbing.get(fields[0])
+            count = len(fields)
+            raws = [fields[n] for n in numbers if n < count and fields[n]] if numbers else []
+            if not raws:
+                texts.append("")
+                continue
+            joined = " ".join(raws)
+            parts = [joined, runs.sub(" ", joined)]
+            if seps.escape in joined:
+                for raw in raws:
+                    for repetition in raw.split(seps.repetition):
+                        parts.append(_plain(repetition, seps))
+                        parts.extend(
+                            _plain(component, seps)
+                            for component in repetition.split(seps.component)
+                        )
+            texts.append(" ".join(parts))
+        return texts
+
+    def _scrubbing_fields(self) -> dict[str, tuple[int, ...]]:
+        """Segment -> the fields whose rule hands (part of) them to the scrubber."""
+        if self._scrubbing is None:
+            self._scrubbing = {
+                segment: tuple(
+                    number for number, rule in plan if rule is not None and rule.kind in _SCRUBBING
+                )
+                for segment, plan in self._field_plans().items()
+            }
+        return self._scrubbing
 
     def _segment(
         self,
@@ -294,19 +458,35 @@ class Hl7Redactor:
     ) -> str:
         segment_id = fields[0]
         count = len(fields)
-        values: dict[int, str] = {}
-        for number, rule in plan:
-            if rule is None or number >= count or (segment_id == "MSH" and number < 3):
+        first = 3 if segment_id == "MSH" else 1
+        body: list[str] = []
+        cache = self._fields
+        known = context.known
+        for number, rule in plan:  # sorted by number
+            if number >= count:
+                break
+            if rule is None or number < first:
                 continue
             raw = fields[number]
-            if raw:
+            if not raw:
+                continue
+            kind = rule.kind
+            value = None
+            if kind in _CACHED_KINDS:  # the hot path: a code, unit or status seen before
+                entry = cache.get(
+                    (kind, raw, context.key, fields[2] if kind == "obx_value" else "")
+                )
+                if entry is not None and not (
+                    known and known.relevant(entry[1], entry[2], entry[1])
+                ):
+                    value = entry[0]
+            if value is None:
                 value = self._field(rule, raw, fields, context)
-                if value:
-                    values[number] = value
+            if value:
+                if len(body) < number - first:
+                    body.extend([""] * (number - first - len(body)))
+                body.append(value)
         seps = context.seps
-        first = 3 if segment_id == "MSH" else 1
-        last = max(values, default=first - 1)
-        body = [values.get(number, "") for number in range(first, last + 1)]
         head = f"MSH{seps.field}{seps.encoding}" if segment_id == "MSH" else segment_id
         return seps.field.join([head, *body])
 
@@ -314,7 +494,42 @@ class Hl7Redactor:
 
     def _field(self, rule: FieldRule, raw: str, fields: list[str], context: _Context) -> str:
         kind = rule.kind
+        if kind not in _CACHED_KINDS or len(raw) > _CACHED_CHARS:
+            return self._field_now(rule, raw, fields, context)
         seps = context.seps
+        if seps.escape in raw or not raw.isascii():
+            return self._field_now(rule, raw, fields, context)
+        # OBX-5's result depends on OBX-2 (the field is there: OBX-5 is)
+        key = (kind, raw, context.key, fields[2] if kind == "obx_value" else "")
+        entry = self._fields.get(key)
+        if entry is not None:
+            value, probe, digits = entry
+            if context.known and context.known.relevant(probe, digits, probe):
+                return self._field_now(rule, raw, fields, context)
+            return value
+        # Every text the rule scrubs is a piece of the raw field or of its pieces joined
+        # by single spaces, so a known value that touches none of ``probe`` touches no
+        # piece, and the result (computed without known values) holds in any message.
+        runs = _separator_runs(seps.component + seps.subcomponent + seps.repetition)
+        probe = f"{raw} {runs.sub(' ', raw)}".lower()
+        digits = _digits(probe)
+        value = self._field_now(rule, raw, fields, context)
+        if not context.known.relevant(probe, digits, probe):
+            if len(self._fields) >= _CACHE_ENTRIES:
+                self._fields.clear()
+            self._fields[key] = (value, probe, digits)
+        return value
+
+    def _field_now(self, rule: FieldRule, raw: str, fields: list[str], context: _Context) -> str:
+        kind = rule.kind
+        seps = context.seps
+        if kind == "timestamp":  # OBX-14 of every observation of a message, mostly alike
+            key = ("@timestamp", raw)
+            stamp = context.memo.get(key)
+            if stamp is None:
+                first = _unescape(_first_component(raw, seps), seps)
+                stamp = context.memo[key] = _safe(self._actions.apply(rule, first, ()), seps)
+            return stamp  # type: ignore[return-value]
         if kind == "keep":
             return raw
         if kind == "text":
@@ -340,14 +555,7 @@ class Hl7Redactor:
         found = context.memo.get(key)
         if found is not None:
             return found
-        shape = self._shapes.get(text)
-        if shape is None:
-            shape = _shape(text)
-            if len(text) <= _CACHED_CHARS:
-                if len(self._shapes) >= _CACHE_ENTRIES:
-                    self._shapes.clear()
-                self._shapes[text] = shape
-        relevant = context.known.relevant(text, shape)
+        relevant = context.known.relevant(text)
         shared = not relevant and len(text) <= _CACHED_CHARS
         if shared:
             found = self._cache.get(key)
@@ -445,7 +653,15 @@ class Hl7Redactor:
 
     # -- harvesting identifying values ------------------------------------------------
 
-    def _harvest(self, fields: list[str], seps: _Separators, known: list[str]) -> None:
+    def _harvest(
+        self,
+        fields: list[str],
+        seps: _Separators,
+        known: dict[str, None],
+        seen: set[tuple[TypeClass, str, str]],
+    ) -> None:
+        """Append the identifying values of one segment to ``known``. ``seen``: typed
+        fields of the message harvested already (the same observer in every OBX)."""
         segment = fields[0]
         first = 3 if segment == "MSH" else 1
         plan = self._harvest_plan(segment)
@@ -457,11 +673,17 @@ class Hl7Redactor:
                     _harvest_all(fields[number], seps, known)
             return
         count = len(fields)
-        for number, cls, data_type in plan:
-            if number >= count or number < first:
+        for number, cls, data_type in plan:  # sorted by number
+            if number >= count:
+                break
+            if number < first:
                 continue
-            if fields[number]:
-                _harvest_typed(fields[number], cls, data_type, seps, known)
+            raw = fields[number]
+            if raw:
+                key = (cls, data_type, raw)
+                if key not in seen:
+                    seen.add(key)
+                    _harvest_typed(raw, cls, data_type, seps, known)
         if segment == "OBX" and count > 5 and fields[5]:  # OBX-5 typed by OBX-2: XPN, CX ...
             value_type = _first_component(fields[2], seps).upper()
             value_class = type_class(value_type)
@@ -477,7 +699,7 @@ class Hl7Redactor:
 
 
 def _harvest_typed(
-    raw: str, cls: TypeClass, data_type: str, seps: _Separators, known: list[str]
+    raw: str, cls: TypeClass, data_type: str, seps: _Separators, known: dict[str, None]
 ) -> None:
     if cls is TypeClass.NAME:
         _harvest_name(raw, data_type, seps, known)
@@ -489,19 +711,21 @@ def _harvest_typed(
         _harvest_identifier(raw, seps, known)
 
 
-def _harvest_all(raw: str, seps: _Separators, known: list[str]) -> None:
+def _harvest_all(raw: str, seps: _Separators, known: dict[str, None]) -> None:
     for repetition in raw.split(seps.repetition):
         parts = [_plain(component, seps) for component in repetition.split(seps.component)]
         parts = [p for p in parts if p]
-        known.extend(parts)
+        known.update(dict.fromkeys(parts))
         for component in repetition.split(seps.component):
             if seps.subcomponent in component:
-                known.extend(_unescape(s, seps) for s in component.split(seps.subcomponent))
+                known.update(
+                    dict.fromkeys(_unescape(s, seps) for s in component.split(seps.subcomponent))
+                )
         if len(parts) > 1:
-            known.append(" ".join(parts))
+            known[" ".join(parts)] = None
 
 
-def _harvest_name(raw: str, data_type: str, seps: _Separators, known: list[str]) -> None:
+def _harvest_name(raw: str, data_type: str, seps: _Separators, known: dict[str, None]) -> None:
     indices = NAME_COMPONENTS.get(data_type)
     for repetition in raw.split(seps.repetition):
         components = repetition.split(seps.component)
@@ -515,43 +739,49 @@ def _harvest_name(raw: str, data_type: str, seps: _Separators, known: list[str])
             if not component:
                 continue
             plain = _plain(component, seps)
-            known.append(plain)
+            known[plain] = None
             if seps.subcomponent in component:
-                known.extend(_unescape(s, seps) for s in component.split(seps.subcomponent))
+                known.update(
+                    dict.fromkeys(_unescape(s, seps) for s in component.split(seps.subcomponent))
+                )
             if not _DIGIT_RE.search(plain):
                 words.append(plain)
         if len(words) > 1:
             family, given = words[0], words[1]
-            known.extend((f"{given} {family}", f"{family} {given}"))
-            known.append(" ".join(words[1:] + words[:1]))  # given, middle, family
+            known.update(dict.fromkeys((f"{given} {family}", f"{family} {given}")))
+            known[" ".join(words[1:] + words[:1])] = None  # given, middle, family
 
 
 def _harvest_components(
-    raw: str, indices: tuple[int, ...], seps: _Separators, known: list[str]
+    raw: str, indices: tuple[int, ...], seps: _Separators, known: dict[str, None]
 ) -> None:
     for repetition in raw.split(seps.repetition):
         components = repetition.split(seps.component)
         for i in indices:
             if i <= len(components) and components[i - 1]:
                 component = components[i - 1]
-                known.append(_plain(component, seps))
+                known[_plain(component, seps)] = None
                 if seps.subcomponent in component:
-                    known.extend(_unescape(s, seps) for s in component.split(seps.subcomponent))
+                    known.update(
+                        dict.fromkeys(
+                            _unescape(s, seps) for s in component.split(seps.subcomponent)
+                        )
+                    )
 
 
-def _harvest_telecom(raw: str, seps: _Separators, known: list[str]) -> None:
+def _harvest_telecom(raw: str, seps: _Separators, known: dict[str, None]) -> None:
     _harvest_components(raw, (1, 4, 7, 12), seps, known)
     for repetition in raw.split(seps.repetition):
         components = repetition.split(seps.component)
         if len(components) >= 7:
-            known.append(_unescape(components[5], seps) + _unescape(components[6], seps))
+            known[_unescape(components[5], seps) + _unescape(components[6], seps)] = None
 
 
-def _harvest_identifier(raw: str, seps: _Separators, known: list[str]) -> None:
+def _harvest_identifier(raw: str, seps: _Separators, known: dict[str, None]) -> None:
     for repetition in raw.split(seps.repetition):
         first = repetition.split(seps.component)[0]
         if first:
-            known.append(_plain(first, seps))
+            known[_plain(first, seps)] = None
 
 
 # -- message syntax ---------------------------------------------------------------------
@@ -611,6 +841,21 @@ def _split(text: str, seps: _Separators) -> list[list[str]]:
             fields.insert(1, seps.field)
         segments.append(fields)
     return segments
+
+
+def _digits(text: str) -> str:
+    """The digits of ``text``, in order."""
+    if text.isascii():
+        return text.encode("ascii").translate(None, _NON_DIGIT_BYTES).decode("ascii")
+    return _NON_DIGIT_RE.sub("", text)
+
+
+_NON_DIGIT_BYTES = bytes(b for b in range(128) if not 48 <= b <= 57)
+
+
+@lru_cache(maxsize=16)
+def _separator_runs(chars: str) -> re.Pattern[str]:
+    return re.compile(f"[{re.escape(chars)}]+")
 
 
 def _first_component(raw: str, seps: _Separators) -> str:

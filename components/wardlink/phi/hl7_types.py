@@ -92,6 +92,14 @@ PATIENT_CONTEXT: Final[frozenset[str]] = frozenset(
      "RF1", "IVC", "PSS", "PSG", "PSL", "ADJ", "PMT", "IPR"}
 )  # fmt: skip
 
+#: Fields that hold a person's date of birth: the patient's (PID-7), a next of kin's
+#: (NK1-16), the guarantor's (GT1-8) and the insured's (IN1-18). Whatever rule a policy
+#: gives them, they follow ``birth_date``: the year, dropped as well when it implies an
+#: age over 89 (45 CFR 164.514(b)(2)(i)(C)).
+BIRTH_DATE_FIELDS: Final[frozenset[tuple[str, int]]] = frozenset(
+    {("PID", 7), ("NK1", 16), ("GT1", 8), ("IN1", 18)}
+)
+
 #: The name-bearing components (1-based) of each NAME type, harvested as known
 #: names: family, given and middle names and the person's id, not the prefix
 #: ("Dr"), suffix, degree or name-type code. A NAME type not listed: every component.

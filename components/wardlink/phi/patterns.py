@@ -180,14 +180,35 @@ _ADDRESS_DIGIT = (
     rf"(?<![A-Za-z\d.,/])\d{{1,6}}[ \t]+(?:[a-z]+[ \t]+){{1,3}}?{_STRONG_STREET_SUFFIX}{_UNIT}",
 )
 _AGE_DIGIT = (
-    r"(?<![\d.])(?:9\d|1[0-4]\d)(?=\s*-?\s*(?i:years?|yrs?|y\.?\s?o\.?|y/o|yo|year-old)(?![A-Za-z]))",
+    # "94-year-old", "94 y/o", "94yo", "94 yrs", "94-y-o", "94y"; "94F", "94 M", "94,F"
+    # (a sex after the number: the scrubber drops "Temp 98 F", "Rm 94F", "walked 90 m")
+    r"(?<![\d./])(?:9\d|1[0-4]\d)(?=\s*-?\s*(?i:years?|yrs?|y\.?\s?o\.?|y/o|y-o|yo|year-old|y)"
+    r"(?![A-Za-z])|[ \t]?[MFmf](?![A-Za-z0-9])|[ \t]+[,;|][ \t]*[MF](?![A-Za-z0-9])"
+    # "Resident, 98, female", "94 yr old woman"
+    r"|[ \t]*,?[ \t]*(?i:female|male|woman|man|lady|gentleman)(?![A-Za-z]))",
+    # "in his 90s", "in her late 90's": the decade of a person over 89
+    r"(?:(?<=his )|(?<=her )|(?<=eir )|(?<=rly )|(?<=mid )|(?<=ate )|(?<=id-)|(?<=ly-)|(?<=te-))"
+    r"90['\u2019]?s(?![A-Za-z])",
+)
+#: Ages over 89 said by context rather than a unit ("she is 94 now", "turned 101
+#: today", "at 96 he"): what may follow the number.
+_AGE_AFTER = (
+    r"(?=[ \t]*(?:$|[.,;:!?)\n]|(?i:and|now|today|tomorrow|yesterday|this|last|next|years?|yrs?"
+    r"|yo|in|on\s+\w+day|she|he|they|but|with|w/)(?![A-Za-z])))"
+)
+_AGE_N = r"(?:9\d|1[0-4]\d)(?![\d%]|\.\d)"
+#: "age of the device: 95 days" is no person's age.
+_NOT_A_DURATION = (
+    r"(?![ \t]*(?i:days?|d|hrs?|hours?|h|min|mins|minutes|months?|mo|weeks?|wks?|s|sec"
+    r"|seconds|mmhg|bpm|kg|lbs?)(?![A-Za-z]))"
 )
 _OCTET = r"(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)"
 _IPV4 = rf"(?<![\d.]){_OCTET}(?:\.{_OCTET}){{3}}(?![\d]|\.\d)(?::\d{{1,5}})?"
 _SSN = r"(?<![\d-])\d{3}([- ])\d{2}\1\d{4}(?![\d-])"
 # 7+ digits, or digit groups joined by dashes: MRNs, accounts, card-like numbers.
 _LONG_NUMBER = (
-    r"(?<![\d.,])\d{7,}(?![\d]|[.,]\d)",
+    # also a cell of a CSV row (",75912598,681-...") - not a decimal ("1234567.5")
+    r"(?<![\d.])(?<!\d,)\d{7,}(?!\d|\.\d|,\d{1,2}(?!\d))",
     r"(?<![\d.])\d{3,}(?:-\d{2,}){2,}(?![\d])",
 )
 
@@ -310,9 +331,45 @@ _TRIGGER_ALTERNATIVES: list[tuple[Category, str, frozenset[str]]] = [
         frozenset({"zip", "postal", "postcode"}),
     ),
     (
+        # "aged 94", "age: 94", "age=94", "Age (yrs): 94", "at the age of 94",
+        # "ages of residents on ward: 94, 96 and 101"
         Category.AGE,
-        r"(?<![A-Za-z])(?i:aged?|age:)\s*:?\s*(?:9\d|1[0-4]\d)(?!\d|\.\d)",
-        frozenset({"age", "aged"}),
+        r"(?<![A-Za-z])(?i:ages?|aged)(?:[ \t]*\((?i:yrs?|years)\))?"
+        r"(?:[ \t]+(?i:of)(?:[ \t]+[A-Za-z]+){0,4}?)?[ \t]*(?:[:=]|(?i:is|was))?[ \t]*"
+        rf"{_AGE_N}(?:[ \t]*(?:,|(?i:and)|&|/)[ \t]*{_AGE_N})*{_NOT_A_DURATION}",
+        frozenset({"age", "aged", "ages"}),
+    ),
+    (
+        # "she is 94 now", "Patient is 97.", "he's 92 and", "pt was 101 on Monday"
+        Category.AGE,
+        r"(?<![A-Za-z])(?i:she|he|patient|pt|they|who)"
+        # "pt in 12 is 96", "pt in bed 4 is 101"
+        r"(?:[ \t]+(?i:in)[ \t]+(?:(?i:bed|rm|room|bay)[ \t]*)?[A-Za-z0-9-]{1,5})?"
+        r"(?:['\u2019]s|[ \t]+(?i:is|was|turned|turns"
+        r"|will[ \t]+be|just[ \t]+turned))[ \t]+(?:(?i:now|only|just|almost|nearly|already)[ \t]+)?"
+        rf"{_AGE_N}{_AGE_AFTER}",
+        frozenset({"she", "he", "patient", "pt", "they", "who"}),
+    ),
+    (
+        # "turned 92 today", "turns 100 on Sunday", "at 94 she still gardens"
+        Category.AGE,
+        rf"(?<![A-Za-z])(?i:turned|turns|turning)[ \t]+{_AGE_N}{_AGE_AFTER}"
+        rf"|(?<![A-Za-z])(?i:at)[ \t]+{_AGE_N},?[ \t]+"
+        r"(?i:she|he|they)(?![A-Za-z])",
+        frozenset({"turned", "turns", "turning", "at"}),
+    ),
+    (
+        # "ninety-three years old", "a ninety-one-year-old"; "in her nineties"
+        Category.AGE,
+        r"(?<![A-Za-z])(?i:ninety(?:[- ](?:one|two|three|four|five|six|seven|eight|nine))?"
+        r"|one[ \t]+hundred(?:[ \t]+(?:and[ \t]+)?(?:one|two|three|four|five|six|seven|eight|nine"
+        r"|ten))?)(?=[ \t-]*(?i:years?|yrs?|-?year-old|y/o|yo|y\.o\.?)(?![A-Za-z]))"
+        # "age ninety-two", "aged ninety"
+        r"|(?:(?<=(?i:age) )|(?<=(?i:aged) )|(?<=(?i:age): ))"
+        r"(?i:ninety(?:[- ](?:one|two|three|four|five|six|seven|eight|nine))?)(?![A-Za-z-])"
+        r"|(?:(?<=his )|(?<=her )|(?<=eir )|(?<=rly )|(?<=mid )|(?<=ate )|(?<=id-)|(?<=ly-)"
+        r"|(?<=te-))(?i:nineties)(?![A-Za-z])",
+        frozenset({"ninety", "one", "nineties"}),
     ),
     (
         Category.CITY,
@@ -427,6 +484,7 @@ _DIGIT_ALTERNATIVES: list[tuple[Category, str, _Start]] = [
             seps=_DASH,
         ),
     ),
+    (Category.AGE, _AGE_DIGIT[1], _Start(low=2, high=2, after=frozenset({ALPHA, OTHER}))),
     (Category.DATE, _DATE_DIGIT[0], _Start(low=4, high=4, after=frozenset({SEP}))),
     (Category.DATE, _DATE_DIGIT[1], _Start(high=2, after=frozenset({SEP}))),
     (Category.DATE, _DATE_DIGIT[2], _Start(high=2, after=frozenset({SEP, ALPHA}), seps=_DASH)),

@@ -11,11 +11,18 @@ A message is read in one linear pass over its words and one over its digit runs:
    is safe - an English, clinical, device or software word (``safewords.py``,
    ``vocabulary.py``, the site's ``keep_terms``). The decision is ``NAME_RULES``, an
    ordered list of small named rules (known value, code, device term, title, person
-   cue, file name, lexicon, unknown capitalised, unknown upper case); the first rule
-   with an opinion decides and ``Scrubber.explain`` reports it. The name lexicon
+   cue, file name, lexicon, unknown capitalised, unknown upper case, unknown lower
+   case in a name position: a chat mention, a speaker, two unknown words side by
+   side); the first rule with an opinion decides and ``Scrubber.explain`` reports
+   it. Each rule has a gate (the words it can have an opinion on) so that the others
+   are not called; a word's lexicon and vocabulary answers are memoised. The name lexicon
    adds confidence for names that are also English words ("Will", "Rose"); recall
    of unknown names does not depend on it. A name then grows into its neighbours
    ("van der", initials, "Doe, Jane", ``ECG_Doe_Jane``).
+
+3. Ages over 89 by unit, sex or context ("94 y/o", "94F", "she is 94", "turned 94",
+   "ninety-four years"), and by their neighbours (a table cell after a name or a
+   date, a cell before a sex, "DOB 3/3/1931 (94)"): all become "90+".
 
 Known values (what the codec split into ``PatientContext``) are also matched as
 whole phrases in any case, and as digit strings however they are punctuated.
@@ -30,14 +37,14 @@ text if it ever fails (fail closed).
 from __future__ import annotations
 
 import re
+import time
 from bisect import bisect_right
 from collections.abc import Callable, Container, Iterable, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from itertools import pairwise
-from typing import Literal
+from typing import Literal, NamedTuple
 
-from wardlink.phi.generalize import AGE_CAP, zip3
+from wardlink.phi.generalize import AGE_CAP, AGE_OVER_CAP, zip3
 from wardlink.phi.lexicon import PARTICLES, NameLexicon, fold, load_lexicon
 from wardlink.phi.patterns import (
     ALPHA,
@@ -98,12 +105,38 @@ _NAME_PREFIX_RE = re.compile(
     r"^(?:Mc|Mac|O['\u2019]|D['\u2019]|De|Di|Da|Du|La|Le|Van|Von|St)[A-Z][a-z]"
 )
 _NON_DIGIT_RE = re.compile(r"\D")
-_AGE_NUMBER_RE = re.compile(r"(?:9\d|1[0-4]\d)(?!.*\d)")
+_AGE_NUMBER_RE = re.compile(r"(?<!\d)(?:9\d|1[0-4]\d)(?:['\u2019]?s(?![A-Za-z]))?(?!\d)")
+#: Words before "98 F" / "94F" / "90 m" that make the letter a unit or a place, not a sex.
+_NOT_AGE_BEFORE = frozenset(
+    {"temp", "temperature", "t", "tmax", "tm", "tc", "fever", "febrile", "rm", "room", "bed",
+     "bay", "unit", "ward", "floor", "fl", "suite", "apt", "box", "walked", "ambulated", "x"}
+)  # fmt: skip
+#: Words before "97m" / "92f" (lower case) that make it an age and sex.
+_AGE_LOWER_BEFORE = frozenset({"", "pt", "patient", "admit", "admission", "age", "aged", "new"})
+#: An age over 89 in a table cell or parentheses right after a name, a date or "pt":
+#: "Doe, Jane,94,F", "Jane Doe;94;", "DOB 3/3/1931 (94)", "pt (97)".
+_AGE_BESIDE_RE = re.compile(
+    r"[ \t]*(?:[,;|\t][ \t]*|\()((?:9\d|1[0-4]\d))(?![\d.])(?=[ \t]*(?:[,;|\t)\n]|$))"
+)
+_CELL_ZIP_RE = re.compile(r"[ \t]*[,;|\t][ \t]*(\d{5}(?:-\d{4})?)(?=[ \t]*(?:[,;|\t\n]|$))")
+#: "...,1931-02-11,94,F,4W": an age over 89 in the cell before a sex.
+_CELL_STARTS = frozenset({"", ",", ";", "|", "\t", "\n", "("})
+_AGE_SEX_CELL_RE = re.compile(
+    r"(9\d|1[0-4]\d)(?:[,;|\t][ \t]*[MF](?![A-Za-z0-9])"
+    r"|,[ \t]*(?i:female|male|woman|man|lady|gentleman)(?![A-Za-z]))"  # "Resident, 98, female"
+)
+_PT_PAREN_AGE_RE = re.compile(r"(?<![A-Za-z])(?i:pt|patient)[ \t]*\((9\d|1[0-4]\d)\)")
 _ADJACENT_GAP = frozenset(" \t,._-^'\u2019/")
 _SENTENCE_END = frozenset(".!?:;\n\r|>")
 _LINK_WORDS = frozenset({"of", "is", "was", "named", "called", "to", "for", "with", "by", "at"})
 _URL_TRAILING = ".,;:)]}!?"
-_SAFE_MEMO_SIZE = 2048
+#: Look-ups remembered per scrubber (a word's lexicon and vocabulary answers): device
+#: text repeats its words, and a dict hit costs ~40 ns against ~2 us for the hash
+#: searches. Two generations approximate an LRU at the price of a dict hit: a word is
+#: looked up in the young one, then in the old one (and moved back to the young);
+#: when the young one is full it becomes the old one. At most 2 x 2048 words (~0.35 MB).
+_MEMO_SIZE = 2048
+_IN_NAMES, _SAFE, _NOT_LOWER_NAME, _KNOWN = 1, 2, 4, 8
 _SEPARATORS = frozenset("-/.")
 _SPACE_OR_SEP = frozenset(" \t-/.")
 _NUMBER_AFTER_RE = re.compile(r" \d")
@@ -121,9 +154,10 @@ _TRIGGER_BASES: frozenset[str] = (
 )
 
 
-@dataclass(frozen=True, slots=True)
-class Finding:
-    """One piece of PHI found in a text: where, what kind, and what replaces it."""
+class Finding(NamedTuple):
+    """One piece of PHI found in a text: where, what kind, and what replaces it (a
+    named tuple: messages hold several, and a tuple is built ~5x faster than a frozen
+    dataclass)."""
 
     start: int
     end: int
@@ -156,19 +190,34 @@ class Scrubber:
         )
         self._common: frozenset[str] = COMMON_WORDS
         self._safe: SafeWords = load_safe_words()
-        self._safe_seen: dict[str, bool] = {}  # a small memo of recent look-ups
+        self._memo: dict[str, int] = {}  # folded word -> _IN_NAMES | _SAFE | ... bits
+        self._memo_old: dict[str, int] = {}
         self._dates: TextDateMode = dates
         self._zip: ZipMode = zip_codes
 
+    def _flags(self, base: str) -> int:
+        """What the lexicon and the vocabularies say of a folded word (memoised)."""
+        flags = self._memo.get(base)
+        if flags is not None:
+            return flags
+        flags = self._memo_old.get(base)
+        if flags is None:
+            flags = _KNOWN
+            if base in self._names:
+                flags |= _IN_NAMES
+            if base in self._safe or base in ABBREVIATIONS:
+                flags |= _SAFE
+            if len(base) < 3 or base in STOPWORDS or base in self._protected:
+                flags |= _NOT_LOWER_NAME
+        if len(self._memo) >= _MEMO_SIZE:
+            self._memo_old = self._memo
+            self._memo = {}
+        self._memo[base] = flags
+        return flags
+
     def _is_safe(self, base: str) -> bool:
-        """An English, clinical or device word (memoised: device words repeat)."""
-        seen = self._safe_seen.get(base)
-        if seen is None:
-            seen = base in self._safe or base in ABBREVIATIONS
-            if len(self._safe_seen) >= _SAFE_MEMO_SIZE:
-                self._safe_seen.clear()
-            self._safe_seen[base] = seen
-        return seen
+        """An English, clinical or device word."""
+        return bool(self._flags(base) & _SAFE)
 
     # -- public API --------------------------------------------------------------
 
@@ -207,7 +256,8 @@ class Scrubber:
     ) -> list[Finding]:
         """All PHI in ``text``: sorted, non-overlapping, neighbouring names merged."""
         spans: list[Span] = []
-        self._digit_shapes(text, spans)
+        age_runs: list[int] = []  # where a number from 90 to 149 starts
+        self._digit_shapes(text, spans, age_runs)
         self._rare_shapes(text, spans)
         starts, ends, words, bases = _tokenize(text, self._protected)
         self._trigger_shapes(text, starts, ends, words, bases, spans)
@@ -231,6 +281,8 @@ class Scrubber:
             _weak_known(known),
             _explain,
         )
+        if age_runs:
+            self._ages_beside(text, spans, age_runs)
         towns = [sp[1] for sp in spans if sp[2] is Category.NAME or sp[2] is Category.CITY]
         if towns and _FIVE_DIGITS_RE.search(text):
             # "Monrovia 91016": a ZIP after a town the name rules took
@@ -242,13 +294,16 @@ class Scrubber:
 
     def _add(self, spans: list[Span], start: int, end: int, category: Category, value: str) -> None:
         if category is Category.AGE:
-            replacement = _AGE_NUMBER_RE.sub("90+", value, count=1)
+            # every age in the span ("ages 94, 96 and 101"); a spelled one goes whole
+            replacement = _AGE_NUMBER_RE.sub(AGE_OVER_CAP, value)
+            if replacement == value:
+                replacement = AGE_OVER_CAP
         elif category is Category.DATE and self._dates != "drop":
             if self._dates == "keep":
                 return
             # a full date keeps its year; a date with no year ("3/17") is dropped
             year = YEAR_RE.search(value) or _COMPACT_YEAR_RE.match(value)
-            if year is not None and int(year.group(1)) < datetime.now(UTC).year - AGE_CAP:
+            if year is not None and int(year.group(1)) < _this_year() - AGE_CAP:
                 year = None  # a year that may be a birth over 89 years ago goes too
             replacement = year.group(1) if year else placeholder(category)
         elif category is Category.ZIP:
@@ -263,6 +318,32 @@ class Scrubber:
         """Safe Harbor: the first three digits ("000" for the restricted areas)."""
         prefix = zip3(match.group()) if self._zip == "three_digit" else None
         return f"{prefix}**" if prefix is not None else placeholder(Category.ZIP)
+
+    def _ages_beside(self, text: str, spans: list[Span], age_runs: list[int]) -> None:
+        """An age over 89 with no unit, told by its neighbour: a table cell or a
+        parenthesis after a name or a date ("Doe, Jane,94,F", "DOB 3/3/1931 (94)"), a
+        cell before a sex ("...,94,F,4W"), or "pt (97)". Only at the numbers from 90
+        to 149 the digit pass saw (``age_runs``)."""
+        anchors = [sp[1] for sp in spans if sp[2] is Category.NAME or sp[2] is Category.DATE]
+        for end in anchors:
+            if not any(0 <= run - end <= 4 for run in age_runs):
+                continue
+            match = _AGE_BESIDE_RE.match(text, end)
+            if match is not None:
+                self._add(spans, *match.span(1), Category.AGE, match.group(1))
+                cell = _CELL_ZIP_RE.match(text, match.end())
+                if cell is not None:  # "Doe;94;32481;...": name, age, ZIP
+                    self._add(spans, *cell.span(1), Category.ZIP, cell.group(1))
+        for run in age_runs:
+            if run > 0 and text[run - 1] in "./":
+                continue  # "37.95", "120/95"
+            match = _AGE_SEX_CELL_RE.match(text, run)
+            if match is not None and text[:run].rstrip(" \t")[-1:] not in _CELL_STARTS:
+                match = None  # a cell of its own ("Doe,94,F"), not "HR 96, male"
+            if match is None and run > 0 and text[run - 1] == "(":
+                match = _PT_PAREN_AGE_RE.search(text, max(0, run - 12), run + 4)
+            if match is not None:
+                self._add(spans, *match.span(1), Category.AGE, match.group(1))
 
     def _zip_after(self, text: str, end: int, spans: list[Span]) -> int:
         """A ZIP code right after a city or an address: its own, generalised span."""
@@ -290,7 +371,7 @@ class Scrubber:
         spans.append((city.start(1), city.end(1), Category.CITY, placeholder(Category.CITY)))
         return self._zip_after(text, city.end(), spans)
 
-    def _digit_shapes(self, text: str, spans: list[Span]) -> None:
+    def _digit_shapes(self, text: str, spans: list[Span], age_runs: list[int]) -> None:
         covered_to = -1
         length = len(text)
         matchers = DIGIT_MATCHERS
@@ -301,6 +382,10 @@ class Scrubber:
             char = text[digits_end] if digits_end < length else "\n"
             digit_start = run.start(2)
             digits = digits_end - digit_start
+            if (digits == 2 and text[digit_start] == "9") or (
+                digits == 3 and text[digit_start] == "1" and text[digit_start + 1] in "01234"
+            ):
+                age_runs.append(digit_start)  # for ``_ages_beside``
             if digits <= 4 and start == digit_start and start > 0:
                 before = text[start - 1]
                 if (
@@ -346,15 +431,23 @@ class Scrubber:
             elif category is Category.DATE and _a_fraction(text, m_start, match.group()):
                 covered_to = m_end
                 continue  # "pain 7/10", "1/2 tab": a score or a fraction, not March 10
+            elif category is Category.AGE and not _age_and_sex(text, m_start, m_end):
+                continue  # "Temp 98 F", "Rm 94F", "walked 90 m": a unit or a room
             self._add(spans, m_start, m_end, category, match.group())
             covered_to = m_end
 
     @staticmethod
     def _prefixed_number(text: str, start: int, end: int, spans: list[Span]) -> None:
-        """Letters glued to 5+ digits ("MR0012345", "H-00012345") form an identifier."""
+        """Letters glued to 5+ digits ("MR0012345", "H-00012345") form an identifier, and
+        so does a number of 5+ digits after "#" ("box #18796")."""
         if end - start < 5 or (end < len(text) and text[end].isalnum()):
             return
         head = _letter_prefix_start(text, start)
+        hash_at = start - 1 if text[start - 1 : start] == "#" else start - 2
+        if head == start and text[hash_at : hash_at + 1] == "#" and hash_at >= 0:
+            if not CODE_CONTEXT_RE.search(text, max(0, hash_at - 24), hash_at):
+                spans.append((start, end, Category.ID, placeholder(Category.ID)))
+            return
         if head == start or CODE_CONTEXT_RE.search(text, max(0, head - 24), head):
             return
         spans.append((head, end, Category.ID, placeholder(Category.ID)))
@@ -496,18 +589,19 @@ class Scrubber:
         if not count:
             return
         covered = _covered(starts, ends, [(sp[0], sp[1]) for sp in spans] + blocked)
-        ctx = _NameContext(self, text, starts, ends, words, bases, covered, known_tokens)
+        ctx = _NameContext(self, text, starts, ends, words, bases, covered, known_tokens, blocked)
         names = self._names
         is_name = ctx.is_name
         found = False
         cue_words = _CUE_WORDS
         protected = self._protected
-        safe_seen = self._safe_seen
         file_words = ctx.file_words
+        memo, lookup = self._memo, self._flags
+        flags = [memo.get(b) or lookup(b) for b in bases]
         # Candidates: capitalised words, lexicon names, known name words, words after a
         # cue and words in file names. A lower-case word of running text is not in a
         # name position and is never looked at (most words: this is the fast path).
-        candidate = [w[0].isupper() or b in names for w, b in zip(words, bases, strict=True)]
+        candidate = [w[0].isupper() or f & _IN_NAMES > 0 for w, f in zip(words, flags, strict=True)]
         after_cue = [k + 1 for k, b in enumerate(bases[:-1]) if b in cue_words]
         for k in after_cue:
             candidate[k] = True
@@ -519,6 +613,15 @@ class Scrubber:
                     or ("'" in b and b.rsplit("'", 1)[-1] in names)
                 ):
                     candidate[k] = True
+        # Lower-case words the vocabulary does not know (typos, drug names - and names
+        # typed in lower case): candidates for the rules that look at their position.
+        lower_unknown: list[bool] | None = None
+        for k in [k for k, f in enumerate(flags) if not f & (_SAFE | _NOT_LOWER_NAME)]:
+            if words[k][0].islower():
+                if lower_unknown is None:
+                    lower_unknown = [False] * count
+                lower_unknown[k] = candidate[k] = True
+        ctx.lower_unknown = lower_unknown
         for i in [k for k, flag in enumerate(candidate) if flag and not covered[k]]:
             base = bases[i]
             if base in STOPWORDS or len(base) < 2:
@@ -529,22 +632,36 @@ class Scrubber:
                 # safe word outside any name position, is kept
                 if base in protected:
                     continue
-                if (
-                    safe_seen.get(base) is True
-                    and base not in names
-                    and (file_words is None or not file_words[i])
+                if flags[i] & (_SAFE | _IN_NAMES) == _SAFE and (
+                    file_words is None or not file_words[i]
                 ):
                     continue
             word = words[i]
             capital = word[0].isupper()
-            in_names = base in names or ("'" in base and base.rsplit("'", 1)[-1] in names)
+            in_names = flags[i] & _IN_NAMES > 0 or (
+                "'" in base and base.rsplit("'", 1)[-1] in names
+            )
             cue = _cue_before(text, starts, ends, bases, i) if cued else None
             if cue is None and explain is None and base not in known_tokens and base in protected:
                 continue
             ctx.capital = capital
             ctx.in_names = in_names
             ctx.cue = cue
-            for rule_name, rule in NAME_RULES:
+            # which rules can have an opinion on this word (the others would say None)
+            upper = word.isupper()
+            when = (
+                _ANY
+                | (_IF_KNOWN if base in known_tokens else 0)
+                | (_IF_PROTECTED if base in protected else 0)
+                | (_IF_TITLE if cue == "title" else _IF_PERSON if cue == "person" else 0)
+                | (_IF_FILE if file_words is not None and file_words[i] else 0)
+                | (_IF_IN_NAMES if in_names else 0)
+                | (_IF_UPPER if upper else _IF_CAPITALISED if capital else 0)
+                | (_IF_LOWER_UNKNOWN if lower_unknown is not None and lower_unknown[i] else 0)
+            )
+            for rule_name, rule, gate in NAME_RULES:
+                if not gate & when:
+                    continue
                 decision = rule(ctx, i)
                 if decision is not None:
                     if decision:
@@ -632,7 +749,7 @@ class Scrubber:
         j = i + 1
         if j >= len(bases) or not _adjacent(text, ends[i], starts[j], bases[i]):
             return False
-        return bases[j] in self._names or bases[j] in known_tokens
+        return self._flags(bases[j]) & _IN_NAMES > 0 or bases[j] in known_tokens
 
     def _grow_names(
         self,
@@ -677,7 +794,7 @@ class Scrubber:
                     and bases[i - 1] == "and"
                     and is_name[i - 2]
                     and words[i].istitle()
-                    and (bases[i] in self._names)
+                    and (self._flags(bases[i]) & _IN_NAMES > 0)
                     and not _glued(text, starts[i], ends[i])
                 ):
                     is_name[i] = True  # "Watson, Lewis and Abbott"
@@ -714,7 +831,7 @@ class Scrubber:
                 and self._device_follows(text, starts, ends, bases, j)
             ):
                 return False  # "Donarelli B. Braun Perfusor": the device's initial
-            if dotted and right and not left and i > 0 and bases[i - 1] in self._names:
+            if dotted and right and not left and i > 0 and self._flags(bases[i - 1]) & _IN_NAMES:
                 return text[ends[i - 1] : starts[i]] == " "  # "grant g. [pierce]"
             return (word.isupper() or (dotted and left)) and (dotted or (left and right))
         if left and len(words[i - 1]) == 1 and text[ends[i - 1] : starts[i]] == ". ":
@@ -745,7 +862,7 @@ class Scrubber:
             and len(base) >= 3
             and text[ends[i] : starts[i + 1]] == ", "
             and words[i + 1].isupper()
-            and (base not in self._protected or base in self._names)
+            and (base not in self._protected or self._flags(base) & _IN_NAMES > 0)
         ):
             return True  # "partner: ECO, BARTOLOMEO", "BENNETT, DIANE": LAST, FIRST
         if left and base in _NAME_SUFFIXES and text[ends[i - 1] : starts[i]] in (" ", ", "):
@@ -753,7 +870,7 @@ class Scrubber:
         if base in STOPWORDS:
             # "eco, maria", "EcoMaria.xml": a lexicon name the stop list holds (faker's
             # odd entries) that is no English word, tight against a name
-            if base not in self._names or self._is_safe(base):
+            if not self._flags(base) & _IN_NAMES or self._is_safe(base):
                 return False
             tight = ("", "_", ", ", "-")
             return (right and text[ends[i] : starts[i + 1]] in tight) or (
@@ -762,10 +879,10 @@ class Scrubber:
         if base in self._protected:
             # "Mary Edwards called" and "Bird, Ray" are people; "Doe Philips IntelliVue"
             # and "Amanda Nonin 3150" end at a device
-            if file_words is not None and file_words[i] and base in self._names:
+            if file_words is not None and file_words[i] and self._flags(base) & _IN_NAMES:
                 return True  # "EDWARDS-MICHAEL-trend.png": a surname in a file name
             if word.islower():
-                if base not in self._names:
+                if not self._flags(base) & _IN_NAMES:
                     return False  # "Krastov's bedside oximeter", "pt jane alert": prose
                 if left and words[i - 1].islower() and text[ends[i - 1] : starts[i]] == " ":
                     return True  # "husband of heather bennett GE Dash": a surname
@@ -792,7 +909,7 @@ class Scrubber:
                     and not _code_token_at(text, starts[j], ends[j])  # "alarm BATT_LOW"
                 )
             return True
-        if base in self._names:
+        if self._flags(base) & _IN_NAMES:
             return True
         if _model_follows(text, starts, ends, i):
             return False  # "Melanie AandD UA-651BLE": a maker before its model code
@@ -847,6 +964,7 @@ class _NameContext:
         "in_names",
         "is_name",
         "known",
+        "lower_unknown",
         "scrubber",
         "starts",
         "text",
@@ -863,6 +981,7 @@ class _NameContext:
         bases: list[str],
         covered: list[bool],
         known: frozenset[str],
+        blocked: Sequence[tuple[int, int]] = (),
     ) -> None:
         self.scrubber = scrubber
         self.text = text
@@ -873,14 +992,19 @@ class _NameContext:
         self.covered = covered
         self.known = known
         self.is_name = [False] * len(words)
+        # (the underscores of IEEE 11073 ids, "MDC_PULS_OXIM_SAT_O2", make no file name)
+        underscores = text.count("_")
+        if underscores and blocked:
+            underscores -= sum(text.count("_", a, b) for a, b in blocked)
         self.file_words = (
             _file_words(text, starts, ends)
-            if "_" in text or ("." in text and _FILE_ANCHOR_RE.search(text))
+            if underscores or ("." in text and _FILE_ANCHOR_RE.search(text))
             else None
         )
         self.capital = False
         self.in_names = False
         self.cue: str | None = None
+        self.lower_unknown: list[bool] | None = None
 
     def safe(self, base: str) -> bool:
         """An English, clinical or device word: never a name on its own."""
@@ -959,7 +1083,7 @@ def _rule_device_term(ctx: _NameContext, i: int) -> bool | None:
     text, starts, ends, words, bases = ctx.text, ctx.starts, ctx.ends, ctx.words, ctx.bases
     cue = ctx.cue
     if cue == "title":
-        return True
+        return not _noun_after_title(ctx, i)  # "Dr. Welch"; not "nurse station"
     if cue != "person":
         return False
     protected = s._protected
@@ -980,7 +1104,7 @@ def _rule_device_term(ctx: _NameContext, i: int) -> bool | None:
             i + 1 >= len(bases)
             or bases[i + 1] not in protected
             or bases[i + 1] == bases[i]
-            or (bases[i] in s._names and bases[i + 1] in s._names)
+            or (s._flags(bases[i]) & _IN_NAMES > 0 and s._flags(bases[i + 1]) & _IN_NAMES > 0)
         )
     ):
         return True  # "employed by Edwards-Edwards", "Hamilton-Edwards": double-barrelled
@@ -1001,13 +1125,13 @@ def _rule_device_term(ctx: _NameContext, i: int) -> bool | None:
             or (words[i].isupper() and words[j].isupper())
         )
         and text[ends[i] : starts[j]] == " "
-        and (bases[j] in s._names or bases[j] in s._protected)
+        and (s._flags(bases[j]) & _IN_NAMES > 0 or bases[j] in s._protected)
         and not _model_follows(text, starts, ends, j)
         and (
             _NAME_END_RE.match(text, ends[j])
             or (
-                bases[i] in s._names
-                and bases[j] in s._names
+                s._flags(bases[i]) & _IN_NAMES > 0
+                and s._flags(bases[j]) & _IN_NAMES > 0
                 and not (
                     j + 1 < len(words)
                     and text[ends[j] : starts[j + 1]] == " "
@@ -1031,8 +1155,26 @@ def _rule_device_term(ctx: _NameContext, i: int) -> bool | None:
 
 
 def _rule_title(ctx: _NameContext, i: int) -> bool | None:
-    """After a title ("Dr.", "Mrs", "Sister") comes a name, whatever the word."""
-    return True if ctx.cue == "title" else None
+    """After a title ("Dr.", "Mrs", "Sister") comes a name, whatever the word - except
+    a lower-case English word after a title that is also a noun ("nurse station",
+    "sister ward")."""
+    if ctx.cue != "title":
+        return None
+    return not _noun_after_title(ctx, i)
+
+
+def _noun_after_title(ctx: _NameContext, i: int) -> bool:
+    """ "nurse station", "sister ward": a lower-case English word after a title that is
+    also a noun."""
+    return (
+        i > 0
+        and ctx.bases[i - 1] in _NOUN_TITLES
+        and ctx.words[i].islower()
+        and ctx.safe(ctx.bases[i])
+    )
+
+
+_NOUN_TITLES = frozenset({"nurse", "sister", "brother", "father", "mother", "officer", "doctor"})
 
 
 def _rule_person_cue(ctx: _NameContext, i: int) -> bool | None:
@@ -1104,13 +1246,13 @@ def _rule_lexicon(ctx: _NameContext, i: int) -> bool | None:
             i >= 2
             and len(words[i - 1]) == 1
             and text[ends[i - 1] : starts[i]] == ". "
-            and bases[i - 2] in s._names
+            and s._flags(bases[i - 2]) & _IN_NAMES > 0
         ):
             return True  # "grant g. pierce": the surname after a name and an initial
         if (
             i >= 2
             and text[ends[i - 1] : starts[i]] == ", "
-            and bases[i - 1] in s._names
+            and s._flags(bases[i - 1]) & _IN_NAMES > 0
             and _cue_before(text, starts, ends, bases, i - 1) == "person"
         ):
             return True  # "patient eco, maria": LAST, first after a person cue
@@ -1167,19 +1309,97 @@ def _rule_unknown_upper(ctx: _NameContext, i: int) -> bool | None:
     return None
 
 
+def _rule_unknown_lower(ctx: _NameContext, i: int) -> bool | None:
+    """Fail closed in lower case, but only in a name position: a word the vocabulary
+    does not know after "@" or a chat cue ("@kidrir", "user=nka", "see hevil"), as a
+    speaker ("vosayn: i think", "mayn said", "mayn is asking"), or next to another
+    unknown lower-case word ("session for tlo ayin", "obachike al-oboobochike").
+    A lone unknown word in running text (a typo, a drug) stays."""
+    lower = ctx.lower_unknown
+    if lower is None or not lower[i]:
+        return None
+    text, starts, ends, bases = ctx.text, ctx.starts, ctx.ends, ctx.bases
+    start, end = starts[i], ends[i]
+    count = len(bases)
+    if start > 0 and text[start - 1] == "@":
+        return True  # a chat mention (an e-mail address is found before)
+    # a speaker opens a line or a clause ("wardlink.uplink:" is a logger, not a person)
+    speaker = (start == 0 or text[start - 1] in " \t\n") and _sentence_start(text, start)
+    if speaker and text[end : end + 2] == ": ":
+        return True  # "vosayn: i think the alaris in 6 is broken"
+    j = i + 1
+    if j < count and text[end : starts[j]] == " ":
+        following = bases[j]
+        if following in _SPEECH_VERBS or (
+            following in ("is", "was")
+            and j + 1 < count
+            and bases[j + 1] in _SPEECH_VERBS
+            and text[ends[j] : starts[j + 1]] == " "
+        ):
+            return True  # "tytofyth said", "mayn is asking"
+        if following == "from" and speaker:
+            return True  # "Follow-up: faer from pharmacy says ..."
+    h = i - 1
+    if h >= 0 and bases[h] in _CHAT_CUES and text[ends[h] : start] in (" ", ": ", "=", ":"):
+        return True  # "user=nka.duengao", "see hevil quixax", "cc kij"
+    # a drug or an English derivation beside an unknown word ("titrate norepinephrine")
+    # is prose; two such words are not a name
+    english = bases[i].endswith(_PROSE_ENDINGS)
+    for step in (-1, 1):
+        k, gap_ok = i, True
+        while gap_ok:
+            nxt = k + step
+            if not 0 <= nxt < count:
+                break
+            left, right = (nxt, k) if step < 0 else (k, nxt)
+            gap_ok = text[ends[left] : starts[right]] in _LOWER_PAIR_GAPS
+            k = nxt
+            if gap_ok and bases[k] in PARTICLES and ctx.words[k].islower():
+                continue  # "obachike al-oboobochike": look past the particle
+            if gap_ok and lower[k] and not (english and bases[k].endswith(_PROSE_ENDINGS)):
+                return True  # two unknown lower-case words side by side
+            break
+    return None
+
+
+#: Endings of English derivations and of drug and procedure names (INN stems).
+_PROSE_ENDINGS = (*_ENGLISH_ENDINGS, "ate", "ine", "ide", "ole", "one", "pril", "sartan",
+                  "statin", "mycin", "cillin", "mab", "nib", "pam", "lam", "vir", "profen",
+                  "fenac", "formin", "parin", "cycline", "xacin", "olol", "tidine", "oxetine",
+                  "triptan", "itis", "osis", "emia", "ectomy", "otomy", "scopy", "gram",
+                  "graphy", "algia", "pathy", "plasty", "ase", "ium", "ics")  # fmt: skip
+_SPEECH_VERBS: frozenset[str] = _words(
+    """
+    said says say asked asks asking wants wanted needs needed called calls texted paged
+    reports reported states stated thinks thought told tells mentioned wrote writes replied
+    replies agrees agreed prefers refused refuses declined declines
+    """
+)
+_CHAT_CUES: frozenset[str] = _words(
+    "see ask tell user username login logon uid cc hi hey hello dear thanks thx ty bye ping"
+)
+_LOWER_PAIR_GAPS = frozenset({" ", ".", "-", "_"})
+
+
+# When a rule can have an opinion at all (speed: the others are not called). Each
+# rule returns None outside its gate, so the gate changes no decision.
+_ANY, _IF_KNOWN, _IF_PROTECTED, _IF_TITLE, _IF_PERSON, _IF_FILE = 1, 2, 4, 8, 16, 32
+_IF_IN_NAMES, _IF_CAPITALISED, _IF_UPPER, _IF_LOWER_UNKNOWN = 64, 128, 256, 512
+
 #: The name rules, in order: the first with an opinion (True: a name, False: keep)
 #: decides; a word no rule claims is kept. The rule's name is the reason
-#: ``Scrubber.explain`` reports.
-NAME_RULES: tuple[tuple[str, Callable[[_NameContext, int], bool | None]], ...] = (
-    ("known_name", _rule_known_name),
-    ("code", _rule_code),
-    ("device_term", _rule_device_term),
-    ("title", _rule_title),
-    ("person_cue", _rule_person_cue),
-    ("file_name", _rule_file_name),
-    ("lexicon", _rule_lexicon),
-    ("unknown_capitalised", _rule_unknown_capitalised),
-    ("unknown_upper", _rule_unknown_upper),
+#: ``Scrubber.explain`` reports; the gate says which words the rule looks at.
+NAME_RULES: tuple[tuple[str, Callable[[_NameContext, int], bool | None], int], ...] = (
+    ("known_name", _rule_known_name, _IF_KNOWN),
+    ("code", _rule_code, _ANY),
+    ("device_term", _rule_device_term, _IF_PROTECTED),
+    ("title", _rule_title, _IF_TITLE),
+    ("person_cue", _rule_person_cue, _IF_PERSON),
+    ("file_name", _rule_file_name, _IF_FILE),
+    ("lexicon", _rule_lexicon, _IF_IN_NAMES),
+    ("unknown_capitalised", _rule_unknown_capitalised, _IF_CAPITALISED),
+    ("unknown_upper", _rule_unknown_upper, _IF_UPPER),
+    ("unknown_lower", _rule_unknown_lower, _IF_LOWER_UNKNOWN),
 )
 
 _CUE_WORDS: frozenset[str] = PERSON_CUES | TITLE_CUES | _LINK_WORDS
@@ -1367,6 +1587,29 @@ def _a_fraction(text: str, start: int, value: str) -> bool:
         before in FRACTION_BEFORE_WORDS
         or FRACTION_AFTER_RE.match(text, start + len(value)) is not None
     )
+
+
+def _age_and_sex(text: str, start: int, end: int) -> bool:
+    """Whether an age followed by a letter ("94F", "96 M", "97m") reads as age and sex."""
+    after = text[end : end + 3].lstrip(" \t,;|")[:1]
+    if after not in ("M", "F", "m", "f"):
+        return True  # "94 yo", "94-year-old": the unit says it
+    before = _word_before(text, start)
+    if after in ("m", "f"):
+        return before in _AGE_LOWER_BEFORE
+    return before not in _NOT_AGE_BEFORE and "\u00b0" not in text[end : end + 3]
+
+
+_YEAR_UNTIL: list[float] = [0.0, 0.0]  # [this year, when it ends (epoch seconds)]
+
+
+def _this_year() -> int:
+    """The current UTC year, recomputed only when it ends (dates are common in text)."""
+    now = time.time()
+    if now >= _YEAR_UNTIL[1]:
+        year = datetime.now(UTC).year
+        _YEAR_UNTIL[:] = [float(year), datetime(year + 1, 1, 1, tzinfo=UTC).timestamp()]
+    return int(_YEAR_UNTIL[0])
 
 
 def _word_before(text: str, start: int) -> str:

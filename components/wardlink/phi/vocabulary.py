@@ -155,5 +155,6 @@ ABBREVIATIONS: frozenset[str] = words(
     eta sla kpi faq qos iot aws gcp cdk sqs sns iam kms vm vms db sql nosql crud rest rpc
     grpc tcp ipv http https url uri uuid guid hmac aes rsa sha tls ssl pki csr crl ocsp
     na ca cl fe hb zn cu mg po pco hco ph rn lpn cna md np pa dds rph pharmd
+    pls plz thx tx omg brb fyi lol btw asap imo idk tbh ttyl afaik wfh eod eob lic acct
     """
 )
