@@ -328,3 +328,28 @@ def test_malformed_messages_fail_closed(bad: object) -> None:
     result = RedactionPolicy.default().redact_hl7(bad)
     assert not result.ok and result.output is None
     assert result.error and "Zorblax" not in result.error
+
+
+@pytest.mark.parametrize(
+    ("obx3", "value", "unit", "out"),
+    [
+        ("30525-0^Age^LN", "93", "a", "90+"),
+        ("21612-7^Age - Reported^LN", "94", "", "90+"),
+        ("X1^Patient age^L", "1140", "mo", "90+"),  # 95 years in months
+        ("30525-0^Age^LN", "67", "a", "67"),
+        ("8867-4^Heart rate^LN", "93", "/min", "93"),  # a number that is not an age
+    ],
+)
+def test_an_age_observation_over_89_is_one_category(
+    obx3: str, value: str, unit: str, out: str
+) -> None:
+    """Safe Harbor: an age over 89 sent as a number (OBX-2 NM) becomes 90+ too."""
+    policy = RedactionPolicy.default()
+    for _ in range(2):  # the second message comes through the per-field cache
+        message = (
+            "MSH|^~\\&|GW|WL|EHR|H|20240101120000||ORU^R01|1|P|2.5\r"
+            f"OBX|1|NM|{obx3}||{value}|{unit}|||||F\r"
+        )
+        output = str(policy.redact_hl7(message).output)
+        obx5 = next(line for line in output.split("\r") if line.startswith("OBX")).split("|")[5]
+        assert obx5 == out

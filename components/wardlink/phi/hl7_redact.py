@@ -499,8 +499,10 @@ class Hl7Redactor:
         seps = context.seps
         if seps.escape in raw or not raw.isascii():
             return self._field_now(rule, raw, fields, context)
-        # OBX-5's result depends on OBX-2 (the field is there: OBX-5 is)
-        key = (kind, raw, context.key, fields[2] if kind == "obx_value" else "")
+        # OBX-5's result depends on OBX-2, and for an age on OBX-3 and OBX-6 (OBX-2 is
+        # there, since OBX-5 is; the others may not be)
+        typed_by = "\x1f".join(fields[i] if i < len(fields) else "" for i in (2, 3, 6))
+        key = (kind, raw, context.key, typed_by if kind == "obx_value" else "")
         entry = self._fields.get(key)
         if entry is not None:
             value, probe, digits = entry
@@ -614,6 +616,8 @@ class Hl7Redactor:
         value_type = _first_component(fields[2], seps).upper() if len(fields) > 2 else ""
         if value_type in _NUMERIC_TYPES:
             parts = raw.split(seps.repetition)
+            if _over_89(fields, parts, seps):
+                return AGE_OVER_89  # Safe Harbor: one category, 90 or older
             if all(
                 _NUMBER_RE.match(p)
                 or (value_type == "SN" and _SN_RE.match(p.replace(seps.component, "")))
@@ -952,3 +956,29 @@ def _safe(value: object, seps: _Separators, *, components: bool = False) -> str:
     if not components:
         forbidden |= {seps.component, seps.subcomponent}
     return text if forbidden.isdisjoint(text) else ""
+
+
+#: OBX-3 codes of a person's age (LOINC: age, reported, estimated, calculated, current
+#: or at death): an age observation over 89 is PHI (Safe Harbor), its number is not.
+_AGE_CODES = frozenset({"30525-0", "21612-7", "21611-9", "29553-5", "63900-5"})
+_AGE_TEXT_RE = re.compile(r"(?i)\bage\b")
+#: OBX-6 units an age may be given in, as divisors to years (none given: years).
+_AGE_UNITS = {"": 1.0, "a": 1.0, "yr": 1.0, "y": 1.0, "year": 1.0, "years": 1.0,
+              "mo": 12.0, "month": 12.0, "months": 12.0, "wk": 52.0, "d": 365.0}  # fmt: skip
+AGE_OVER_89 = "90+"
+
+
+def _over_89(fields: list[str], parts: list[str], seps: _Separators) -> bool:
+    """An age observation (OBX-3) whose numeric value (OBX-5) is over 89 years."""
+    if len(fields) < 4:
+        return False
+    code = fields[3].split(seps.repetition)[0].split(seps.component)
+    if code[0] not in _AGE_CODES and not (len(code) > 1 and _AGE_TEXT_RE.search(code[1])):
+        return False
+    unit = _first_component(fields[6], seps).strip().lower() if len(fields) > 6 else ""
+    per_year = _AGE_UNITS.get(unit.strip("{}"), 1.0)  # an unknown unit is read as years
+    for part in parts:
+        number = re.search(r"\d+(?:\.\d+)?", part)
+        if number and float(number.group()) / per_year > 89:
+            return True
+    return False
