@@ -22,7 +22,11 @@ The load is idempotent: each chunk of 100 units is read first (keys and a hash o
 inventory fields only); a unit that is absent is put with a parallel BatchWriteItem
 (unprocessed items retried with backoff), a unit whose fields changed is updated
 field by field (an UpdateItem never clobbers attributes others added), and an
-unchanged one is left alone, so a re-run writes nothing.
+unchanged one is left alone, so a re-run writes nothing. The very first load into a
+table skips the reads: a marker item (``inventory#``, an empty serial no unit can have)
+is written before any unit, so while it is absent no inventory item can exist and a
+plain put cannot overwrite anything; every later load, or a re-run after a crash,
+compares.
 """
 
 from __future__ import annotations
@@ -59,6 +63,7 @@ READ_CHUNK = 100  # BatchGetItem's limit
 WRITE_CHUNK = 25  # BatchWriteItem's limit
 MAX_ATTEMPTS = 8
 _EXTRA_NAME = re.compile(EXTRA_NAME_PATTERN)
+MARKER_UID = INVENTORY_PREFIX  # "inventory#": written before the first unit ever is
 
 
 def inventory_uid(serial_number: str) -> str:
@@ -317,6 +322,7 @@ class InventoryLoader:
         self._workers = max(1, workers)
         self._max_attempts = max_attempts
         self._base_delay_s = base_delay_s
+        self._first_load = False
 
     def load(
         self,
@@ -325,6 +331,7 @@ class InventoryLoader:
     ) -> list[Outcome]:
         """One outcome per record, in input order; failures are outcomes, not exceptions."""
         chunks = [records[i : i + READ_CHUNK] for i in range(0, len(records), READ_CHUNK)]
+        self._first_load = bool(records) and self._claim_first_load()
         outcomes: list[list[Outcome]] = [[] for _ in chunks]
         lock = threading.Lock()
         with ThreadPoolExecutor(self._workers, thread_name_prefix="inventory") as pool:
@@ -337,9 +344,25 @@ class InventoryLoader:
                         on_progress(len(outcomes[index]))
         return [o for chunk in outcomes for o in chunk]
 
+    def _claim_first_load(self) -> bool:
+        """Write the marker; True if it was absent (no inventory item can exist yet)."""
+        try:
+            self._ddb.put_item(
+                TableName=self._table,
+                Item={"device_uid": {"S": MARKER_UID}, "record": {"S": "inventory-marker"}},
+                ConditionExpression="attribute_not_exists(device_uid)",
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
     def _load_chunk(self, chunk: Sequence[tuple[Row, InventoryRecord]]) -> list[Outcome]:
         try:
-            existing = self._read_hashes([r.serial_number for _, r in chunk])
+            existing = (
+                {} if self._first_load else self._read_hashes([r.serial_number for _, r in chunk])
+            )
         except (ClientError, BotoCoreError, _Unprocessed) as exc:
             return [_failed(row, rec, exc) for row, rec in chunk]
         results: dict[int, Outcome] = {}
