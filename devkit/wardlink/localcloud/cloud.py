@@ -403,8 +403,8 @@ class LocalCloud:
         ).items():
             if refused:
                 self._revoked.add(name)
-                for key in [k for k, p in self._principals.items() if p.thing_name == name]:
-                    del self._principals[key]
+                for key in [k for k, p in list(self._principals.items()) if p.thing_name == name]:
+                    self._principals.pop(key, None)
             else:
                 self._revoked.discard(name)
 

@@ -222,11 +222,16 @@ class LocalIotRegistry:
             status, data, reply_headers = self._forward(method, request.path, headers, body)
             self._reply(request, status, data, reply_headers)
             if method != "GET" and status < 300:
-                self._notify(method, path, parse_qs(query), body)
+                try:
+                    self._notify(method, path, parse_qs(query), body)
+                except Exception:  # the change went through; say why revocation may lag
+                    log.exception("could not re-check revocation after %s %s", method, path)
         except SignatureError as exc:
             self._error(request, _ApiError(403, "ForbiddenException", str(exc)))
         except _ApiError as exc:
             self._error(request, exc)
+        except (ValueError, RecursionError):  # a body that is not the JSON asked for
+            self._error(request, _ApiError(400, "InvalidRequestException", "malformed request"))
 
     def _error(self, request: BaseHTTPRequestHandler, exc: _ApiError) -> None:
         body = json.dumps({"message": exc.message, "__type": exc.code}).encode()
