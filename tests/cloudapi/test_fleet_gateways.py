@@ -20,6 +20,7 @@ from wardlink.cli.main import main
 from wardlink.cloudclient import ApiClientError, WardlinkApiClient
 from wardlink.contract.access import gateway_path, sequence_path
 from wardlink.devtools.gateway_csrs import make_csr, simulate, write_gateways
+from wardlink.fleet.gateways import error_message, result_response
 from wardlink.localcloud import LocalCloud
 
 
@@ -78,6 +79,9 @@ def test_500_gateways_provisioned_with_errors_reported_and_retried(
     results = _lines(report / "results.jsonl")
     errors = {e["line"]: e for e in _lines(report / "errors.jsonl")}
     assert len(results) == 499 and set(errors) == {43, 501, 502}
+    first = results[0]  # the template's logical names, each an ARN (RegisterThing's response)
+    assert first["thing"].endswith(f":thing/{prefix}-00000") and ":cert/" in first["certificate"]
+    assert first["policy"].endswith(":policy/" + local_cloud.environment()["GATEWAY_IOT_POLICY"])
     assert "ResourceAlreadyExists" in errors[43]["error"] and "csr" in errors[501]["error"]
     assert errors[502]["error"] == "duplicate of line 8"
     assert (report / "certificates" / f"{prefix}-00000.pem").read_text().startswith("-----BEGIN")
@@ -97,6 +101,19 @@ def test_500_gateways_provisioned_with_errors_reported_and_retried(
     register = ["fleet", "gateways", "register", "--env-file", str(env)]
     assert main([*register, str(retry), "--poll", "0.05"]) == 0
     assert iot.describe_thing(thingName=f"{prefix}-00042")["thingTypeName"] == "WardlinkGateway"
+
+
+def test_report_lines_are_read_in_either_key_case() -> None:
+    """The report line schema is undocumented: lower camel (as the API) or capitalised."""
+    pem = "-----BEGIN CERTIFICATE-----"
+    lower = {"offset": 0, "response": {"certificatePem": pem, "resourceArns": {"thing": "a"}}}
+    upper = {"offset": 0, "response": {"CertificatePem": pem, "ResourceArns": {"thing": "a"}}}
+    expected = {"certificatePem": pem, "resourceArns": {"thing": "a"}}
+    assert result_response(lower) == result_response(upper) == expected
+    assert result_response({"offset": 3}) == {"certificatePem": None, "resourceArns": {}}
+    assert error_message({"offset": 1, "errorCode": "E", "errorMessage": "m"}) == "E: m"
+    assert error_message({"offset": 1, "ErrorMessage": "only a message"}) == "only a message"
+    assert error_message({"offset": 1}) == "failed"
 
 
 def test_one_registration_task_at_a_time_and_operators_only(

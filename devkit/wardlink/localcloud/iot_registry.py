@@ -12,7 +12,13 @@ per line a certificate from the line's CSR, a thing with its type and attributes
 the template's policy attached; one task at a time per account
 (``LimitExceededException`` otherwise); RESULTS and ERRORS reports written to S3 and
 listed as links, each line ``{"offset": N, ...}`` with N the input line's 0-based
-index. Lines are processed one at a time: moto's server mixes up concurrent calls to one
+index: RESULTS lines carry ``response``, shaped as RegisterThing's documented response
+(``certificatePem``, and ``resourceArns`` keyed by the template's logical resource
+names, the policy by its ARN); ERRORS lines ``errorCode`` and ``errorMessage``. AWS
+documents no schema for the report lines themselves (see
+:mod:`wardlink.fleet.gateways`, whose reader also takes capitalised keys).
+
+Lines are processed one at a time: moto's server mixes up concurrent calls to one
 service (a thing got another line's ARN). The line's certificate is signed from its CSR
 by this endpoint's own CA (ECDSA, standing in for Amazon's) and registered in moto's
 registry (``RegisterCertificateWithoutCA``): moto's ``CreateCertificateFromCsr`` makes
@@ -387,8 +393,11 @@ class LocalIotRegistry:
             try:
                 response = provision_line(local.iot, template, json.loads(line), self.issuer)
             except Exception as exc:  # each line's failure is a report line
+                code, message = _error(exc)
                 with lock:
-                    errors.append((offset, {"offset": offset, "errorMessage": _message(exc)}))
+                    errors.append(
+                        (offset, {"offset": offset, "errorCode": code, "errorMessage": message})
+                    )
                     task.failure += 1
             else:
                 with lock:
@@ -408,12 +417,14 @@ class LocalIotRegistry:
         task.modified = datetime.now(UTC)
 
 
-def _message(exc: Exception) -> str:
+def _error(exc: Exception) -> tuple[str, str]:
     response = getattr(exc, "response", None)
     if isinstance(response, dict) and "Error" in response:
         error = response["Error"]
-        return f"{error.get('Code')}: {error.get('Message')}"
-    return f"{type(exc).__name__}: {exc}"
+        return str(error.get("Code")), str(error.get("Message"))
+    if isinstance(exc, ValueError):
+        return "InvalidRequestException", str(exc)
+    return type(exc).__name__, str(exc)
 
 
 def _resolve(value: Any, parameters: dict[str, Any]) -> Any:
@@ -440,9 +451,11 @@ def provision_line(
     if missing:
         raise ValueError(f"the line lacks {', '.join(sorted(missing))}")
     by_type: dict[str, dict[str, Any]] = {}
+    logical: dict[str, str] = {}  # type -> the template's logical name (resourceArns keys)
     overrides: dict[str, str] = {}
-    for resource in template["Resources"].values():
+    for name_in_template, resource in template["Resources"].items():
         by_type[resource["Type"]] = _resolve(resource.get("Properties", {}), parameters)
+        logical[resource["Type"]] = str(name_in_template)
         if resource["Type"] == "AWS::IoT::Thing":
             overrides = dict(resource.get("OverrideSettings") or {})
     thing = by_type.get("AWS::IoT::Thing")
@@ -459,7 +472,7 @@ def provision_line(
             certificatePem=pem, status=cert.get("Status", "ACTIVE")
         )
         created_cert["certificatePem"] = pem
-        arns["certificate"] = created_cert["certificateArn"]
+        arns[logical["AWS::IoT::Certificate"]] = created_cert["certificateArn"]
     attributes = {k: str(v) for k, v in (thing.get("AttributePayload") or {}).items()}
     _refuse_a_different_thing(iot, name, thing, attributes, overrides)
     request: dict[str, Any] = {"thingName": name}
@@ -467,7 +480,7 @@ def provision_line(
         request["thingTypeName"] = thing["ThingTypeName"]
     if attributes:
         request["attributePayload"] = {"attributes": attributes}
-    arns["thing"] = iot.create_thing(**request)["thingArn"]
+    arns[logical["AWS::IoT::Thing"]] = iot.create_thing(**request)["thingArn"]
     for group in thing.get("ThingGroups") or []:
         iot.add_thing_to_thing_group(thingGroupName=group, thingName=name)
     if created_cert is not None:
@@ -475,11 +488,14 @@ def provision_line(
             iot.attach_policy(
                 policyName=policy["PolicyName"], target=created_cert["certificateArn"]
             )
-            arns["policy"] = policy["PolicyName"]
+            certificate_arn = str(created_cert["certificateArn"])
+            arns[logical["AWS::IoT::Policy"]] = (
+                certificate_arn.rsplit(":", 1)[0] + f":policy/{policy['PolicyName']}"
+            )
         iot.attach_thing_principal(thingName=name, principal=created_cert["certificateArn"])
-    response: dict[str, Any] = {"ResourceArns": arns}
+    response: dict[str, Any] = {"resourceArns": arns}
     if created_cert is not None:
-        response["CertificatePem"] = created_cert["certificatePem"]
+        response["certificatePem"] = created_cert["certificatePem"]
     return response
 
 

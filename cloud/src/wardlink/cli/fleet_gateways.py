@@ -113,9 +113,9 @@ def _register(args: argparse.Namespace) -> int:
     for offset, row in enumerate(valid):
         assert row.request is not None
         if offset in report.results:
-            response = report.results[offset]
-            arns = response.get("ResourceArns", {})
-            pem = response.get("CertificatePem")
+            response = report.results[offset]  # see wardlink.fleet.gateways.result_response
+            arns = response["resourceArns"]
+            pem = response["certificatePem"]
             if pem:
                 (out / "certificates" / f"{row.request.thing_name}.pem").write_text(pem)
             results.append({"line": row.line, "thing_name": row.request.thing_name, **arns})

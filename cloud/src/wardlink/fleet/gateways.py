@@ -160,6 +160,44 @@ def spec_jsonl(requests: Sequence[GatewayRequest]) -> bytes:
     return "".join(json.dumps(r.spec_line()) + "\n" for r in requests).encode()
 
 
+# -- the task's report lines -----------------------------------------------------------------
+#
+# AWS documents the reports only as links (ListThingRegistrationTaskReports: "resourceLinks",
+# reportType RESULTS | ERRORS) to JSON-lines files; the line schema itself is not in the API
+# reference nor in the developer guide's "Bulk registration" page. What is
+# documented is the per-thing outcome the task produces, RegisterThing's response:
+# ``certificatePem`` and ``resourceArns`` keyed by the template's logical resource names, e.g.
+# {"certificate": <cert ARN>, "thing": <thing ARN>, "<policy logical name>": <policy ARN>}
+# (docs.aws.amazon.com/iot/latest/developerguide/single-thing-provisioning.html). Each report
+# line carries the input line's 0-based ``offset``, with ``response`` (RESULTS) or
+# ``errorCode``/``errorMessage`` (ERRORS). As the line schema is undocumented, the reader
+# takes these keys in the API's lower camel case or capitalised (``CertificatePem``).
+
+
+def _either(mapping: dict[str, Any], name: str) -> Any:
+    return mapping.get(name, mapping.get(name[:1].upper() + name[1:]))
+
+
+def result_response(line: dict[str, Any]) -> dict[str, Any]:
+    """A RESULTS line's outcome as ``{"certificatePem": str | None, "resourceArns": {...}}``."""
+    response = _either(line, "response") or {}
+    if not isinstance(response, dict):
+        return {"certificatePem": None, "resourceArns": {}}
+    arns = _either(response, "resourceArns") or {}
+    return {
+        "certificatePem": _either(response, "certificatePem"),
+        "resourceArns": {str(k): str(v) for k, v in dict(arns).items()},
+    }
+
+
+def error_message(line: dict[str, Any]) -> str:
+    """An ERRORS line's reason, ``"<errorCode>: <errorMessage>"`` where both are given."""
+    code, message = _either(line, "errorCode"), _either(line, "errorMessage")
+    if code and message:
+        return f"{code}: {message}"
+    return str(message or code or _either(line, "message") or "failed")
+
+
 @dataclass
 class TaskReport:
     task_id: str
@@ -226,9 +264,9 @@ class Provisioner:
             time.sleep(poll_s)
         report = TaskReport(task_id, task["status"], task.get("message", ""))
         for line in self._report_lines(task_id, "RESULTS"):
-            report.results[int(line["offset"])] = line.get("response") or {}
+            report.results[int(line["offset"])] = result_response(line)
         for line in self._report_lines(task_id, "ERRORS"):
-            report.errors[int(line["offset"])] = str(line.get("errorMessage", "failed"))
+            report.errors[int(line["offset"])] = error_message(line)
         return report
 
     def _report_lines(self, task_id: str, kind: str) -> list[dict[str, Any]]:
