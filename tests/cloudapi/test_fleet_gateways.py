@@ -232,3 +232,21 @@ def test_rotation_keeps_the_gateway_connected_throughout(
         == "INACTIVE"
     )
     assert main([*retire, new_arn.rsplit("/", 1)[-1]]) == 1  # never the last active one
+
+
+def test_gateways_expiring_within_a_window_are_listed_for_rotation(
+    local_cloud: LocalCloud, tmp_path: Path, unique: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    name = f"ex-{unique}"
+    env = _provision(local_cloud, tmp_path, name)  # the local CA signs for 365 days
+    thing = f"{name}-00000"
+    capsys.readouterr()
+
+    def listed(days: str) -> list[str]:
+        command = ["fleet", "gateways", "expiring", "--env-file", str(env)]
+        assert main([*command, "--within", days]) == 0
+        return [line.split("\t")[0] for line in capsys.readouterr().out.splitlines()]
+
+    assert thing in listed("366") and thing not in listed("364")
+    assert main(["fleet", "gateways", "revoke", "--env-file", str(env), thing]) == 0
+    assert thing not in listed("366")  # revoked: nothing to rotate

@@ -4,6 +4,7 @@
     wardlink fleet gateways revoke   [--env-file F] THING_NAME
     wardlink fleet gateways rotate   [--env-file F] THING_NAME --csr FILE --certificate-out FILE
     wardlink fleet gateways retire-certificate [--env-file F] THING_NAME CERTIFICATE_ID
+    wardlink fleet gateways expiring [--env-file F] --within DAYS
 
 ``register`` reads one gateway a line (``thing_name``, ``site_id``, and ``csr`` as PEM
 or ``csr_file`` relative to the file), builds the bulk registration spec and template,
@@ -16,8 +17,10 @@ Into ``--out`` (default ``GATEWAYS.jsonl.provisioned/``) it writes ``results.jso
 ``rotate`` issues a certificate from the gateway's new CSR and attaches it beside the
 current one, so the gateway stays connected; once it uses the new certificate,
 ``retire-certificate`` deactivates the old one (never the last active one).
-``revoke`` deactivates every certificate and quarantines the thing: it gets no more
-API credentials. Exit status: 0 done, 1 some gateways failed or refused, 2 bad usage.
+``expiring`` lists, soonest first, the gateways whose active certificates all end
+within DAYS (each certificate's notAfter): the ones to rotate. ``revoke`` deactivates
+every certificate and quarantines the thing: it gets no more API credentials.
+Exit status: 0 done, 1 some gateways failed or refused, 2 bad usage.
 """
 
 from __future__ import annotations
@@ -65,6 +68,12 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
     retire.add_argument("thing_name", metavar="THING_NAME")
     retire.add_argument("certificate_id", metavar="CERTIFICATE_ID")
     retire.set_defaults(func=_retire)
+
+    soon = verbs.add_parser(
+        "expiring", parents=[common], help="gateways whose certificates expire within DAYS"
+    )
+    soon.add_argument("--within", type=float, required=True, metavar="DAYS")
+    soon.set_defaults(func=_expiring)
 
     def usage(args: argparse.Namespace) -> int:
         gateways.print_help()
@@ -195,4 +204,29 @@ def _retire(args: argparse.Namespace) -> int:
         print(f"wardlink fleet gateways retire-certificate: {exc}", file=sys.stderr)
         return 1
     print(f"{args.thing_name}: certificate {args.certificate_id} INACTIVE and detached")
+    return 0
+
+
+def _expiring(args: argparse.Namespace) -> int:
+    from datetime import UTC, datetime
+
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from wardlink.fleet.gateways import FleetError, expiring
+
+    if args.within < 0:
+        print("wardlink fleet gateways expiring: --within must be >= 0", file=sys.stderr)
+        return 2
+    now = datetime.now(UTC)
+    try:
+        found = expiring(_operator(args).client("iot"), args.within, now=now)
+    except (FleetError, ClientError, BotoCoreError, OSError, ValueError) as exc:
+        print(f"wardlink fleet gateways expiring: {exc}", file=sys.stderr)
+        return 1
+    for gateway in found:
+        print(
+            f"{gateway.thing_name}\t{gateway.certificate_id}\t"
+            f"{gateway.not_after.isoformat()}\t{gateway.days_left(now):.1f} days"
+        )
+    print(f"{len(found)} gateway(s) expire within {args.within:g} days", file=sys.stderr)
     return 0

@@ -12,6 +12,9 @@ accepted only as an ECDSA P-256 request whose signature checks and whose subject
 when present, is the thing name. (The dev kit can generate keys centrally, for
 simulation only: ``wardlink fleet simulate-gateways``.)
 
+``expiring`` lists the gateways whose active certificates all end within a window
+(read from each certificate's notAfter), the ones to rotate.
+
 Revocation deactivates every certificate of the thing and moves it to the quarantine
 thing group; the IoT credentials provider then refuses the gateway's certificate, so it
 gets no more API credentials. Rotation issues the new certificate from a new CSR and
@@ -27,6 +30,7 @@ import urllib.request
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -365,3 +369,50 @@ def retire_certificate(iot: Any, thing_name: str, certificate_id: str) -> None:
     iot.detach_thing_principal(
         thingName=thing_name, principal=certificates[certificate_id]["certificateArn"]
     )
+
+
+# -- certificates nearing expiry ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ExpiringGateway:
+    """A gateway whose latest-expiring active certificate ends within the window."""
+
+    thing_name: str
+    certificate_id: str
+    not_after: datetime
+
+    def days_left(self, now: datetime) -> float:
+        return (self.not_after - now).total_seconds() / 86_400
+
+
+def not_after(certificate_pem: str) -> datetime:
+    """The certificate's notAfter (UTC), read from the certificate itself."""
+    from cryptography import x509
+
+    return x509.load_pem_x509_certificate(certificate_pem.encode()).not_valid_after_utc
+
+
+def expiring(
+    iot: Any, within_days: float, *, now: datetime | None = None, thing_type: str = THING_TYPE
+) -> list[ExpiringGateway]:
+    """Gateways (things of ``thing_type``) to rotate: every ACTIVE certificate ends by
+    ``now + within_days``. A gateway mid-rotation counts by its newest certificate; a
+    revoked one (no ACTIVE certificate) is not listed. Soonest first."""
+    now = now or datetime.now(UTC)
+    horizon = now + timedelta(days=within_days)
+    found: list[ExpiringGateway] = []
+    for page in iot.get_paginator("list_things").paginate(thingTypeName=thing_type):
+        for thing in page.get("things", []):
+            name = str(thing["thingName"])
+            active = [
+                (not_after(str(c["certificatePem"])), str(c["certificateId"]))
+                for c in _certificates(iot, name)
+                if c["status"] == "ACTIVE"
+            ]
+            if not active:
+                continue
+            latest, certificate_id = max(active)
+            if latest <= horizon:
+                found.append(ExpiringGateway(name, certificate_id, latest))
+    return sorted(found, key=lambda g: (g.not_after, g.thing_name))
