@@ -190,7 +190,7 @@ class FleetProvisioning(Construct):
                     conditions={"StringEquals": {"iam:PassedToService": "iot.amazonaws.com"}},
                 ),
                 iam.PolicyStatement(
-                    sid="ListGatewayThings",
+                    sid="IotActionsWithoutResourceScope",
                     actions=["iot:ListThings", "iot:CreateCertificateFromCsr"],
                     resources=["*"],
                 ),
