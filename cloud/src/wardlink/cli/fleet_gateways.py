@@ -4,7 +4,7 @@
     wardlink fleet gateways revoke   [--env-file F] THING_NAME
     wardlink fleet gateways rotate   [--env-file F] THING_NAME --csr FILE --certificate-out FILE
     wardlink fleet gateways retire-certificate [--env-file F] THING_NAME CERTIFICATE_ID
-    wardlink fleet gateways expiring [--env-file F] --within DAYS
+    wardlink fleet gateways expiring [--env-file F] --within DAYS [THING_NAME ...]
 
 ``register`` reads one gateway a line (``thing_name``, ``site_id``, and ``csr`` as PEM
 or ``csr_file`` relative to the file), builds the bulk registration spec and template,
@@ -73,6 +73,8 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
         "expiring", parents=[common], help="gateways whose certificates expire within DAYS"
     )
     soon.add_argument("--within", type=float, required=True, metavar="DAYS")
+    soon.add_argument("thing_names", nargs="*", metavar="THING_NAME",
+                      help="only these gateways (default: every WardlinkGateway thing)")
     soon.set_defaults(func=_expiring)
 
     def usage(args: argparse.Namespace) -> int:
@@ -219,7 +221,8 @@ def _expiring(args: argparse.Namespace) -> int:
         return 2
     now = datetime.now(UTC)
     try:
-        found = expiring(_operator(args).client("iot"), args.within, now=now)
+        found = expiring(_operator(args).client("iot"), args.within, now=now,
+                         names=args.thing_names)
     except (FleetError, ClientError, BotoCoreError, OSError, ValueError) as exc:
         print(f"wardlink fleet gateways expiring: {exc}", file=sys.stderr)
         return 1
