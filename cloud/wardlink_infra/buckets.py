@@ -150,20 +150,37 @@ class Buckets(Construct):
         log_prefix: str,
         lifecycle_rules: list[s3.LifecycleRule],
     ) -> s3.Bucket:
-        bucket = s3.Bucket(
-            self,
-            construct_id,
-            encryption=s3.BucketEncryption.KMS,
-            encryption_key=key,
-            bucket_key_enabled=True,
-            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-            enforce_ssl=True,
-            versioned=True,
-            server_access_logs_bucket=self.access_logs,
-            server_access_logs_prefix=log_prefix,
-            lifecycle_rules=lifecycle_rules,
-            removal_policy=cdk.RemovalPolicy.RETAIN,
-        )
-        acknowledge(bucket, "HIPAA.Security-S3BucketReplicationEnabled", NO_REPLICATION_REASON)
-        return bucket
+        return hardened_bucket(
+            self, construct_id, key=key, access_logs=self.access_logs,
+            log_prefix=log_prefix, lifecycle_rules=lifecycle_rules,
+        )  # fmt: skip
+
+
+def hardened_bucket(
+    scope: Construct,
+    construct_id: str,
+    *,
+    key: kms.IKey,
+    access_logs: s3.IBucket,
+    log_prefix: str,
+    lifecycle_rules: list[s3.LifecycleRule],
+) -> s3.Bucket:
+    """A data bucket as all of ours are: SSE-KMS with ``key``, TLS only, versioned,
+    no public access, access logged under ``log_prefix``, retained on stack deletion."""
+    bucket = s3.Bucket(
+        scope,
+        construct_id,
+        encryption=s3.BucketEncryption.KMS,
+        encryption_key=key,
+        bucket_key_enabled=True,
+        block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+        object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+        enforce_ssl=True,
+        versioned=True,
+        server_access_logs_bucket=access_logs,
+        server_access_logs_prefix=log_prefix,
+        lifecycle_rules=lifecycle_rules,
+        removal_policy=cdk.RemovalPolicy.RETAIN,
+    )
+    acknowledge(bucket, "HIPAA.Security-S3BucketReplicationEnabled", NO_REPLICATION_REASON)
+    return bucket

@@ -126,6 +126,7 @@ class GatewayIdentity(Construct):
         super().__init__(scope, construct_id)
         stack = cdk.Stack.of(self)
         self.role_alias_name = f"{settings.prefix}-token-exchange"
+        self.policy_name = f"{settings.prefix}-gateway"
 
         self.token_exchange_role = iam.Role(
             self,
@@ -213,7 +214,7 @@ class GatewayIdentity(Construct):
         self.policy = iot.CfnPolicy(
             self,
             "GatewayPolicy",
-            policy_name=f"{settings.prefix}-gateway",
+            policy_name=self.policy_name,
             policy_document=gateway_policy_document(stack, role_alias_arn),
         )
 

@@ -11,6 +11,7 @@ from wardlink_infra.audit import AuditTrail
 from wardlink_infra.backup import TableBackups
 from wardlink_infra.buckets import Buckets
 from wardlink_infra.detectors import DetectorEngine
+from wardlink_infra.fleet import FleetProvisioning
 from wardlink_infra.functions import FunctionKit
 from wardlink_infra.gateway_identity import GatewayIdentity
 from wardlink_infra.ingest import Ingest
@@ -83,6 +84,11 @@ class WardlinkStack(cdk.Stack):
             self, "GatewayIdentity", settings=settings, artifacts_bucket=buckets.artifacts,
             data_key=keys.data, api_invoke_arns=api.gateway_invoke_arns(),
         )
+        fleet = FleetProvisioning(
+            self, "Fleet", data_key=keys.data, access_logs=buckets.access_logs,
+            devices=tables.devices, gateway_policy_name=identity.policy_name,
+            operator_role=api.support_role,
+        )
         AuditTrail(self, "Audit", trail_bucket=buckets.trail, data_bucket=buckets.data,
                    audit_key=keys.audit, kit=kit)
         TableBackups(self, "Backups", tables=tables, key=keys.data,
@@ -109,6 +115,9 @@ class WardlinkStack(cdk.Stack):
             "TokenExchangeRoleAlias": identity.role_alias_name,
             "ComponentArtifactsBucket": buckets.artifacts.bucket_name,
             "DataBucket": buckets.data.bucket_name,
+            # wardlink fleet reads these as FLEET_BUCKET and FLEET_REGISTRATION_ROLE_ARN
+            "FleetBucket": fleet.bucket.bucket_name,
+            "FleetRegistrationRoleArn": fleet.registration_role.role_arn,
             "SupportAlertsTopicArn": self.support_topic.topic_arn,
             "OpsAlarmsTopicArn": self.ops_topic.topic_arn,
             **telemetry.outputs,

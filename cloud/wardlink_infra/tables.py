@@ -43,6 +43,7 @@ DEVICES = TableDef(
         IndexDef("by_gateway", "gateway_id", "device_uid"),
         IndexDef("by_model_firmware", "model", "firmware_sk"),
         IndexDef("by_site", "site_id", "device_uid"),
+        IndexDef("by_serial", "serial_number", "device_uid"),
     ),
 )
 GATEWAYS = TableDef(

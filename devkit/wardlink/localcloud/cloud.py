@@ -58,6 +58,7 @@ from wardlink.localcloud.dynamodb_local import DynamoDBLocal
 from wardlink.localcloud.handler_env import HANDLERS
 from wardlink.localcloud.influxdb_server import InfluxDBServer
 from wardlink.localcloud.invoker import LambdaInvoker
+from wardlink.localcloud.iot_registry import LocalIotRegistry, revoked_things
 from wardlink.localcloud.moto_services import MotoServer, create_bucket, create_timestream_table
 from wardlink.localcloud.routes import TELEMETRY_WRITER_HANDLER
 from wardlink.localcloud.sigv4 import Principal, SigV4Verifier
@@ -142,6 +143,11 @@ class _Counters:
 
 
 OPERATOR_NAME = "wardlink-operator"
+#: The IoT policy provisioned gateways' certificates get (the CDK app's ``<prefix>-gateway``).
+LOCAL_GATEWAY_POLICY = "wardlink-local-gateway"
+#: The thing group revoked gateways are moved to (``wardlink fleet gateways revoke``).
+QUARANTINE_GROUP = "wardlink-quarantine"
+LOCAL_REGISTRATION_ROLE = "arn:aws:iam::000000000000:role/wardlink-local-iot-registration"
 #: The local stand-in for the token-exchange role every gateway assumes.
 LOCAL_GATEWAY_ROLE = "wardlink-gateway-tes"
 CREDENTIALS_PATH = "/_local/credentials"
@@ -196,6 +202,9 @@ class LocalCloud:
         self._alert_listeners: list[Callable[[LocalAlert], None]] = []
         self._tmpdir: Path | None = None
         self._running = False
+        self._iot: LocalIotRegistry | None = None
+        self._revoked: set[str] = set()
+        self.iot_endpoint: str | None = None
         self._counters = _Counters()
         self.services: Services | None = None
         self.dynamodb_endpoint: str | None = None
@@ -229,8 +238,12 @@ class LocalCloud:
 
         As from the IoT credentials provider: temporary (a session token), an
         assumed-role ARN of the one shared gateway role, and the thing name bound to
-        the session, which is what confines the caller to its own paths.
+        the session, which is what confines the caller to its own paths. A revoked
+        thing (see ``refresh_revocations``) gets none, as the credentials provider
+        refuses an inactive certificate.
         """
+        if gateway_id in self._revoked:
+            raise LocalCloudError(f"{gateway_id} is revoked: its certificate is not active")
         account = self.config.account_id
         principal = Principal(
             access_key="ASIA" + secrets.token_hex(8).upper(),
@@ -262,11 +275,14 @@ class LocalCloud:
             return 400, {"message": "expected {\"gateway_id\": ID} or {\"support\": true}"}
         if (wanted.gateway_id is None) == (not wanted.support):
             return 400, {"message": "name exactly one of gateway_id and support"}
-        minted = (
-            self.gateway_credentials(wanted.gateway_id)
-            if wanted.gateway_id
-            else self.support_credentials()
-        )
+        try:
+            minted = (
+                self.gateway_credentials(wanted.gateway_id)
+                if wanted.gateway_id
+                else self.support_credentials()
+            )
+        except LocalCloudError as exc:
+            return 403, {"message": str(exc)}
         return 200, credential_lines(minted)
 
     # -- lifecycle --------------------------------------------------------------------
@@ -332,6 +348,7 @@ class LocalCloud:
         create_bucket(self.services.s3, cfg.bucket)
         self._store = CountingStore(self._telemetry_store())
         HANDLERS.register(self)
+        self._start_iot_registry()
 
         self._api = LocalApiServer(
             SigV4Verifier(self._principals, cfg.region),
@@ -351,6 +368,45 @@ class LocalCloud:
         if cfg.mqtt_url:
             self._bridge = MqttBridge(cfg.mqtt_url, self._feed)
             self._bridge.start()
+
+    def _moto_client(self, service: str) -> Any:
+        assert self.services is not None
+        return self.services.session.client(service, endpoint_url=self.aws_endpoint)
+
+    def _start_iot_registry(self) -> None:
+        """moto's IoT behind the local registration-task endpoint, with the gateway policy."""
+        assert self.aws_endpoint is not None
+        iot = self._moto_client("iot")
+        if not iot.list_policies().get("policies"):
+            iot.create_policy(
+                policyName=LOCAL_GATEWAY_POLICY,
+                policyDocument='{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", '
+                '"Action": "iot:Connect", "Resource": "*"}]}',
+            )
+        self._iot = LocalIotRegistry(
+            self.aws_endpoint,
+            SigV4Verifier(self._principals, self.config.region, service="iot"),
+            self._moto_client,
+            self.refresh_revocations,
+        )
+        self.iot_endpoint = self._iot.start()
+
+    def refresh_revocations(self, things: set[str]) -> None:
+        """Re-read whether ``things`` may still get credentials, and drop revoked sessions.
+
+        Revoked: in the quarantine group, or certificates attached and none ACTIVE. A
+        revoked thing's sessions stop verifying at once (stricter than AWS, where
+        credentials already issued last until they expire) and it gets no new ones.
+        """
+        for name, refused in revoked_things(
+            self._moto_client("iot"), things, QUARANTINE_GROUP
+        ).items():
+            if refused:
+                self._revoked.add(name)
+                for key in [k for k, p in list(self._principals.items()) if p.thing_name == name]:
+                    self._principals.pop(key, None)
+            else:
+                self._revoked.discard(name)
 
     def _telemetry_store(self) -> TelemetryStore:
         cfg = self.config
@@ -416,6 +472,10 @@ class LocalCloud:
         if self._api is not None:
             self._api.stop()
             self._api = None
+        if self._iot is not None:
+            self._iot.stop()
+            self._iot = None
+            self.iot_endpoint = None
         if self._moto is not None:
             self._moto.stop()
             self._moto = None
@@ -569,6 +629,10 @@ class LocalCloud:
             "INFLUXDB_DATABASE": self.config.influxdb_database,
             "AWS_ENDPOINT_URL_DYNAMODB": self.dynamodb_endpoint or "",
             "AWS_ENDPOINT_URL_S3": self.aws_endpoint or "",
+            "AWS_ENDPOINT_URL_IOT": self.iot_endpoint or "",
+            "FLEET_BUCKET": self.config.bucket,
+            "FLEET_REGISTRATION_ROLE_ARN": LOCAL_REGISTRATION_ROLE,
+            "GATEWAY_IOT_POLICY": LOCAL_GATEWAY_POLICY,
         }
 
     # -- what the in-process handlers see while serving this cloud (handler_env) ----------

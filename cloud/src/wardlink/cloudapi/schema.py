@@ -6,7 +6,8 @@ serve maps to one of these keys (see docs/api.md):
 
 * Devices: by ``device_uid``; by gateway (``by_gateway``); by model and firmware
   (``by_model_firmware``, sort key ``"{firmware_version}#{device_uid}"``); by site
-  (``by_site``).
+  (``by_site``); by serial number (``by_serial``: a unit's inventory record and the
+  registrations that carry its serial, see ``wardlink.fleet.inventory``).
 * Gateways: by ``gateway_id``; by site (``by_site``).
 * DetectorState: by ``detector_key``.
 * Alarms: by ``alarm_id``; by state, newest change last (``by_state``).
@@ -86,6 +87,7 @@ DEVICES = TableSpec(
         IndexSpec("by_gateway", "gateway_id", "device_uid"),
         IndexSpec("by_model_firmware", "model", "firmware_sk"),
         IndexSpec("by_site", "site_id", "device_uid"),
+        IndexSpec("by_serial", "serial_number", "device_uid"),
     ),
 )
 GATEWAYS = TableSpec(
