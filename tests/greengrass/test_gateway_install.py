@@ -44,7 +44,7 @@ from wardlink.nucleus.runner import install_component
 REPO = Path(__file__).resolve().parents[2]
 COMPONENTS = ("com.wardlink.DeviceProxy", "com.wardlink.Uplink")
 THING = "install-gateway"
-GATEWAY_COMMANDS = {"run", "devices", "phi", "spool"}
+GATEWAY_COMMANDS = {"run", "devices", "phi", "spool", "ui"}
 FOREIGN_PACKAGES = (
     "cloudapi", "detectors", "sim", "demo", "devtools", "localcloud", "nucleus",
     "packaging", "phieval",

@@ -1,4 +1,4 @@
-"""Unit tests of the UI's accounts, roles, audit log, and the command signing the DeviceProxy trusts."""
+"""Unit tests: the UI's accounts, roles and audit log; the command signing the proxy trusts."""
 
 from __future__ import annotations
 
@@ -91,7 +91,10 @@ def test_forged_altered_or_stale_commands_are_refused(payload: bytes) -> None:
 def test_command_service_applies_audits_and_refuses(tmp_path: Path) -> None:
     overlay_path = tmp_path / "state" / "site-overlay.json"
     service = CommandService(
-        KEY, SiteOverlay(overlay_path), tmp_path / "state" / "audit.jsonl", known={"d-1"}.__contains__
+        KEY,
+        SiteOverlay(overlay_path),
+        tmp_path / "state" / "audit.jsonl",
+        known={"d-1"}.__contains__,
     )
     good = sign_command(KEY, "tech", "assign", "d-1", {"unit": "ICU", "room": "12", "bed": "B"})
     answer = json.loads(asyncio.run(service.handle(good)))
