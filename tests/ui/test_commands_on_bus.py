@@ -54,3 +54,16 @@ def test_signed_command_applies_and_forged_one_is_refused_and_audited(tmp_path: 
     assert json.loads((tmp_path / "overlay.json").read_text()) == {
         "bed-1-oximeter": {"unit": "ICU"}
     }
+
+
+def test_the_ui_listens_where_the_components_publish() -> None:
+    from wardlink.gateway.local_feed import LOCAL_TELEMETRY_TOPIC
+    from wardlink.gateway.proxy import LOCAL_DEVICES_TOPIC
+    from wardlink.ui.site_view import DEVICES_TOPIC, SITE_TOPIC, TELEMETRY_TOPIC
+    from wardlink.uplink.site_state import LOCAL_SITE_TOPIC
+
+    assert (DEVICES_TOPIC, TELEMETRY_TOPIC, SITE_TOPIC) == (
+        LOCAL_DEVICES_TOPIC,
+        LOCAL_TELEMETRY_TOPIC,
+        LOCAL_SITE_TOPIC,
+    )

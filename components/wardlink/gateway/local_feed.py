@@ -21,7 +21,6 @@ from wardlink.model import RecordKind, RedactedDeviceStatus, RedactedObservation
 log = logging.getLogger(__name__)
 
 LOCAL_TELEMETRY_TOPIC = "wardlink/local/telemetry"
-LOCAL_SITE_TOPIC = "wardlink/local/site"
 
 
 class LocalFeed:

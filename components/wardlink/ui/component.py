@@ -18,7 +18,6 @@ from dataclasses import dataclass
 import uvicorn
 
 from wardlink.bus.port import EdgeBus, LocalMessage
-from wardlink.gateway.local_feed import LOCAL_SITE_TOPIC, LOCAL_TELEMETRY_TOPIC
 from wardlink.runtime.config import GatewayConfig, UiConfig
 from wardlink.runtime.runner import Component
 from wardlink.ui.accounts import AccountStore
@@ -26,7 +25,7 @@ from wardlink.ui.app import CommandClient, Sessions, UiContext, create_app
 from wardlink.ui.audit import AuditLog
 from wardlink.ui.diagnostics import LogRing
 from wardlink.ui.signing import COMMANDS_TOPIC, RESULTS_TOPIC
-from wardlink.ui.site_view import DEVICES_TOPIC, SiteView
+from wardlink.ui.site_view import DEVICES_TOPIC, SITE_TOPIC, TELEMETRY_TOPIC, SiteView
 from wardlink.ui.tls import ServerCertificate, ensure_certificate
 
 log = logging.getLogger(__name__)
@@ -78,7 +77,7 @@ async def subscribe(bus: EdgeBus, view: SiteView, commands: CommandClient | None
     async def on_state(message: LocalMessage) -> None:
         view.ingest(message.topic, message.payload)
 
-    for topic in (DEVICES_TOPIC, LOCAL_TELEMETRY_TOPIC, LOCAL_SITE_TOPIC):
+    for topic in (DEVICES_TOPIC, TELEMETRY_TOPIC, SITE_TOPIC):
         await bus.subscribe_local(topic, on_state)
     if commands is not None:
 

@@ -15,11 +15,12 @@ import logging
 from datetime import UTC, datetime
 
 from wardlink.bus.port import EdgeBus
-from wardlink.gateway.local_feed import LOCAL_SITE_TOPIC
 from wardlink.spool import Spool
 from wardlink.uplink.publisher import Publisher
 
 log = logging.getLogger(__name__)
+
+LOCAL_SITE_TOPIC = "wardlink/local/site"
 
 
 class SiteStatePublisher:
