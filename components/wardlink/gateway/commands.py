@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from wardlink.bus.port import EdgeBus, LocalMessage
+from wardlink.bus.quiet import QuietPublisher
 from wardlink.ui.signing import (
     COMMANDS_TOPIC,
     RESULTS_TOPIC,
@@ -107,8 +108,10 @@ class CommandService:
         self.refused = 0
 
     async def attach(self, bus: EdgeBus) -> None:
+        answers = QuietPublisher(RESULTS_TOPIC)
+
         async def on_command(message: LocalMessage) -> None:
-            await bus.publish_local(RESULTS_TOPIC, await self.handle(message.payload))
+            await answers.publish(bus, await self.handle(message.payload))
 
         await bus.subscribe_local(COMMANDS_TOPIC, on_command)
 

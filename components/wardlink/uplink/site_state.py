@@ -3,7 +3,8 @@
 The UI cannot open the spool (it is the Uplink's and the DeviceProxy's) and has
 no cloud connection; it learns whether the uplink is up, when it last
 published and how deep and old the spool is from this message on
-``wardlink/local/site``, every ``period_s`` seconds. Numbers only.
+``wardlink/local/site``, every ``period_s`` seconds. Numbers only. A recipe
+that does not grant the topic costs one warning, then back-off (``QuietPublisher``).
 """
 
 from __future__ import annotations
@@ -11,14 +12,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import logging
 from datetime import UTC, datetime
 
 from wardlink.bus.port import EdgeBus
+from wardlink.bus.quiet import QuietPublisher
 from wardlink.spool import Spool
 from wardlink.uplink.publisher import Publisher
-
-log = logging.getLogger(__name__)
 
 LOCAL_SITE_TOPIC = "wardlink/local/site"
 
@@ -39,6 +38,7 @@ class SiteStatePublisher:
         self.period_s = period_s
         self._messages = 0
         self._last_publish: datetime | None = None
+        self.out = QuietPublisher(LOCAL_SITE_TOPIC)
 
     def snapshot(self) -> bytes:
         counters = self.publisher.counters
@@ -61,9 +61,6 @@ class SiteStatePublisher:
 
     async def run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
-            try:
-                await self.bus.publish_local(LOCAL_SITE_TOPIC, self.snapshot())
-            except Exception as exc:
-                log.debug("site state not published", extra={"error": str(exc)})
+            await self.out.publish(self.bus, self.snapshot())
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=self.period_s)
