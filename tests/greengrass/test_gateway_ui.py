@@ -1,11 +1,13 @@
-"""The GatewayUI component under the nucleus emulator, next to the DeviceProxy.
+"""The GatewayUI component under the nucleus emulator, next to the DeviceProxy and the Uplink.
 
-Both start from the built recipes (the session's ``wardlink components build``)
+All three start from the built recipes (the session's ``wardlink components build``)
 with only the access their recipes grant, and the command key served by the
 emulator's secret store (GetSecretValue). A technician added with
 ``wardlink ui users add`` signs in over HTTPS, finds the pty oximeter the
-DeviceProxy reads, assigns it a location, and the DeviceProxy applies the signed
-command: its site overlay holds the location and its audit names the user.
+DeviceProxy reads, assigns it unit, room and bed, and the DeviceProxy applies the
+signed command: its site overlay holds the location and its audit names the user.
+The telemetry envelopes that then reach the broker carry the unit only (the
+default PHI policy); room and bed stay on the gateway.
 
 A recipe that does not grant the UI's feed topics (an older one) costs the
 publisher one warning and a back-off, not a log line per message.
@@ -19,6 +21,7 @@ import http.cookiejar
 import json
 import logging
 import os
+import queue
 import re
 import secrets
 import socket
@@ -34,7 +37,7 @@ from typing import Any
 
 import pytest
 
-from tests.greengrass.support import TIMEOUT, RunningEmulator, start_emulator
+from tests.greengrass.support import TIMEOUT, BrokerPeer, RunningEmulator, start_emulator
 from tests.support.mosquitto import Mosquitto
 from wardlink.bus.greengrass_ipc import GreengrassIpcBus
 from wardlink.bus.quiet import QuietPublisher
@@ -118,7 +121,11 @@ def _start(component: str, build: Path, running: RunningEmulator, config: Path, 
 
 @pytest.mark.integration
 def test_gateway_ui_signs_in_and_its_signed_command_is_applied(
-    gateway_build: Path, tmp_path: Path, broker: Mosquitto, pty_device: tuple[int, str]
+    gateway_build: Path,
+    tmp_path: Path,
+    broker: Mosquitto,
+    peer: BrokerPeer,
+    pty_device: tuple[int, str],
 ) -> None:
     master, slave_path = pty_device
     port = _free_port()
@@ -148,7 +155,8 @@ def test_gateway_ui_signs_in_and_its_signed_command_is_applied(
         config=config,
         secrets=secrets_file,
     )
-    components = ("com.wardlink.DeviceProxy", "com.wardlink.GatewayUI")
+    peer.subscribe(f"wardlink/v1/{THING}/telemetry")
+    components = ("com.wardlink.Uplink", "com.wardlink.DeviceProxy", "com.wardlink.GatewayUI")
     logs = {name: tmp_path / f"{name}.log" for name in components}
     processes = []
 
@@ -159,7 +167,7 @@ def test_gateway_ui_signs_in_and_its_signed_command_is_applied(
         for component in components:
             processes.append(_start(component, gateway_build, running, config, logs[component]))
         certificate = ui_state / "tls" / "ui-cert.pem"
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 90
         while not certificate.exists() or "gateway UI listening" not in tails().get(
             "com.wardlink.GatewayUI", ""
         ):
@@ -194,6 +202,21 @@ def test_gateway_ui_signs_in_and_its_signed_command_is_applied(
             json.loads(line) for line in (state / "commands-audit.jsonl").read_text().splitlines()
         ]
         assert [(e["event"], e["user"], e["ok"]) for e in audit] == [("command", "tech", True)]
+        # the next envelopes: the unit leaves with the readings, room and bed do not
+        located: list[dict[str, Any]] = []
+        while not located:
+            assert time.monotonic() < deadline, tails()
+            with contextlib.suppress(BlockingIOError, OSError):
+                os.write(master, encode_packet(60 + beat % 30, 95 + beat % 4))
+            beat += 1
+            try:
+                _topic, payload = peer.next_message(timeout=0.2)
+            except queue.Empty:
+                continue
+            assert b"location_room" not in payload and b"location_bed" not in payload
+            items = json.loads(payload)["items"]
+            located = [item for item in items if "location_unit" in item]
+        assert {item["location_unit"] for item in located} == {"ICU-2"}
         ui_audit = (ui_state / "audit.jsonl").read_text()
         assert '"sign-in"' in ui_audit and '"command"' in ui_audit
         for process in processes:

@@ -8,8 +8,9 @@ without a valid HMAC - forged, altered, replayed or stale - is refused, audited
 as an alert and answered with the refusal.
 
 The location a technician assigns (unit, room, bed) is a site-local overlay
-keyed by device id (``SiteOverlay``): it survives restarts and never leaves the
-gateway by itself.
+keyed by device id (``SiteOverlay``): it survives restarts, and what of it leaves
+with the device's telemetry is what the PHI policy's ``location.send`` allows
+(default: the unit only).
 """
 
 from __future__ import annotations
@@ -168,7 +169,7 @@ class CommandService:
                 return False, f"location fields are at most {MAX_FIELD} characters"
             self.overlay.assign(command.device_id, location)
             shown = " / ".join(v for v in location.values() if v) or "cleared"
-            return True, f"location {shown} (kept on this gateway)"
+            return True, f"location {shown} (only what the PHI policy allows leaves)"
         if command.action == "reconnect":
             if self.reconnect is None:
                 return False, "reconnect is not available here"

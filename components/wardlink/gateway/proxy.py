@@ -327,6 +327,7 @@ class DeviceProxy(Component):
         self._announce_now = asyncio.Event()
         self.feed = LocalFeed()
         self.commands: CommandService | None = None
+        self.overlay: SiteOverlay | None = None
 
     @property
     def workers(self) -> list[DeviceWorker]:
@@ -351,6 +352,7 @@ class DeviceProxy(Component):
         self.writer = SpoolWriter(spool, on_appended=self.on_appended)
         self.state_dir = config.spool.path.parent.parent / "state"
         self.writer.taps.append(self.feed.put)
+        self.overlay = SiteOverlay(self.state_dir / "site-overlay.json")
         await self._attach_commands(bus, config)
         writer_stop = asyncio.Event()
         background = [
@@ -377,9 +379,10 @@ class DeviceProxy(Component):
         """Accept the UI's signed commands if the command key is in the secret store."""
         try:
             key = await bus.get_secret(config.ui.command_key_secret)
+            assert self.overlay is not None
             self.commands = CommandService(
                 key,
-                SiteOverlay(self.state_dir / "site-overlay.json"),
+                self.overlay,
                 self.state_dir / "commands-audit.jsonl",
                 known=lambda device_id: device_id in self._devices,
                 reconnect=self.reconnect,
@@ -486,6 +489,7 @@ class DeviceProxy(Component):
             return diagnose(entry.device_id, exc, SETUP_RULES)
         entry.worker, entry.identity = worker, worker.identity
         worker.on_connectivity = self._connectivity_changed
+        worker.location = self.overlay.location if self.overlay is not None else None
         if entry.fault is None:
             log.info("device started", extra={"device_id": entry.device_id})
         try:
