@@ -327,6 +327,43 @@ def test_security_headers(context: BrowserContext, demo: DemoSite) -> None:
     assert "Secure" in cookie and "HttpOnly" in cookie and "SameSite=strict" in cookie
 
 
+def test_everything_works_from_the_keyboard(context: BrowserContext, demo: DemoSite) -> None:
+    """Sign in, move between pages and assign a location with Tab, typing and Enter only."""
+    demo.add_user("keys", Role.TECHNICIAN, "keyboard only password")
+    page = context.new_page()
+    page.goto("/login")  # the user name field has the focus
+    page.keyboard.type("keys")
+    page.keyboard.press("Tab")
+    page.keyboard.type("keyboard only password")
+    page.keyboard.press("Enter")
+    page.wait_for_url(f"{demo.url}/")
+
+    def tab_to(check: str) -> None:
+        for _ in range(60):
+            page.keyboard.press("Tab")
+            if page.evaluate(f"(() => {{ const e = document.activeElement; return {check}; }})()"):
+                return
+        raise AssertionError(f"Tab never reached {check}")
+
+    tab_to("e.textContent.trim() === 'Devices'")
+    page.keyboard.press("Enter")
+    page.wait_for_url(f"{demo.url}/devices")
+    tab_to("e.textContent.trim() === 'bed-4-bp-cuff'")
+    page.keyboard.press("Enter")
+    page.wait_for_url(f"{demo.url}/devices/bed-4-bp-cuff")
+    tab_to("e.id === 'loc-unit'")
+    page.keyboard.type("CCU")
+    page.keyboard.press("Enter")  # submits the assign form
+    result = page.locator("#command-result")
+    result.wait_for()
+    assert "done" in result.inner_text(), result.inner_text()
+    focus = (
+        "getComputedStyle(e).outlineStyle !== 'none' || getComputedStyle(e).boxShadow !== 'none'"
+    )
+    tab_to("e.textContent.trim() === 'Reconnect'")
+    assert page.evaluate(f"(() => {{ const e = document.activeElement; return {focus}; }})()")
+
+
 def test_axe_finds_no_serious_violation(browser: Browser, demo: DemoSite) -> None:
     # bypass_csp: axe is injected by the test; the UI's own CSP forbids such scripts.
     ctx = browser.new_context(ignore_https_errors=True, base_url=demo.url, bypass_csp=True)
