@@ -26,7 +26,7 @@ from wardlink.ui.audit import AuditLog
 from wardlink.ui.diagnostics import LogRing
 from wardlink.ui.signing import COMMANDS_TOPIC, RESULTS_TOPIC
 from wardlink.ui.site_view import DEVICES_TOPIC, SITE_TOPIC, TELEMETRY_TOPIC, SiteView
-from wardlink.ui.tls import ServerCertificate, ensure_certificate
+from wardlink.ui.tls import ServerCertificate, certificate_in_child
 
 log = logging.getLogger(__name__)
 
@@ -154,14 +154,14 @@ class GatewayUI(Component):
         ctx.log_ring = self.ring
         ctx.config = config.model_dump(mode="json", by_alias=True)
         ctx.forbidden = (key,) if key else ()
-        certificate = ensure_certificate(
+        certificate, ctx.cert_not_after = await asyncio.to_thread(
+            certificate_in_child,
             settings.state_dir,
             config.gateway_id,
             settings.host,
             settings.cert_file,
             settings.key_file,
         )
-        ctx.cert_not_after = certificate.not_after()
         await subscribe(bus, view, commands)
         log.info("gateway UI listening", extra={"host": settings.host, "port": settings.port})
         await serve(ctx, certificate, settings.host, settings.port, stop)
