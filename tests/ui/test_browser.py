@@ -170,6 +170,9 @@ def test_sign_in_and_see_the_site(context: BrowserContext, demo: DemoSite) -> No
     page.get_by_text("connected", exact=False).first.wait_for()
     assert page.locator("#uplink").inner_text() in ("connected", "no report yet")
     page.wait_for_function("document.querySelector('#spool-depth').textContent.length > 0")
+    # one machine here: the gateway's clock and the browser's agree to well under a second
+    offset = page.locator("#clock-vs-browser").inner_text()
+    assert re.fullmatch(r"[+-]\d+\.\d s", offset) and abs(float(offset[:-2])) < 1.0, offset
     page.screenshot(path=str(IMAGES / "ui-site.png"), full_page=True)
 
 

@@ -354,6 +354,8 @@ def create_app(ctx: UiContext) -> ASGIApp:
             "cert_days": (
                 (ctx.cert_not_after - datetime.now(UTC)).days if ctx.cert_not_after else None
             ),
+            # the gateway's clock as the page is made; app.js compares it with the browser's
+            "rendered_ms": int(time.time() * 1000),
         }
         return facts
 

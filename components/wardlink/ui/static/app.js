@@ -72,7 +72,23 @@
       if (received) el.textContent = ageText(Math.max(0, now - received));
     });
   }
+  function clockVsBrowser() {
+    // The gateway stamped its clock while making the page, between the request and the
+    // response: compare with the browser's clock at the midpoint of that interval.
+    var cell = document.getElementById("clock-vs-browser");
+    var timing = window.performance && performance.getEntriesByType
+      ? performance.getEntriesByType("navigation")[0] : null;
+    if (!cell || !timing) return;
+    var gateway = parseFloat(cell.getAttribute("data-gateway-ms"));
+    var browser = performance.timeOrigin + (timing.requestStart + timing.responseStart) / 2;
+    var offset = (gateway - browser) / 1000;
+    if (Math.abs(offset) < 0.05) offset = 0;
+    var text = (offset >= 0 ? "+" : "") + offset.toFixed(1) + " s";
+    cell.textContent = Math.abs(offset) > 5
+      ? text + " - check the gateway's time source (NTP)" : text;
+  }
   function start() {
+    clockVsBrowser();
     if (!document.body.hasAttribute("data-live") || !window.EventSource) return;
     var source = new EventSource("/events");
     source.onmessage = function (message) {
