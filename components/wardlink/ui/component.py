@@ -114,9 +114,11 @@ async def serve(
     task = asyncio.create_task(server.serve())
     while not server.started and not task.done():  # noqa: ASYNC110 - uvicorn has no event
         await asyncio.sleep(0.05)
-    if server.started and started is not None and not started.done():
+    if server.started:
         bound = server.servers[0].sockets[0].getsockname()
-        started.set_result(UiServer(ctx, host, int(bound[1]), certificate))
+        log.info("gateway UI listening", extra={"host": host, "port": int(bound[1])})
+        if started is not None and not started.done():
+            started.set_result(UiServer(ctx, host, int(bound[1]), certificate))
     stopper = asyncio.create_task(stop.wait())
     try:
         await asyncio.wait({task, stopper}, return_when=asyncio.FIRST_COMPLETED)
@@ -163,5 +165,4 @@ class GatewayUI(Component):
             settings.key_file,
         )
         await subscribe(bus, view, commands)
-        log.info("gateway UI listening", extra={"host": settings.host, "port": settings.port})
         await serve(ctx, certificate, settings.host, settings.port, stop)
