@@ -121,8 +121,8 @@ def _broken_copy(tmp_path: Path, old: str, new: str) -> Path:
     ("old", "new", "expected"),
     [
         ("ComponentName: com.wardlink.Uplink", "ComponentName: com.wardlink.Other", "differs from"),
-        # the GatewayUI recipe of old: a Run command the gateway's wardlink does not have
-        ('bin/wardlink" run uplink', 'bin/wardlink" run ui', "is not provided by what Install"),
+        # a Run command the gateway's wardlink does not have
+        ('bin/wardlink" run uplink', 'bin/wardlink" run shell', "is not provided by what Install"),
         ('bin/wardlink" run uplink', 'bin/wardlink" demo', "is not provided by what Install"),
         ('sh "{artifacts:decompressedPath}', 'pip install "{artifacts:decompressedPath}',
          "Install must run the shipped install.sh"),
@@ -143,7 +143,7 @@ def test_build_refuses_a_broken_recipe(tmp_path: Path, old: str, new: str, expec
 
 
 def test_validate_reports_a_run_command_the_gateway_lacks(tmp_path: Path) -> None:
-    project = _broken_copy(tmp_path, 'bin/wardlink" run uplink', 'bin/wardlink" run ui')
+    project = _broken_copy(tmp_path, 'bin/wardlink" run uplink', 'bin/wardlink" run shell')
     from wardlink.cli.components import validation_problems
 
     problems = validation_problems(project.parent, repo_root=REPO)

@@ -44,7 +44,7 @@ from wardlink.nucleus.runner import install_component
 REPO = Path(__file__).resolve().parents[2]
 COMPONENTS = ("com.wardlink.DeviceProxy", "com.wardlink.Uplink")
 THING = "install-gateway"
-GATEWAY_COMMANDS = {"run", "devices", "phi", "spool", "gateway"}
+GATEWAY_COMMANDS = {"run", "devices", "phi", "spool", "gateway", "ui"}
 FOREIGN_PACKAGES = (
     "cloudapi", "detectors", "sim", "demo", "devtools", "localcloud", "nucleus",
     "packaging", "phieval",
@@ -163,6 +163,7 @@ def test_install_offline_from_the_artifacts_alone(
         assert report["foreign"] == []
         assert "wardlink.gateway.proxy" in report["modules"]
         assert "wardlink.uplink.component" in report["modules"]
+        assert "wardlink.ui.component" in report["modules"]
         version = subprocess.run(
             [str(python), "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
             capture_output=True, text=True, check=True,
@@ -184,6 +185,15 @@ def test_install_offline_from_the_artifacts_alone(
         assert listed == GATEWAY_COMMANDS
         # a second Install with the same build changes nothing
         _install(build, root, component, path)
+    if python == _pythons()[0]:
+        # the GatewayUI installs the same runtime, once here; its Run command is there
+        # (it runs under the emulator in test_gateway_ui)
+        _install(build, root, "com.wardlink.GatewayUI", path)
+        wardlink = root / "work" / "com.wardlink.GatewayUI" / "venv" / "bin" / "wardlink"
+        helped = subprocess.run(
+            [str(wardlink), "run", "--help"], capture_output=True, text=True, check=True
+        )
+        assert "ui" in helped.stdout.split("{", 1)[1].split("}", 1)[0].split(","), helped.stdout
 
 
 CUFF_PROFILE = """\

@@ -112,8 +112,8 @@ def test_emulate_and_run_a_component(
     assert stat.S_IMODE(tokens_file.stat().st_mode) == 0o600
     assert stat.S_IMODE((root / "ipc.sock").stat().st_mode) == 0o600
     tokens = json.loads(tokens_file.read_text())
-    assert set(tokens) == {"com.wardlink.DeviceProxy", UPLINK}
-    assert len(set(tokens.values())) == 2
+    assert set(tokens) == {"com.wardlink.DeviceProxy", "com.wardlink.GatewayUI", UPLINK}
+    assert len(set(tokens.values())) == 3
 
     peer.subscribe("wardlink/#")
     common = [

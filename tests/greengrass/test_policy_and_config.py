@@ -190,7 +190,11 @@ def test_config_overrides_accept_a_create_deployment_document(tmp_path: Path) ->
 
 def test_repository_recipes_load_with_gdk_placeholders_filled() -> None:
     recipes = find_recipes(Path(__file__).resolve().parents[2] / "recipes")
-    assert set(recipes) == {"com.wardlink.DeviceProxy", "com.wardlink.Uplink"}
+    assert set(recipes) == {
+        "com.wardlink.DeviceProxy",
+        "com.wardlink.GatewayUI",
+        "com.wardlink.Uplink",
+    }
     uplink = recipes["com.wardlink.Uplink"]
     assert uplink.version == "0.1.0"
     run = lifecycle_step(uplink.lifecycle("linux", "aarch64"), "Run")

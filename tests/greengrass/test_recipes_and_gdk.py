@@ -34,7 +34,7 @@ from wardlink.runtime.config import config_from_document
 REPO = Path(__file__).resolve().parents[2]
 RECIPES = REPO / "recipes"
 PROJECTS = sorted(p for p in RECIPES.iterdir() if (p / "gdk-config.json").is_file())
-COMPONENTS = {"com.wardlink.DeviceProxy", "com.wardlink.Uplink"}
+COMPONENTS = {"com.wardlink.DeviceProxy", "com.wardlink.GatewayUI", "com.wardlink.Uplink"}
 
 SEMVER = SEMVER_RE.pattern
 GDK_CONFIG_SCHEMA: dict[str, Any] = {
@@ -170,7 +170,7 @@ def test_recipe_follows_greengrass_rules(project: Path) -> None:
     assert set(lifecycle) <= {"Setenv", "Install", "Run", "Shutdown", "Recover"}
     for step in ("Install", "Run"):
         assert lifecycle[step]["RequiresPrivilege"] is False
-    assert "/install.sh\" \"{work:path}/venv\"" in lifecycle["Install"]["Script"]
+    assert '/install.sh" "{work:path}/venv"' in lifecycle["Install"]["Script"]
     assert "pip install" not in lifecycle["Install"]["Script"]
     assert "{configuration:" not in lifecycle["Install"]["Script"]
     deps = recipe["ComponentDependencies"]
@@ -209,13 +209,33 @@ def test_least_privilege_and_the_phi_split() -> None:
         "health",
     }
     assert all(r.startswith("wardlink/v1/{iot:thingName}/") for r in uplink_policy["resources"])
-    # the pseudonym key is readable by the proxy only
+    # the pseudonym keys are readable by the proxy only; the UI command key by the proxy and the UI
     secrets = {n for n, r in recipes.items() if "aws.greengrass.SecretManager" in _policies(r)}
-    assert secrets == {"com.wardlink.DeviceProxy"}
-    [secret_policy] = _policies(recipes["com.wardlink.DeviceProxy"])[
-        "aws.greengrass.SecretManager"
-    ].values()
-    assert all(r.startswith("arn:aws:secretsmanager:") for r in secret_policy["resources"])
+    assert secrets == {"com.wardlink.DeviceProxy", "com.wardlink.GatewayUI"}
+    readable = {
+        name: {
+            resource
+            for policy in _policies(recipes[name])["aws.greengrass.SecretManager"].values()
+            for resource in policy["resources"]
+        }
+        for name in secrets
+    }
+    command_key = "arn:aws:secretsmanager:*:*:secret:wardlink-ui-command-key-*"
+    assert readable["com.wardlink.GatewayUI"] == {command_key}
+    assert command_key in readable["com.wardlink.DeviceProxy"]
+    assert all(
+        r.startswith("arn:aws:secretsmanager:") for r in readable["com.wardlink.DeviceProxy"]
+    )
+    # the UI only reads the local feeds and sends commands: no IoT Core, no other topic
+    ui = _policies(recipes["com.wardlink.GatewayUI"])["aws.greengrass.ipc.pubsub"]
+    granted = {(op, r) for p in ui.values() for op in p["operations"] for r in p["resources"]}
+    assert granted == {
+        ("aws.greengrass#SubscribeToTopic", "wardlink/local/devices"),
+        ("aws.greengrass#SubscribeToTopic", "wardlink/local/telemetry"),
+        ("aws.greengrass#SubscribeToTopic", "wardlink/local/site"),
+        ("aws.greengrass#SubscribeToTopic", "wardlink/local/commands/results"),
+        ("aws.greengrass#PublishToTopic", "wardlink/local/commands"),
+    }
     # DeviceProxy depends on the Uplink softly (it keeps reading devices while the Uplink restarts)
     dep = recipes["com.wardlink.DeviceProxy"]["ComponentDependencies"]["com.wardlink.Uplink"]
     assert dep["DependencyType"] == "SOFT"
@@ -233,6 +253,11 @@ def test_default_configuration_is_what_the_runtime_accepts(tmp_path: Path) -> No
     assert proxy.spool.path == uplink.spool.path
     assert str(proxy.spool.path).startswith(str(tmp_path / "work" / "com.wardlink.Uplink"))
     assert proxy.spool.max_bytes == uplink.spool.max_bytes
+    # the UI keeps its accounts in its own work directory and asks for the proxy's command key
+    ui = config_from_document(configs["com.wardlink.GatewayUI"]).ui
+    assert ui.state_dir == tmp_path / "work" / "com.wardlink.GatewayUI" / "ui"
+    assert ui.host == "127.0.0.1"
+    assert ui.command_key_secret == proxy.ui.command_key_secret
 
 
 def test_wardlink_components_validate_passes() -> None:

@@ -1,4 +1,4 @@
-"""``wardlink run proxy|uplink [--config FILE]``: run one component.
+"""``wardlink run proxy|uplink|ui [--config FILE]``: run one component.
 
 Under Greengrass (or ``wardlink gg run``) the configuration comes over IPC and
 ``--config`` is not needed. A component runs for weeks on a small gateway, so its
@@ -33,6 +33,10 @@ def _run(args: argparse.Namespace) -> int:
         from wardlink.gateway.proxy import DeviceProxy
 
         component = DeviceProxy()
+    elif args.component == "ui":
+        from wardlink.ui.component import GatewayUI
+
+        component = GatewayUI()
     else:
         from wardlink.uplink.component import Uplink
 
@@ -42,6 +46,6 @@ def _run(args: argparse.Namespace) -> int:
 
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser("run", help="run a gateway component")
-    parser.add_argument("component", choices=["proxy", "uplink"])
+    parser.add_argument("component", choices=["proxy", "uplink", "ui"])
     parser.add_argument("--config", type=Path, default=None, help="YAML file (outside Greengrass)")
     parser.set_defaults(func=_run)

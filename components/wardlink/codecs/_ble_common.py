@@ -107,8 +107,7 @@ class Reader:
         end = self.pos + size
         if end > len(self.data):
             raise CodecError(
-                f"{self.what}: value truncated in {field} "
-                f"(needs {end} bytes, has {len(self.data)})"
+                f"{self.what}: value truncated in {field} (needs {end} bytes, has {len(self.data)})"
             )
         chunk = self.data[self.pos : end]
         self.pos = end
@@ -177,7 +176,12 @@ class DeviceDateTime:
 def encode_date_time(moment: datetime) -> bytes:
     """Date Time wire bytes of a (naive or aware) datetime, for the simulators."""
     return struct.pack(
-        "<HBBBBB", moment.year, moment.month, moment.day, moment.hour, moment.minute,
+        "<HBBBBB",
+        moment.year,
+        moment.month,
+        moment.day,
+        moment.hour,
+        moment.minute,
         moment.second,
     )
 

@@ -79,19 +79,26 @@ class BloodPressureMeasurementCodec(BleValueCodec):
         unit = mdc.UCUM_KPA if flags & FLAG_KPA else mdc.UCUM_MMHG
         observations = [
             observe(self.context, "systolic", mdc.BP_SYSTOLIC, systolic, unit, at, quality, common),
-            observe(self.context, "diastolic", mdc.BP_DIASTOLIC, diastolic, unit, at, quality,
-                    common),
+            observe(
+                self.context, "diastolic", mdc.BP_DIASTOLIC, diastolic, unit, at, quality, common
+            ),
             observe(self.context, "mean", mdc.BP_MEAN, mean, unit, at, quality, common),
         ]
         if pulse is not None:
             pulse_flags = common + ((pulse_range,) if pulse_range else ())
             observations.append(
-                observe(self.context, "pulse-rate", mdc.PULSE_RATE_NIBP, pulse,
-                        mdc.UCUM_PER_MIN, at, quality, pulse_flags)
+                observe(
+                    self.context,
+                    "pulse-rate",
+                    mdc.PULSE_RATE_NIBP,
+                    pulse,
+                    mdc.UCUM_PER_MIN,
+                    at,
+                    quality,
+                    pulse_flags,
+                )
             )
         return Decoded(observations=tuple(observations), patient=user_patient(user))
-
-
 
 
 def encode_blood_pressure(

@@ -83,13 +83,24 @@ EXERCISE = Metric(mdc_code=(128 << 16) | 29152, mdc_name="MDC_CTXT_GLU_EXERCISE"
 MEDICATION = Metric(mdc_code=(128 << 16) | 29188, mdc_name="MDC_CTXT_MEDICATION")
 
 SAMPLE_TYPES = {
-    1: "capillary-whole-blood", 2: "capillary-plasma", 3: "venous-whole-blood",
-    4: "venous-plasma", 5: "arterial-whole-blood", 6: "arterial-plasma",
-    7: "undetermined-whole-blood", 8: "undetermined-plasma", 9: "interstitial-fluid",
+    1: "capillary-whole-blood",
+    2: "capillary-plasma",
+    3: "venous-whole-blood",
+    4: "venous-plasma",
+    5: "arterial-whole-blood",
+    6: "arterial-plasma",
+    7: "undetermined-whole-blood",
+    8: "undetermined-plasma",
+    9: "interstitial-fluid",
     10: "control-solution",
 }
-LOCATIONS = {1: "finger", 2: "alternate-site", 3: "earlobe", 4: "control-solution",
-             15: "not-available"}
+LOCATIONS = {
+    1: "finger",
+    2: "alternate-site",
+    3: "earlobe",
+    4: "control-solution",
+    15: "not-available",
+}
 ANNUNCIATION: dict[int, tuple[str, Quality]] = {
     0: ("battery-low", Quality.VALID),
     1: ("sensor-malfunction", Quality.INVALID),
@@ -106,19 +117,43 @@ ANNUNCIATION: dict[int, tuple[str, Quality]] = {
 }
 DEVICE_FAULT_BITS = (0, 1, 10, 11)  # battery, sensor, device, clock: the meter, not the sample
 
-CARB_IDS = {1: "breakfast", 2: "lunch", 3: "dinner", 4: "snack", 5: "drink", 6: "supper",
-            7: "brunch"}
+CARB_IDS = {
+    1: "breakfast",
+    2: "lunch",
+    3: "dinner",
+    4: "snack",
+    5: "drink",
+    6: "supper",
+    7: "brunch",
+}
 MEALS = {1: "preprandial", 2: "postprandial", 3: "fasting", 4: "casual", 5: "bedtime"}
 TESTERS = {1: "self", 2: "health-care-professional", 3: "lab-test", 15: "not-available"}
-HEALTH = {1: "minor-issues", 2: "major-issues", 3: "menses", 4: "stress", 5: "no-issues",
-          15: "not-available"}
-MEDICATIONS = {1: "rapid-acting-insulin", 2: "short-acting-insulin",
-               3: "intermediate-acting-insulin", 4: "long-acting-insulin",
-               5: "pre-mixed-insulin"}
+HEALTH = {
+    1: "minor-issues",
+    2: "major-issues",
+    3: "menses",
+    4: "stress",
+    5: "no-issues",
+    15: "not-available",
+}
+MEDICATIONS = {
+    1: "rapid-acting-insulin",
+    2: "short-acting-insulin",
+    3: "intermediate-acting-insulin",
+    4: "long-acting-insulin",
+    5: "pre-mixed-insulin",
+}
 
 M_TIME_OFFSET, M_CONCENTRATION, M_MOLAR, M_STATUS, M_CONTEXT = 0x01, 0x02, 0x04, 0x08, 0x10
 C_CARB, C_MEAL, C_TESTER, C_EXERCISE, C_MEDICATION, C_MED_LITRES, C_HBA1C, C_EXTENDED = (
-    0x01, 0x02, 0x04, 0x08, 0x10, 0x20, 0x40, 0x80
+    0x01,
+    0x02,
+    0x04,
+    0x08,
+    0x10,
+    0x20,
+    0x40,
+    0x80,
 )
 EXERCISE_OVERRUN = 0xFFFF
 
@@ -235,8 +270,14 @@ class GlucoseMeasurementCodec(BleValueCodec):
             metric = GLUCOSE_BY_TYPE.get(sample_type, GLUCOSE_GENERIC)
             observations = (
                 observe(
-                    self.context, "glucose", metric, concentration,
-                    mdc.UCUM_MMOL_L if molar else mdc.UCUM_MG_DL, at, quality, notes,
+                    self.context,
+                    "glucose",
+                    metric,
+                    concentration,
+                    mdc.UCUM_MMOL_L if molar else mdc.UCUM_MG_DL,
+                    at,
+                    quality,
+                    notes,
                     scale=(lambda d: d.scaleb(3)) if molar else (lambda d: d.scaleb(5)),
                 ),
             )
@@ -257,8 +298,16 @@ class GlucoseMeasurementCodec(BleValueCodec):
         if flags & C_CARB:
             carb_id = reader.u8("carbohydrate id")
             carbs = reader.sfloat("carbohydrate")
-            extra.append(_Quantity("carbohydrate", CARBOHYDRATE, carbs, "g",
-                                   (f"meal-type:{CARB_IDS.get(carb_id, 'rfu')}",), Decimal(1000)))
+            extra.append(
+                _Quantity(
+                    "carbohydrate",
+                    CARBOHYDRATE,
+                    carbs,
+                    "g",
+                    (f"meal-type:{CARB_IDS.get(carb_id, 'rfu')}",),
+                    Decimal(1000),
+                )
+            )
         if flags & C_MEAL:
             notes.append(f"meal:{MEALS.get(reader.u8('meal'), 'rfu')}")
         if flags & C_TESTER:
@@ -281,14 +330,20 @@ class GlucoseMeasurementCodec(BleValueCodec):
             medication_id = reader.u8("medication id")
             dose = reader.sfloat("medication")
             litres = bool(flags & C_MED_LITRES)
-            extra.append(_Quantity(
-                "medication", MEDICATION, dose, "mL" if litres else "mg",
-                (f"medication:{MEDICATIONS.get(medication_id, 'rfu')}",),
-                Decimal(1000) if litres else Decimal(1_000_000),
-            ))
+            extra.append(
+                _Quantity(
+                    "medication",
+                    MEDICATION,
+                    dose,
+                    "mL" if litres else "mg",
+                    (f"medication:{MEDICATIONS.get(medication_id, 'rfu')}",),
+                    Decimal(1000) if litres else Decimal(1_000_000),
+                )
+            )
         if flags & C_HBA1C:
-            extra.append(_Quantity("hba1c", HBA1C, reader.sfloat("HbA1c"), mdc.UCUM_PERCENT, (),
-                                   Decimal(1)))
+            extra.append(
+                _Quantity("hba1c", HBA1C, reader.sfloat("HbA1c"), mdc.UCUM_PERCENT, (), Decimal(1))
+            )
         return sequence, tuple(notes), extra
 
     def _extra(
@@ -301,7 +356,12 @@ class GlucoseMeasurementCodec(BleValueCodec):
         when = at or self.context.now()
         return tuple(
             observe(
-                self.context, q.key, q.metric, q.number, q.unit, when,
+                self.context,
+                q.key,
+                q.metric,
+                q.number,
+                q.unit,
+                when,
                 flags=(_sequence_flag(sequence), *q.flags, *more),
                 scale=q.factor.__mul__,
             )
@@ -336,8 +396,6 @@ def _merge_status(a: DeviceStatus | None, b: DeviceStatus | None) -> DeviceStatu
     if a is None or b is None:
         return a or b
     return b.model_copy(update={"error_codes": tuple(dict.fromkeys(a.error_codes + b.error_codes))})
-
-
 
 
 def encode_glucose_measurement(

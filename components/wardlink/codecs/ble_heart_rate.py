@@ -67,19 +67,38 @@ class HeartRateMeasurementCodec(BleValueCodec):
         at = self.context.now()
         observations = [
             observe(
-                self.context, "heart-rate", mdc.HEART_RATE_ECG, Decimal(rate),
-                mdc.UCUM_PER_MIN, at, quality, notes,
+                self.context,
+                "heart-rate",
+                mdc.HEART_RATE_ECG,
+                Decimal(rate),
+                mdc.UCUM_PER_MIN,
+                at,
+                quality,
+                notes,
             )
         ]
         if energy is not None:
             observations.append(
-                observe(self.context, "energy-expended", ENERGY_EXPENDED, Decimal(energy),
-                        "kJ", at, Quality.VALID)
+                observe(
+                    self.context,
+                    "energy-expended",
+                    ENERGY_EXPENDED,
+                    Decimal(energy),
+                    "kJ",
+                    at,
+                    Quality.VALID,
+                )
             )
         observations.extend(
             observe(
-                self.context, "rr-interval", RR_INTERVAL, Decimal(raw) / 1024, "s", at,
-                quality, notes,
+                self.context,
+                "rr-interval",
+                RR_INTERVAL,
+                Decimal(raw) / 1024,
+                "s",
+                at,
+                quality,
+                notes,
             )
             for raw in intervals
         )

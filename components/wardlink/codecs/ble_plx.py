@@ -102,8 +102,16 @@ def _pair(
 ) -> list[Observation]:
     return [
         observe(context, f"spo2{suffix}", mdc.SPO2, spo2, mdc.UCUM_PERCENT, at, quality, flags),
-        observe(context, f"pulse-rate{suffix}", mdc.PULSE_RATE_OXIM, rate, mdc.UCUM_PER_MIN, at,
-                quality, flags),
+        observe(
+            context,
+            f"pulse-rate{suffix}",
+            mdc.PULSE_RATE_OXIM,
+            rate,
+            mdc.UCUM_PER_MIN,
+            at,
+            quality,
+            flags,
+        ),
     ]
 
 
@@ -136,8 +144,16 @@ class PlxSpotCheckCodec(BleValueCodec):
         observations = _pair(self.context, spo2, rate, "", at, quality, common)
         if pai is not None:
             observations.append(
-                observe(self.context, "pai", mdc.PERFUSION_INDEX, pai, mdc.UCUM_PERCENT, at,
-                        quality, common)
+                observe(
+                    self.context,
+                    "pai",
+                    mdc.PERFUSION_INDEX,
+                    pai,
+                    mdc.UCUM_PERCENT,
+                    at,
+                    quality,
+                    common,
+                )
             )
         return Decoded(observations=tuple(observations), status=status)
 
@@ -167,12 +183,18 @@ class PlxContinuousCodec(BleValueCodec):
             observations += _pair(self.context, *slow, "-slow", at, quality, ("slow", *notes))
         if pai is not None:
             observations.append(
-                observe(self.context, "pai", mdc.PERFUSION_INDEX, pai, mdc.UCUM_PERCENT, at,
-                        quality, notes)
+                observe(
+                    self.context,
+                    "pai",
+                    mdc.PERFUSION_INDEX,
+                    pai,
+                    mdc.UCUM_PERCENT,
+                    at,
+                    quality,
+                    notes,
+                )
             )
         return Decoded(observations=tuple(observations), status=status)
-
-
 
 
 def encode_spot_check(

@@ -68,8 +68,9 @@ class TemperatureMeasurementCodec(BleValueCodec):
         unit = mdc.UCUM_DEGF if flags & FLAG_FAHRENHEIT else mdc.UCUM_CEL
         return Decoded(
             observations=(
-                observe(self.context, "temperature", mdc.TEMP_BODY, temperature, unit, at,
-                        flags=notes),
+                observe(
+                    self.context, "temperature", mdc.TEMP_BODY, temperature, unit, at, flags=notes
+                ),
             )
         )
 

@@ -57,36 +57,54 @@ class WeightMeasurementCodec(BleValueCodec):
         weight = reader.u16("weight")
         stamp = reader.date_time("time stamp") if flags & FLAG_TIME else None
         user = reader.u8("user id") if flags & FLAG_USER else None
-        bmi_height = (
-            (reader.u16("BMI"), reader.u16("height")) if flags & FLAG_BMI_HEIGHT else None
-        )
+        bmi_height = (reader.u16("BMI"), reader.u16("height")) if flags & FLAG_BMI_HEIGHT else None
 
         imperial = bool(flags & FLAG_IMPERIAL)
         at, notes = stamp.stamp(self.context) if stamp is not None else (self.context.now(), ())
         if weight == UNSUCCESSFUL:
             weight_obs = observe(
-                self.context, "weight", mdc.BODY_WEIGHT, None,
-                mdc.UCUM_LB if imperial else mdc.UCUM_KG, at, Quality.UNAVAILABLE,
+                self.context,
+                "weight",
+                mdc.BODY_WEIGHT,
+                None,
+                mdc.UCUM_LB if imperial else mdc.UCUM_KG,
+                at,
+                Quality.UNAVAILABLE,
                 (*notes, "measurement-unsuccessful"),
             )
         else:
             weight_obs = observe(
-                self.context, "weight", mdc.BODY_WEIGHT,
+                self.context,
+                "weight",
+                mdc.BODY_WEIGHT,
                 Decimal(weight) * (LB_STEP if imperial else KG_STEP),
-                mdc.UCUM_LB if imperial else mdc.UCUM_KG, at, flags=notes,
+                mdc.UCUM_LB if imperial else mdc.UCUM_KG,
+                at,
+                flags=notes,
             )
         observations = [weight_obs]
         if bmi_height is not None:
             bmi, height = bmi_height
             observations.append(
-                observe(self.context, "bmi", mdc.BMI, Decimal(bmi) * BMI_STEP, mdc.UCUM_KG_M2,
-                        at, flags=notes)
+                observe(
+                    self.context,
+                    "bmi",
+                    mdc.BMI,
+                    Decimal(bmi) * BMI_STEP,
+                    mdc.UCUM_KG_M2,
+                    at,
+                    flags=notes,
+                )
             )
             observations.append(
                 observe(
-                    self.context, "height", mdc.BODY_HEIGHT,
+                    self.context,
+                    "height",
+                    mdc.BODY_HEIGHT,
                     Decimal(height) * (IN_STEP if imperial else M_STEP),
-                    UCUM_INCH if imperial else mdc.UCUM_M, at, flags=notes,
+                    UCUM_INCH if imperial else mdc.UCUM_M,
+                    at,
+                    flags=notes,
                 )
             )
         return Decoded(observations=tuple(observations), patient=user_patient(user))

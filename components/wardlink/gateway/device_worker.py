@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -70,6 +70,9 @@ class DeviceWorker:
         self.connectivity = Connectivity.DISCONNECTED
         self.on_connectivity: Callable[[Connectivity], None] | None = None  # e.g. re-announce
         self._clock_offset: timedelta | None = None  # device clock vs gateway (BLE time)
+        # the site-assigned location (unit, room, bed) by device id; the policy decides
+        # which parts leave with the telemetry (the DeviceProxy's site overlay)
+        self.location: Callable[[str], Mapping[str, str]] | None = None
 
     async def run(self, stop: asyncio.Event) -> None:
         """Read until ``stop`` is set. Bad frames and lost links never end this loop."""
@@ -159,7 +162,10 @@ class DeviceWorker:
             self.counters.acquired += len(observations)
             if self.on_observations is not None:
                 self.on_observations(observations)
-            sealed = self.policy.redact_observations(observations, self.identity, self.patient)
+            location = self.location(self.identity.device_id) if self.location else None
+            sealed = self.policy.redact_observations(
+                observations, self.identity, self.patient, location
+            )
             self.writer.put(RecordKind.TELEMETRY, list(sealed))
         if decoded.status is not None:
             self._emit_status(decoded.status)

@@ -20,6 +20,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +29,7 @@ from wardlink.bus.greengrass_ipc import GreengrassIpcBus
 from wardlink.bus.port import EdgeBus
 from wardlink.codecs import DecodeContext, get_codec
 from wardlink.codecs.registry import CodecClass
+from wardlink.gateway.commands import CommandService, SiteOverlay
 from wardlink.gateway.device_worker import DeviceWorker
 from wardlink.gateway.faults import (
     RUN_RULES,
@@ -38,6 +40,7 @@ from wardlink.gateway.faults import (
     diagnose,
     link_ended,
 )
+from wardlink.gateway.local_feed import LocalFeed
 from wardlink.gateway.spool_writer import SpoolWriter
 from wardlink.model import Connectivity, DeviceIdentity, PatientContext, RecordKind
 from wardlink.phi.keys import GreengrassSecretSource, SecretSource
@@ -322,6 +325,9 @@ class DeviceProxy(Component):
         self.state_dir = DEFAULT_STATE_DIR
         self._lock = asyncio.Lock()
         self._announce_now = asyncio.Event()
+        self.feed = LocalFeed()
+        self.commands: CommandService | None = None
+        self.overlay: SiteOverlay | None = None
 
     @property
     def workers(self) -> list[DeviceWorker]:
@@ -345,10 +351,14 @@ class DeviceProxy(Component):
         spool = open_spool(config)
         self.writer = SpoolWriter(spool, on_appended=self.on_appended)
         self.state_dir = config.spool.path.parent.parent / "state"
+        self.writer.taps.append(self.feed.put)
+        self.overlay = SiteOverlay(self.state_dir / "site-overlay.json")
+        await self._attach_commands(bus, config)
         writer_stop = asyncio.Event()
         background = [
             asyncio.create_task(self.writer.run(writer_stop)),
             asyncio.create_task(self._announce(bus, stop)),
+            asyncio.create_task(self.feed.run(bus, stop)),
         ]
         try:
             await self._apply(config.devices)
@@ -359,10 +369,40 @@ class DeviceProxy(Component):
                 await self._stop_all()
             writer_stop.set()  # flush what the workers handed over, then close
             background[1].cancel()  # the summary loop ends with ``stop``, a cancelled run never
+            background[2].cancel()
             await asyncio.gather(*background, return_exceptions=True)
             if stop.is_set():  # asked to stop, not failing: the devices' silence is planned
                 await self._announce_maintenance(bus, stopping)
             spool.close()
+
+    async def _attach_commands(self, bus: EdgeBus, config: GatewayConfig) -> None:
+        """Accept the UI's signed commands if the command key is in the secret store."""
+        try:
+            key = await bus.get_secret(config.ui.command_key_secret)
+            assert self.overlay is not None
+            self.commands = CommandService(
+                key,
+                self.overlay,
+                self.state_dir / "commands-audit.jsonl",
+                known=lambda device_id: device_id in self._devices,
+                reconnect=self.reconnect,
+            )
+            await self.commands.attach(bus)
+        except Exception as exc:
+            log.info(
+                "no command key: local commands from the UI are off",
+                extra={"secret": config.ui.command_key_secret, "error": type(exc).__name__},
+            )
+
+    async def reconnect(self, device_id: str) -> str:
+        """Stop the device's worker and start it again (its link is opened afresh)."""
+        async with self._lock:
+            entry = self._devices.get(device_id)
+            if entry is None:
+                return f"no device {device_id}"
+            await self._stop_one(device_id)
+            self._start_one(entry.config)
+        return "worker restarted; the link is being opened again"
 
     async def _announce_maintenance(self, bus: EdgeBus, devices: list[DeviceIdentity]) -> None:
         """The last device summary of a graceful stop: every device marked as maintenance.
@@ -449,6 +489,7 @@ class DeviceProxy(Component):
             return diagnose(entry.device_id, exc, SETUP_RULES)
         entry.worker, entry.identity = worker, worker.identity
         worker.on_connectivity = self._connectivity_changed
+        worker.location = self.overlay.location if self.overlay is not None else None
         if entry.fault is None:
             log.info("device started", extra={"device_id": entry.device_id})
         try:
@@ -563,9 +604,25 @@ def device_announcement(
 
     Published on ``wardlink/local/devices`` for the Uplink (registration) and the UI.
     """
-    infos = [policy.redact_device(w.identity, w.connectivity).to_json_bytes() for w in workers]
+    infos = [
+        _with_counters(policy.redact_device(w.identity, w.connectivity).to_json_bytes(), w)
+        for w in workers
+    ]
     infos += [fault_announcement(policy, identity, fault) for identity, fault in faulted]
     return b"[" + b",".join(infos) + b"]"
+
+
+def _with_counters(info: bytes, worker: DeviceWorker) -> bytes:
+    """A running device's entry with its counters (numbers only), for the UI's *why*."""
+    counters = worker.counters
+    last = counters.last_data_at
+    numbers = {
+        "acquired": counters.acquired,
+        "frame_errors": counters.frame_errors,
+        "expected_interval_s": worker.expected_interval_s,
+        "last_data_age_s": round(time.monotonic() - last, 1) if last else None,
+    }
+    return info[:-1] + b',"counters":' + json.dumps(numbers, separators=(",", ":")).encode() + b"}"
 
 
 def fault_announcement(

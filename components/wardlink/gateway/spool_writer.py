@@ -54,6 +54,8 @@ class SpoolWriter:
         self._queue: deque[tuple[RecordKind, Sealed]] = deque()  # routine telemetry
         self._urgent: deque[tuple[RecordKind, Sealed]] = deque()  # alerts, status, health
         self._ready = asyncio.Event()
+        #: Called with every batch handed over (e.g. the UI's local feed); sealed items only.
+        self.taps: list[Callable[[RecordKind, list[Sealed]], None]] = []
 
     def put(self, kind: RecordKind, items: list[Sealed]) -> None:
         queue = self._queue if kind is RecordKind.TELEMETRY else self._urgent
@@ -73,6 +75,11 @@ class SpoolWriter:
             )
         if self.pending >= self.max_batch or queue is self._urgent:
             self._ready.set()
+        for tap in self.taps:
+            try:
+                tap(kind, items)
+            except Exception:  # a copy for the UI must never cost the spool
+                log.debug("spool writer tap failed", exc_info=True)
 
     @property
     def pending(self) -> int:

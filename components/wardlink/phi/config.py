@@ -134,6 +134,20 @@ class Hl7Config(_Strict):
         return value
 
 
+LocationPart = Literal["unit", "room", "bed"]
+
+
+class LocationConfig(_Strict):
+    """Which parts of a device's site-assigned location leave with its telemetry.
+
+    A technician assigns unit, room and bed on the gateway (a site-local overlay).
+    A bed next to a timestamp points at a patient, so by default only the care
+    unit leaves; ``send: []`` keeps the whole location on site.
+    """
+
+    send: tuple[LocationPart, ...] = ("unit",)
+
+
 class PolicyConfig(_Strict):
     """The whole policy, validated."""
 
@@ -146,6 +160,7 @@ class PolicyConfig(_Strict):
     text: TextConfig = TextConfig()
     json_: JsonConfig = Field(default=JsonConfig(), alias="json")
     hl7: Hl7Config = Hl7Config()
+    location: LocationConfig = LocationConfig()
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 

@@ -187,8 +187,10 @@ class RedactionPolicy:
         observations: Iterable[Observation],
         device: DeviceIdentity,
         patient: PatientContext | None = None,
+        location: Mapping[str, str] | None = None,
     ) -> list[RedactedObservation]:
         patient_ref = self._patient_ref(patient)
+        where = self._location(location)
         with sealing():
             return [
                 RedactedObservation(
@@ -203,9 +205,25 @@ class RedactionPolicy:
                     flags=self._codes(obs.flags),
                     annotation=self._text(obs.annotation, patient),
                     patient_ref=patient_ref,
+                    **where,
                 )
                 for obs in observations
             ]
+
+    def _location(self, location: Mapping[str, str] | None) -> dict[str, str]:
+        """The parts of a site-assigned location the policy lets out, scrubbed like text."""
+        if not location:
+            return {}
+        check = not isinstance(self.scrubber, DropAllText)
+        kept: dict[str, str] = {}
+        for part in self.config.location.send:
+            value = str(location.get(part) or "").strip()
+            if not _CODE_RE.match(value.replace(" ", "-")) or _LONG_DIGITS_RE.search(value):
+                continue  # not label-shaped (a name, a sentence, a record number): stays on site
+            if check and not self._untouched(value):
+                continue
+            kept[f"location_{part}"] = value
+        return kept
 
     def redact_status(
         self,

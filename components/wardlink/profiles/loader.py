@@ -100,9 +100,7 @@ def _builtin() -> dict[str, DeviceProfile]:
             if entry.name.endswith(".yaml"):
                 profile = parse_profile(entry.read_text(encoding="utf-8"), entry.name)
                 if profile.name in found:
-                    raise ProfileError(
-                        f"{entry.name}: profile name {profile.name!r} is used twice"
-                    )
+                    raise ProfileError(f"{entry.name}: profile name {profile.name!r} is used twice")
                 found[profile.name] = profile
     return found
 

@@ -159,6 +159,27 @@ class ApiConfig(_Config):
         return require_tls(url, secure="https", plain="http")
 
 
+class UiConfig(_Config):
+    """The technician's gateway UI (``com.wardlink.GatewayUI``; see ``wardlink.ui``).
+
+    Loopback unless ``host`` names the LAN address. ``certFile``/``keyFile`` supply
+    the site's certificate; without them a self-signed one is made on first start
+    in ``stateDir``. ``commandKeySecret`` names the Greengrass secret holding the
+    HMAC key that signs commands to the DeviceProxy.
+    """
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8443, ge=0, le=65535)
+    state_dir: Path = Path("var/ui")
+    cert_file: Path | None = None
+    key_file: Path | None = None
+    idle_timeout_s: float = Field(default=900.0, gt=0)
+    max_failures: int = Field(default=5, ge=1, le=20)
+    lockout_s: float = Field(default=900.0, gt=0)
+    command_key_secret: str = "wardlink-ui-command-key"  # noqa: S105 - a secret id, not a value
+    log_files: tuple[Path, ...] = ()
+
+
 class GatewayConfig(_Config):
     gateway_id: str = Field(default="wardlink-dev-gateway", pattern=r"^[a-zA-Z0-9:_-]{1,128}$")
     log_level: str = "INFO"
@@ -169,6 +190,7 @@ class GatewayConfig(_Config):
     devices: tuple[DeviceConfig, ...] = ()
     policy_file: Path | None = None
     secrets_file: Path | None = None
+    ui: UiConfig = UiConfig()
 
 
 def load_config_file(path: Path) -> GatewayConfig:

@@ -432,9 +432,7 @@ class Spool:
                         db.execute(
                             "INSERT INTO sqlite_sequence(name, seq) VALUES ('records', ?)", (last,)
                         )
-                db.execute(
-                    "INSERT OR REPLACE INTO meta(key, value) VALUES (?, 1)", (_ANCHOR_KEY,)
-                )
+                db.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, 1)", (_ANCHOR_KEY,))
                 db.execute("COMMIT")
             except BaseException:
                 _rollback(db)

@@ -225,7 +225,8 @@ class BleTransport(Transport):
 
         try:
             scanner = BleakScanner(
-                seen, service_uuids=[normalize_uuid(u) for u in self.settings.service_uuids],
+                seen,
+                service_uuids=[normalize_uuid(u) for u in self.settings.service_uuids],
                 backend=self.backend.scanner,
             )
             await scanner.start()

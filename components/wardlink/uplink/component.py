@@ -137,6 +137,10 @@ class Uplink(Component):
         ]
         if self.registrar is not None:
             tasks.append(asyncio.create_task(self.registrar.run(inner_stop)))
+        from wardlink.uplink.site_state import SiteStatePublisher
+
+        site_state = SiteStatePublisher(bus, spool, self.publisher, config.gateway_id)
+        tasks.append(asyncio.create_task(site_state.run(inner_stop)))
         await stop.wait()
         self._stopping = True
         inner_stop.set()

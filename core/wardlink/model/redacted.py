@@ -38,6 +38,11 @@ class RedactedObservation(_Sealed):
     flags: tuple[str, ...] = ()
     annotation: str | None = None
     patient_ref: str | None = None
+    # the device's site-assigned location, only the parts the policy lets out
+    # (``location.send``; default the care unit only). ``unit`` above is the value's unit.
+    location_unit: str | None = None
+    location_room: str | None = None
+    location_bed: str | None = None
 
     def to_json_bytes(self) -> bytes:
         return self.__pydantic_serializer__.to_json(self, exclude_none=True)

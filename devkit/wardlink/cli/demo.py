@@ -21,6 +21,9 @@ def _demo(args: argparse.Namespace) -> int:
         workdir=args.workdir,
         seed=args.seed,
         cloud=args.cloud,
+        ui_port=args.ui_port,
+        ui_credentials=args.ui_credentials,
+        ui_idle_timeout_s=args.ui_idle_timeout,
     )
 
     async def main() -> int:
@@ -47,6 +50,24 @@ def register(subparsers: Any) -> None:
         "--cloud",
         action="store_true",
         help="also run the local cloud: device registration, telemetry store, detectors and alerts",
+    )
+    parser.add_argument(
+        "--ui-port",
+        type=int,
+        default=None,
+        help="also serve the gateway UI at https://127.0.0.1:PORT (0: any free port)",
+    )
+    parser.add_argument(
+        "--ui-credentials",
+        type=Path,
+        default=None,
+        help="write the UI's technician login here as username:password (fresh each run)",
+    )
+    parser.add_argument(
+        "--ui-idle-timeout",
+        type=float,
+        default=900.0,
+        help="sign UI users out after SECONDS without activity (default 900)",
     )
     parser.add_argument("--log-level", default="WARNING")
     parser.set_defaults(func=_demo)

@@ -53,6 +53,9 @@ class DemoOptions:
     drain_timeout: float = 15.0
     live: bool | None = None
     cloud: bool = False
+    ui_port: int | None = None
+    ui_credentials: Path | None = None
+    ui_idle_timeout_s: float = 900.0
 
 
 class _Broker:
@@ -160,6 +163,22 @@ class SiteDemo:
             broker.tap(demo_cloud.forward)
         policy = RedactionPolicy.default()
         site: SimulatedSite = await build_site(workdir, policy, writer, seed=self.options.seed)
+        demo_ui = None
+        if self.options.ui_port is not None:
+            from wardlink.demo.ui_side import DemoUi
+
+            demo_ui = DemoUi(
+                workdir,
+                GATEWAY_ID,
+                self.options.ui_port,
+                self.options.ui_credentials,
+                self.options.ui_idle_timeout_s,
+            )
+            server = await demo_ui.start(bus, site, policy, writer, spool, publisher)
+            login = (
+                f", login in {self.options.ui_credentials}" if self.options.ui_credentials else ""
+            )
+            print(f"gateway UI: {server.url}{login}", flush=True)
         heartbeat = Heartbeat(
             bus,
             spool,
@@ -197,6 +216,8 @@ class SiteDemo:
                     await asyncio.wait_for(stop.wait(), timeout=1.0)
         finally:
             # Stop acquiring, flush to the spool, then drain the spool (bounded).
+            if demo_ui is not None:
+                await demo_ui.stop()
             acquisition_stop.set()
             await asyncio.gather(*acquisition, writer_task, return_exceptions=True)
             await site.close()
