@@ -26,7 +26,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from wardlink.model import (
     Connectivity,
@@ -43,13 +43,15 @@ from wardlink.model.seal import sealing
 from wardlink.phi.config import PolicyConfig, PolicyError, load_config, load_config_file
 from wardlink.phi.fields import DROP, FieldActions
 from wardlink.phi.generalize import truncate_datetime
-from wardlink.phi.hl7_redact import Hl7Redactor
-from wardlink.phi.json_redact import JsonRedactor
 from wardlink.phi.keys import FileSecretSource, SecretSource
 from wardlink.phi.pseudonym import Pseudonymizer
 from wardlink.phi.result import Format, RedactionResult
 from wardlink.phi.scrubber import Scrubber
 from wardlink.phi.vault import TokenVault
+
+if TYPE_CHECKING:
+    from wardlink.phi.hl7_redact import Hl7Redactor
+    from wardlink.phi.json_redact import JsonRedactor
 
 log = logging.getLogger(__name__)
 
@@ -87,8 +89,26 @@ class RedactionPolicy:
         self._actions = FieldActions(
             self.config, self.scrubber, self.pseudonyms, today or (lambda: datetime.now(UTC).date())
         )
-        self._json = JsonRedactor(self.config.json_.fields, self._actions)
-        self._hl7 = Hl7Redactor(self.config.hl7.segments, self._actions)
+        # Built on first use: a gateway whose devices speak neither JSON nor HL7 never
+        # loads the FHIR tables or the HL7 type table (about 0.8 MB of RSS).
+        self._json_redactor: JsonRedactor | None = None
+        self._hl7_redactor: Hl7Redactor | None = None
+
+    @property
+    def _json(self) -> JsonRedactor:
+        if self._json_redactor is None:
+            from wardlink.phi.json_redact import JsonRedactor
+
+            self._json_redactor = JsonRedactor(self.config.json_.fields, self._actions)
+        return self._json_redactor
+
+    @property
+    def _hl7(self) -> Hl7Redactor:
+        if self._hl7_redactor is None:
+            from wardlink.phi.hl7_redact import Hl7Redactor
+
+            self._hl7_redactor = Hl7Redactor(self.config.hl7.segments, self._actions)
+        return self._hl7_redactor
 
     # -- construction ------------------------------------------------------------
 
