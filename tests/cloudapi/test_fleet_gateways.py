@@ -256,3 +256,23 @@ def test_gateways_expiring_within_a_window_are_listed_for_rotation(
     assert main(["fleet", "gateways", "revoke", "--env-file", str(env), thing]) == 0
     capsys.readouterr()
     assert listed("366", thing) == []  # revoked: nothing to rotate
+
+
+def test_certificates_are_associated_exclusively_with_their_thing() -> None:
+    """The gateway IoT policy's thing variables resolve for ``thing#2`` client ids only
+    with an exclusive association: provisioning re-attaches, rotation attaches so."""
+    from wardlink.fleet.gateways import make_exclusive
+
+    calls: list[tuple[str, dict[str, str]]] = []
+
+    class Recorder:
+        def __getattr__(self, name: str) -> object:
+            return lambda **kwargs: calls.append((name, kwargs))
+
+    cert = "arn:aws:iot:eu-west-1:1:cert/abc"
+    make_exclusive(Recorder(), "gw-1", cert)
+    assert calls == [
+        ("detach_thing_principal", {"thingName": "gw-1", "principal": cert}),
+        ("attach_thing_principal",
+         {"thingName": "gw-1", "principal": cert, "thingPrincipalType": "EXCLUSIVE_THING"}),
+    ]  # fmt: skip

@@ -271,6 +271,11 @@ class Provisioner:
             report.results[int(line["offset"])] = result_response(line)
         for line in self._report_lines(task_id, "ERRORS"):
             report.errors[int(line["offset"])] = error_message(line)
+        for response in report.results.values():
+            arns = response["resourceArns"]
+            thing, certificate = arns.get("thing"), arns.get("certificate")
+            if thing and certificate:
+                make_exclusive(self._iot, thing.rsplit("/", 1)[-1], certificate)
         return report
 
     def _report_lines(self, task_id: str, kind: str) -> list[dict[str, Any]]:
@@ -288,6 +293,21 @@ class Provisioner:
 
 
 # -- revocation and rotation ----------------------------------------------------------------
+
+
+def make_exclusive(iot: Any, thing_name: str, certificate_arn: str) -> None:
+    """Re-attach a certificate to its thing with *exclusive* thing association.
+
+    The gateway IoT policy names ``${iot:Connection.Thing.ThingName}``, which resolves
+    for the nucleus's extra connections (client ids ``thing#2``...) only when the
+    certificate is exclusively associated with the thing. A provisioning template
+    cannot ask for that, so the task attaches non-exclusively; this runs right after,
+    before the gateway has the certificate (so the brief detach costs nothing).
+    """
+    iot.detach_thing_principal(thingName=thing_name, principal=certificate_arn)
+    iot.attach_thing_principal(
+        thingName=thing_name, principal=certificate_arn, thingPrincipalType="EXCLUSIVE_THING"
+    )
 
 
 def _certificates(iot: Any, thing_name: str) -> list[dict[str, Any]]:
@@ -343,7 +363,9 @@ def rotate(iot: Any, thing_name: str, csr_pem: str, policy: str | None = None) -
     new = iot.create_certificate_from_csr(certificateSigningRequest=csr_pem, setAsActive=True)
     for name in policies:
         iot.attach_policy(policyName=name, target=new["certificateArn"])
-    iot.attach_thing_principal(thingName=thing_name, principal=new["certificateArn"])
+    iot.attach_thing_principal(
+        thingName=thing_name, principal=new["certificateArn"], thingPrincipalType="EXCLUSIVE_THING"
+    )
     return Rotation(
         new["certificateId"],
         new["certificateArn"],
