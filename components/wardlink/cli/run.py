@@ -2,9 +2,10 @@
 
 Under Greengrass (or ``wardlink gg run``) the configuration comes over IPC and
 ``--config`` is not needed. A component runs for weeks on a small gateway, so its
-start-up is ordered for a small resident set: it keeps OpenSSL out
-(``wardlink.runtime.no_openssl``), loads the PHI name lexicon before the heap fills,
-and imports only the modules of the component it runs.
+start-up is ordered for a small resident set: the DeviceProxy and the Uplink keep
+OpenSSL out (``wardlink.runtime.no_openssl``; the UI serves HTTPS, so it does not),
+it loads the PHI name lexicon before the heap fills, and imports only the modules of
+the component it runs.
 """
 
 from __future__ import annotations
@@ -15,9 +16,10 @@ from typing import Any
 
 
 def _run(args: argparse.Namespace) -> int:
-    from wardlink.runtime.no_openssl import preload_without_openssl
+    if args.component != "ui":  # the UI serves HTTPS through asyncio: it needs ssl there
+        from wardlink.runtime.no_openssl import preload_without_openssl
 
-    preload_without_openssl()  # first: before anything imports asyncio or hashlib
+        preload_without_openssl()  # first: before anything imports asyncio or hashlib
     from wardlink.phi.lexicon import load_lexicon
 
     # Next the PHI name lexicon, which the log filter needs from the first record on:
