@@ -15,8 +15,9 @@ not kept at all: ``NameSet`` keeps the sorted 64-bit hashes of the ~11,700 folde
 names in one ``array`` (8 bytes a name, about 94 KB) and answers membership by
 binary search. A frozenset of the same names, strings and table, holds about
 1.2 MB. A word whose hash equals a name's is taken for a name: that errs on the
-side of redaction, and with 64-bit hashes it happens for about one word in 10^15.
-Hashes are ``hash(str)``: per process (salted), computed when the lexicon loads.
+side of redaction, and with 64-bit hashes it happens for about one word in 10^9 or less.
+Hashes are the safe vocabulary's (``safewords.word_hash``), computed when the lexicon
+loads, and looked up the same way (``safewords.WordHashes``).
 
 The components load the lexicon first thing (``wardlink.cli.run``): the names it
 parses and drops then leave room in the heap for what the start-up imports next,
@@ -28,12 +29,13 @@ from __future__ import annotations
 import json
 import unicodedata
 from array import array
-from bisect import bisect_left
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 from itertools import chain
 from pathlib import Path
+
+from wardlink.phi.safewords import WordHashes, word_hash
 
 DATA_FILE = Path(__file__).with_name("data") / "names.json"
 
@@ -54,23 +56,13 @@ def fold(word: str) -> str:
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
 
 
-class NameSet:
-    """A read-only set of strings that answers only ``in`` and ``len``, at 8 bytes a string."""
+class NameSet(WordHashes):
+    """A read-only set of names that answers only ``in`` and ``len``, at 8 bytes a name."""
 
-    __slots__ = ("_hashes",)
+    __slots__ = ()
 
     def __init__(self, names: Iterable[str] = ()) -> None:
-        self._hashes = array("q", sorted({hash(name) for name in names}))
-
-    def __contains__(self, word: object) -> bool:
-        if not isinstance(word, str):
-            return False
-        wanted = hash(word)
-        at = bisect_left(self._hashes, wanted)
-        return at < len(self._hashes) and self._hashes[at] == wanted
-
-    def __len__(self) -> int:
-        return len(self._hashes)
+        super().__init__(array("Q", sorted({word_hash(name) for name in names})))
 
     def __repr__(self) -> str:
         return f"NameSet({len(self)} names)"

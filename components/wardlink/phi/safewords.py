@@ -34,8 +34,11 @@ def word_hash(folded_word: str) -> int:
     return (zlib.crc32(data) << 32) | zlib.adler32(data)
 
 
-class SafeWords:
-    """Membership in the safe vocabulary, from a sorted array of word hashes."""
+class WordHashes:
+    """Membership in a set of words held as a sorted array of their hashes (8 bytes a word).
+
+    The safe vocabulary is one (its hashes come from a file); the name lexicon is
+    another (``wardlink.phi.lexicon.NameSet`` hashes its names at load)."""
 
     __slots__ = ("_hashes", "_size")
 
@@ -55,7 +58,7 @@ class SafeWords:
 
 
 @lru_cache(maxsize=1)
-def load_safe_words() -> SafeWords:
+def load_safe_words() -> WordHashes:
     """Load the committed vocabulary (cached: read once per process, shared)."""
     hashes = array("Q")
     try:
@@ -66,4 +69,4 @@ def load_safe_words() -> SafeWords:
         hashes.byteswap()
     if not hashes or any(a >= b for a, b in itertools.pairwise(hashes)):
         raise RuntimeError(f"PHI safe vocabulary {DATA_FILE} is not a sorted hash array")
-    return SafeWords(hashes)
+    return WordHashes(hashes)

@@ -81,7 +81,7 @@ from wardlink.phi.patterns import (
     Category,
     next_class,
 )
-from wardlink.phi.safewords import SafeWords, load_safe_words
+from wardlink.phi.safewords import WordHashes, load_safe_words
 from wardlink.phi.vocabulary import (
     ABBREVIATIONS,
     CLINICAL_TERMS,
@@ -189,7 +189,7 @@ class Scrubber:
             CLINICAL_TERMS | site_terms if site_terms else CLINICAL_TERMS
         )
         self._common: frozenset[str] = COMMON_WORDS
-        self._safe: SafeWords = load_safe_words()
+        self._safe: WordHashes = load_safe_words()
         self._memo: dict[str, int] = {}  # folded word -> _IN_NAMES | _SAFE | ... bits
         self._memo_old: dict[str, int] = {}
         self._dates: TextDateMode = dates
