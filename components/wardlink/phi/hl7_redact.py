@@ -41,6 +41,7 @@ from functools import lru_cache
 from wardlink.model.errors import RedactionError
 from wardlink.phi.config import FieldRule
 from wardlink.phi.fields import DROP, FieldActions
+from wardlink.phi.generalize import AGE_CAP, AGE_OVER_CAP
 from wardlink.phi.hl7_types import (
     ADDRESS_COMPONENTS,
     BIRTH_DATE_FIELDS,
@@ -617,7 +618,7 @@ class Hl7Redactor:
         if value_type in _NUMERIC_TYPES:
             parts = raw.split(seps.repetition)
             if _over_89(fields, parts, seps):
-                return AGE_OVER_89  # Safe Harbor: one category, 90 or older
+                return AGE_OVER_CAP  # Safe Harbor: one category, 90 or older
             if all(
                 _NUMBER_RE.match(p)
                 or (value_type == "SN" and _SN_RE.match(p.replace(seps.component, "")))
@@ -965,7 +966,6 @@ _AGE_TEXT_RE = re.compile(r"(?i)\bage\b")
 #: OBX-6 units an age may be given in, as divisors to years (none given: years).
 _AGE_UNITS = {"": 1.0, "a": 1.0, "yr": 1.0, "y": 1.0, "year": 1.0, "years": 1.0,
               "mo": 12.0, "month": 12.0, "months": 12.0, "wk": 52.0, "d": 365.0}  # fmt: skip
-AGE_OVER_89 = "90+"
 
 
 def _over_89(fields: list[str], parts: list[str], seps: _Separators) -> bool:
@@ -979,6 +979,6 @@ def _over_89(fields: list[str], parts: list[str], seps: _Separators) -> bool:
     per_year = _AGE_UNITS.get(unit.strip("{}"), 1.0)  # an unknown unit is read as years
     for part in parts:
         number = re.search(r"\d+(?:\.\d+)?", part)
-        if number and float(number.group()) / per_year > 89:
+        if number and float(number.group()) / per_year > AGE_CAP:
             return True
     return False
