@@ -12,7 +12,8 @@ timings or byte counts. Each check runs in a fresh interpreter:
 
 Neither may load the AWS SDK for Python (the Uplink signs cloud API calls only
 when an API is configured), BLE stacks, the HL7 parser, or dev-kit-only packages;
-and a running component holds no OpenSSL (``wardlink.runtime.no_openssl``).
+and a running component holds no OpenSSL (``wardlink.runtime.no_openssl``) and no
+``importlib.metadata`` (``wardlink.runtime.lean``).
 """
 
 from __future__ import annotations
@@ -37,6 +38,9 @@ from wardlink.spool import Spool
 FORBIDDEN = ("botocore", "boto3", "bleak", "dbus_fast", "bumble", "hl7", "faker", "moto")
 #: OpenSSL's modules: ``wardlink run`` starts a component without them (about 4.5 MB).
 OPENSSL = ("ssl", "_ssl", "_hashlib")
+#: ``importlib.metadata`` and what it brings: sub-commands and profile packages are found
+#: by ``wardlink.cli.entry_points``, pydantic's plugins by ``wardlink.runtime.lean``.
+METADATA = ("importlib.metadata", "email", "csv")
 #: The Uplink handles sealed records only: no device, PHI-policy or configuration-file code.
 UPLINK_FORBIDDEN = (
     "yaml",
@@ -267,5 +271,5 @@ def test_running_components_keep_to_their_diet(
         running.stop()
     assert "wardlink.uplink.publisher" in uplink
     assert {"wardlink.codecs.nonin2", "wardlink.codecs.astm_e1381"} <= set(proxy)
-    assert loaded(uplink, FORBIDDEN + UPLINK_FORBIDDEN + OPENSSL) == []
-    assert loaded(proxy, FORBIDDEN + PROXY_FORBIDDEN + OPENSSL) == []
+    assert loaded(uplink, FORBIDDEN + UPLINK_FORBIDDEN + OPENSSL + METADATA) == []
+    assert loaded(proxy, FORBIDDEN + PROXY_FORBIDDEN + OPENSSL + METADATA) == []

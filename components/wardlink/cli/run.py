@@ -4,6 +4,7 @@ Under Greengrass (or ``wardlink gg run``) the configuration comes over IPC and
 ``--config`` is not needed. A component runs for weeks on a small gateway, so its
 start-up is ordered for a small resident set: the DeviceProxy and the Uplink keep
 OpenSSL out (``wardlink.runtime.no_openssl``; the UI serves HTTPS, so it does not),
+none loads ``importlib.metadata`` for pydantic's plugins (``wardlink.runtime.lean``),
 it loads the PHI name lexicon before the heap fills, and imports only the modules of
 the component it runs.
 """
@@ -20,6 +21,9 @@ def _run(args: argparse.Namespace) -> int:
         from wardlink.runtime.no_openssl import preload_without_openssl
 
         preload_without_openssl()  # first: before anything imports asyncio or hashlib
+    from wardlink.runtime.lean import keep_pydantic_plugins_out
+
+    keep_pydantic_plugins_out()  # before pydantic builds its first validator
     from wardlink.phi.lexicon import load_lexicon
 
     # Next the PHI name lexicon, which the log filter needs from the first record on:

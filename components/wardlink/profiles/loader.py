@@ -13,12 +13,12 @@ from __future__ import annotations
 
 from functools import cache
 from importlib import resources
-from importlib.metadata import entry_points
 from pathlib import Path
 
 import yaml
 from pydantic import ValidationError
 
+from wardlink.cli.entry_points import entry_points
 from wardlink.model import WardlinkError
 from wardlink.profiles.schema import DeviceProfile
 

@@ -60,7 +60,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import shutil
 import sqlite3
 import threading
 import time
@@ -500,6 +499,8 @@ class Spool:
 
     def _quarantine(self, reason: str) -> Path | None:
         """Move the damaged files aside; where they went (None if there were none)."""
+        import shutil  # only here: it loads bz2 and lzma, resident for the component's life
+
         stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
         qdir = shared_dir(self.path.parent / QUARANTINE_DIR, self._gid)
         target = qdir / f"{self.path.name}.{stamp}.{os.getpid()}"

@@ -30,8 +30,9 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable, Iterable, Sequence
-from importlib.metadata import EntryPoint, entry_points
 from typing import Any, cast
+
+from wardlink.cli.entry_points import EntryPoint, entry_points
 
 COMMANDS_GROUP = "wardlink.commands"
 SUBCOMMANDS_GROUP = "wardlink.subcommands"
