@@ -44,6 +44,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from wardlink.ui.accounts import AccountStore, Role
 from wardlink.ui.audit import AuditLog
+from wardlink.ui.audit_copies import AuditCopies
 from wardlink.ui.diagnostics import BundleRefused, LogRing, build_bundle, log_tail
 from wardlink.ui.signing import RESULTS_TOPIC, sign_command
 from wardlink.ui.site_view import SiteView, age_text, iso_age
@@ -180,6 +181,7 @@ class UiContext:
     cert_not_after: datetime | None = None
     disk_path: Path = Path(".")
     assignments: dict[str, dict[str, str]] = field(default_factory=dict)
+    audit_copies: AuditCopies | None = None
 
 
 class SecurityHeaders:
@@ -279,7 +281,12 @@ def create_app(ctx: UiContext) -> ASGIApp:
             ctx.accounts.authenticate, username, fields.get("password", "")
         )
         if not result.ok or result.account is None:
-            ctx.audit.record("sign-in-failed", username or None, reason=result.reason)
+            ctx.audit.record(
+                "sign-in-failed",
+                username or None,
+                reason=result.reason,
+                known=result.account is not None,
+            )
             if result.reason == "now-locked":
                 ctx.audit.record("account-locked", username, alert=True)
             message = (
@@ -354,6 +361,11 @@ def create_app(ctx: UiContext) -> ASGIApp:
             "cert_days": (
                 (ctx.cert_not_after - datetime.now(UTC)).days if ctx.cert_not_after else None
             ),
+            # audit copies that could not leave: this UI's queues, and the Uplink's relay
+            "audit_dropped": {
+                **(ctx.audit_copies.dropped() if ctx.audit_copies else {}),
+                "uplink relay": site.get("audit_dropped"),
+            },
             # the gateway's clock as the page is made; app.js compares it with the browser's
             "rendered_ms": int(time.time() * 1000),
         }
