@@ -137,7 +137,9 @@ def test_token_exchange_role_allows_only_the_gateway_needs(resources: Resources)
     own = "gateways/${credentials-iot:ThingName}/devices"
     assert sorted(r.split("/v1/", 1)[1] for r in invoke) == sorted(
         [f"POST/{own}", f"GET/{own}", f"GET/{own}/*", f"POST/{own}/*/uploads",
-         "GET/gateways/${credentials-iot:ThingName}/sequence"]
+         "GET/gateways/${credentials-iot:ThingName}/sequence",
+         "GET/gateways/${credentials-iot:ThingName}/diagnostics",
+         "POST/gateways/${credentials-iot:ThingName}/diagnostics/*"]
     ), "gateways call their own thing name's routes only"
     assert not any("/alarms" in r or r.endswith("/v1/GET/devices") for r in invoke), (
         "no gateway permission on alarms or fleet search"
@@ -206,4 +208,5 @@ def test_support_role_searches_the_fleet_and_acts_on_alarms(resources: Resources
     (role_id,) = roles
     invoke = {arn.split("/v1/", 1)[1] for arn in _invoke_resources(resources, role_id)}
     assert {"GET/devices", "GET/alarms", "POST/alarms/*"} <= invoke
-    assert not any(p.startswith("POST/gateways") for p in invoke), "support registers nothing"
+    # support registers nothing; it may only ask a gateway for its diagnostics bundle
+    assert [p for p in invoke if p.startswith("POST/gateways")] == ["POST/gateways/*/diagnostics"]
