@@ -34,7 +34,7 @@ from wardlink.contract.diagnostics import DiagnosticsDecisionBody, DiagnosticsRe
 from wardlink.contract.models import AlarmActionRequest, DeviceRegistration, UploadRequest
 from wardlink_infra import grants
 from wardlink_infra.api_models import request_schema
-from wardlink_infra.buckets import DATA_PREFIX_DEVICES
+from wardlink_infra.buckets import DATA_PREFIX_DEVICES, DATA_PREFIX_DIAGNOSTICS
 from wardlink_infra.functions import FunctionKit, WardlinkFunction
 from wardlink_infra.nag import acknowledge, acknowledge_wildcard_resource
 from wardlink_infra.settings import WardlinkSettings
@@ -44,7 +44,6 @@ DEVICES_HANDLER = "wardlink.cloudapi.handlers.devices.handler"
 UPLOADS_HANDLER = "wardlink.cloudapi.handlers.uploads.handler"
 ALARMS_HANDLER = "wardlink.cloudapi.handlers.alarms.handler"
 DIAGNOSTICS_HANDLER = "wardlink.cloudapi.handlers.diagnostics.handler"
-DATA_PREFIX_DIAGNOSTICS = "diagnostics/"
 STAGE_NAME = "v1"
 PAGING_QUERY = ("limit", "next_token")
 

@@ -142,6 +142,8 @@ def test_data_bucket_is_encrypted_versioned_tls_only_with_lifecycle(
     assert "DestinationBucketName" in bucket["LoggingConfiguration"]
     rules = bucket["LifecycleConfiguration"]["Rules"]
     assert any(r.get("Transitions") and r.get("ExpirationInDays") for r in rules)
+    diagnostics = [r for r in rules if r.get("Prefix") == "diagnostics/"]
+    assert [r["ExpirationInDays"] for r in diagnostics] == [90]
     policies = [props(p) for p in of_type(resources, "AWS::S3::BucketPolicy").values()
                 if p["Properties"]["Bucket"] == {"Ref": bucket_id}]
     denies = [s for p in policies for s in statements(p["PolicyDocument"])

@@ -227,7 +227,7 @@ def test_least_privilege_and_the_phi_split() -> None:
     assert all(
         r.startswith("arn:aws:secretsmanager:") for r in readable["com.wardlink.DeviceProxy"]
     )
-    # the UI only reads the local feeds, sends commands and audit copies: no IoT Core, no other topic
+    # the UI reads the local feeds, sends commands and audit copies: no IoT Core, no other topic
     ui = _policies(recipes["com.wardlink.GatewayUI"])["aws.greengrass.ipc.pubsub"]
     granted = {(op, r) for p in ui.values() for op in p["operations"] for r in p["resources"]}
     assert granted == {
