@@ -30,10 +30,11 @@ from constructs import Construct
 from pydantic import BaseModel
 
 from wardlink.contract.access import GATEWAY_GRANTS, SUPPORT_GRANTS, Grant
+from wardlink.contract.diagnostics import DiagnosticsDecisionBody, DiagnosticsRequestBody
 from wardlink.contract.models import AlarmActionRequest, DeviceRegistration, UploadRequest
 from wardlink_infra import grants
 from wardlink_infra.api_models import request_schema
-from wardlink_infra.buckets import DATA_PREFIX_DEVICES
+from wardlink_infra.buckets import DATA_PREFIX_DEVICES, DATA_PREFIX_DIAGNOSTICS
 from wardlink_infra.functions import FunctionKit, WardlinkFunction
 from wardlink_infra.nag import acknowledge, acknowledge_wildcard_resource
 from wardlink_infra.settings import WardlinkSettings
@@ -42,6 +43,7 @@ from wardlink_infra.tables import Tables
 DEVICES_HANDLER = "wardlink.cloudapi.handlers.devices.handler"
 UPLOADS_HANDLER = "wardlink.cloudapi.handlers.uploads.handler"
 ALARMS_HANDLER = "wardlink.cloudapi.handlers.alarms.handler"
+DIAGNOSTICS_HANDLER = "wardlink.cloudapi.handlers.diagnostics.handler"
 STAGE_NAME = "v1"
 PAGING_QUERY = ("limit", "next_token")
 
@@ -138,7 +140,8 @@ class WardlinkApi(Construct):
         self.devices_fn = self._devices_function(kit, tables)
         self.uploads_fn = self._uploads_function(kit, tables, data_bucket)
         self.alarms_fn = self._alarms_function(kit, tables)
-        self.functions = (self.devices_fn, self.uploads_fn, self.alarms_fn)
+        self.diagnostics_fn = self._diagnostics_function(kit, data_bucket)
+        self.functions = (self.devices_fn, self.uploads_fn, self.alarms_fn, self.diagnostics_fn)
         for fn in self.functions:
             fn.allow(grants.data_key_use(data_key))
             fn.function.add_environment("GATEWAY_ROLE_NAME", gateway_role_name(settings.prefix))
@@ -183,6 +186,30 @@ class WardlinkApi(Construct):
                 sid="SignUploadsUnderDevicePrefix",
                 actions=["s3:PutObject"],
                 resources=[self._uploads_object_arn],
+            ),
+        )
+        return fn
+
+    def _diagnostics_function(self, kit: FunctionKit,
+                              data_bucket: s3.IBucket) -> WardlinkFunction:
+        fn = WardlinkFunction(
+            self, "Diagnostics", kit=kit, handler=DIAGNOSTICS_HANDLER,
+            description="Diagnostics bundles on request: support asks, the site decides",
+            reserved_concurrency=self._settings.concurrency.diagnostics,
+            environment={"UPLOAD_URL_TTL_S": str(self._settings.upload_url_ttl_s)},
+        )
+        self._diagnostics_object_arn = data_bucket.arn_for_objects(f"{DATA_PREFIX_DIAGNOSTICS}*")
+        fn.allow(
+            iam.PolicyStatement(
+                sid="RequestsAndBundlesUnderDiagnosticsPrefix",
+                actions=["s3:GetObject", "s3:PutObject"],
+                resources=[self._diagnostics_object_arn],
+            ),
+            iam.PolicyStatement(
+                sid="ListDiagnosticsPrefixOnly",
+                actions=["s3:ListBucket"],
+                resources=[data_bucket.bucket_arn],
+                conditions={"StringLike": {"s3:prefix": [f"{DATA_PREFIX_DIAGNOSTICS}*"]}},
             ),
         )
         return fn
@@ -273,6 +300,17 @@ class WardlinkApi(Construct):
         action = alarm.add_resource("{action}")
         self._method(action, "POST", self.alarms_fn, body=AlarmActionRequest,
                      params=_path("alarm_id", "action"))
+
+        diagnostics = gateway.add_resource("diagnostics")
+        self._method(diagnostics, "POST", self.diagnostics_fn, body=DiagnosticsRequestBody,
+                     params=_path("gateway_id"))
+        self._method(diagnostics, "GET", self.diagnostics_fn,
+                     params={**_path("gateway_id"), **_query("state")})
+        request = diagnostics.add_resource("{request_id}")
+        self._method(request, "GET", self.diagnostics_fn, params=_path("gateway_id", "request_id"))
+        self._method(request.add_resource("{decision}"), "POST", self.diagnostics_fn,
+                     body=DiagnosticsDecisionBody,
+                     params=_path("gateway_id", "request_id", "decision"))
 
     def _invoke_arns(self, grants_: tuple[Grant, ...]) -> list[str]:
         return [
@@ -429,6 +467,13 @@ class WardlinkApi(Construct):
             "Upload object keys are minted per upload (devices/{gateway}/{device}/"
             "{upload_id}/{file}); the grant is PutObject only, under the devices/ "
             "prefix of the data bucket, used to presign one PUT at a time.",
+        )
+        acknowledge_wildcard_resource(
+            self.diagnostics_fn.policy,
+            self._diagnostics_object_arn,
+            "Diagnostics requests and bundles are keyed per request (diagnostics/{gateway}/"
+            "{request_id}/...); the grant is GetObject and PutObject under the diagnostics/ "
+            "prefix of the data bucket only, to keep requests and presign one PUT or GET.",
         )
         for fn in self.functions:
             acknowledge(

@@ -25,6 +25,8 @@ DATA_PREFIX_DEVICES = "devices/"
 DATA_PREFIX_TIMESTREAM_REJECTED = "timestream-rejected/"
 #: Points a telemetry store refused for good, written by the writer (JSON lines).
 DATA_PREFIX_TELEMETRY_REJECTED = "telemetry-rejected/"
+#: Support's diagnostics requests and the bundles sites approved (``handlers.diagnostics``).
+DATA_PREFIX_DIAGNOSTICS = "diagnostics/"
 
 
 class Buckets(Construct):
@@ -106,6 +108,13 @@ class Buckets(Construct):
                 s3.LifecycleRule(
                     id="expire-telemetry-rejects",
                     prefix=DATA_PREFIX_TELEMETRY_REJECTED,
+                    expiration=cdk.Duration.days(90),
+                    noncurrent_version_expiration=cdk.Duration.days(7),
+                ),
+                s3.LifecycleRule(
+                    # a diagnostics bundle serves one support case: not kept for long
+                    id="expire-diagnostics",
+                    prefix=DATA_PREFIX_DIAGNOSTICS,
                     expiration=cdk.Duration.days(90),
                     noncurrent_version_expiration=cdk.Duration.days(7),
                 ),

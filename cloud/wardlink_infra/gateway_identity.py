@@ -4,8 +4,9 @@ Two halves:
 
 * the **IoT policy** attached to each gateway certificate: connect as its own thing
   name (and the ``thing#N`` client ids the nucleus opens for extra connections),
-  publish the four uplink topics under its own name, and the Greengrass system
-  topics (health, jobs, shadow) for its own thing; assume only our role alias.
+  publish the four uplink topics and the UI's audit topic under its own name,
+  and the Greengrass system topics (health, jobs, shadow) for its own thing;
+  assume only our role alias.
   Thing policy variables resolve on every nucleus connection only when the
   certificate is attached with *exclusive* thing association (see docs/cloud.md).
 * the **token-exchange role** behind ``AWS::IoT::RoleAlias`` (credentials the
@@ -30,6 +31,7 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from wardlink_infra.api import gateway_role_name
+from wardlink_infra.gateway_audit import AUDIT_KIND
 from wardlink_infra.ingest import TOPIC_ROOT, UPLINK_KINDS
 from wardlink_infra.nag import acknowledge_wildcard_resource
 from wardlink_infra.settings import WardlinkSettings
@@ -76,7 +78,8 @@ def gateway_policy_document(stack: cdk.Stack, role_alias_arn: str) -> dict[str, 
                 "Effect": "Allow",
                 "Action": "iot:Publish",
                 "Resource": [
-                    _iot_arn(stack, f"topic/{TOPIC_ROOT}/{THING}/{kind}") for kind in UPLINK_KINDS
+                    _iot_arn(stack, f"topic/{TOPIC_ROOT}/{THING}/{kind}")
+                    for kind in (*UPLINK_KINDS, AUDIT_KIND)
                 ],
             },
             {

@@ -13,6 +13,7 @@ from wardlink_infra.buckets import Buckets
 from wardlink_infra.detectors import DetectorEngine
 from wardlink_infra.fleet import FleetProvisioning
 from wardlink_infra.functions import FunctionKit
+from wardlink_infra.gateway_audit import GatewayAudit
 from wardlink_infra.gateway_identity import GatewayIdentity
 from wardlink_infra.ingest import Ingest
 from wardlink_infra.keys import EncryptionKeys
@@ -89,6 +90,8 @@ class WardlinkStack(cdk.Stack):
             devices=tables.devices, gateway_policy_name=identity.policy_name,
             operator_role=api.support_role,
         )
+        GatewayAudit(self, "GatewayAudit", audit_key=keys.audit, data_key=keys.data,
+                     errors=ingest.rules_dlq)
         AuditTrail(self, "Audit", trail_bucket=buckets.trail, data_bucket=buckets.data,
                    audit_key=keys.audit, kit=kit)
         TableBackups(self, "Backups", tables=tables, key=keys.data,

@@ -42,7 +42,7 @@ def _methods(resources: Resources) -> dict[tuple[str, str], dict[str, Any]]:
 
 def test_every_method_uses_aws_iam(template: Template, resources: Resources) -> None:
     methods = of_type(resources, "AWS::ApiGateway::Method")
-    assert len(methods) == 11
+    assert len(methods) == 15
     template.all_resources_properties(
         "AWS::ApiGateway::Method", {"AuthorizationType": "AWS_IAM"}
     )
@@ -62,6 +62,10 @@ def test_routes_and_handlers(resources: Resources) -> None:
         ("GET", "/alarms/{alarm_id}"): "alarms",
         ("POST", "/alarms/{alarm_id}/{action}"): "alarms",
         ("GET", "/alarms/{alarm_id}/history"): "alarms",
+        ("POST", "/gateways/{gateway_id}/diagnostics"): "diagnostics",
+        ("GET", "/gateways/{gateway_id}/diagnostics"): "diagnostics",
+        ("GET", "/gateways/{gateway_id}/diagnostics/{request_id}"): "diagnostics",
+        ("POST", "/gateways/{gateway_id}/diagnostics/{request_id}/{decision}"): "diagnostics",
     }
     assert set(methods) == set(expected)
     for key, handler_module in expected.items():
@@ -82,6 +86,9 @@ def test_bodies_are_validated_against_models(resources: Resources) -> None:
         ("POST", "/gateways/{gateway_id}/devices"): "DeviceRegistration",
         ("POST", "/gateways/{gateway_id}/devices/{device_id}/uploads"): "UploadRequest",
         ("POST", "/alarms/{alarm_id}/{action}"): "AlarmActionRequest",
+        ("POST", "/gateways/{gateway_id}/diagnostics"): "DiagnosticsRequestBody",
+        ("POST", "/gateways/{gateway_id}/diagnostics/{request_id}/{decision}"):
+            "DiagnosticsDecisionBody",
     }
     for key, model_name in bodies.items():
         method = methods[key]
@@ -135,6 +142,8 @@ def test_data_bucket_is_encrypted_versioned_tls_only_with_lifecycle(
     assert "DestinationBucketName" in bucket["LoggingConfiguration"]
     rules = bucket["LifecycleConfiguration"]["Rules"]
     assert any(r.get("Transitions") and r.get("ExpirationInDays") for r in rules)
+    diagnostics = [r for r in rules if r.get("Prefix") == "diagnostics/"]
+    assert [r["ExpirationInDays"] for r in diagnostics] == [90]
     policies = [props(p) for p in of_type(resources, "AWS::S3::BucketPolicy").values()
                 if p["Properties"]["Bucket"] == {"Ref": bucket_id}]
     denies = [s for p in policies for s in statements(p["PolicyDocument"])
@@ -159,8 +168,8 @@ def test_cloudtrail_is_encrypted_validated_and_sent_to_logs(template: Template) 
 def test_alarms_cover_errors_dlqs_and_5xx_and_notify_ops(resources: Resources) -> None:
     alarms = [props(a) for a in of_type(resources, "AWS::CloudWatch::Alarm").values()]
     metrics = [(a.get("Namespace"), a.get("MetricName")) for a in alarms]
-    # 4 API/engine functions + the InfluxDB writer, set-up and rotation; 5 DLQs
-    assert metrics.count(("AWS/Lambda", "Errors")) == 7
+    # 5 API/engine functions + the InfluxDB writer, set-up and rotation; 5 DLQs
+    assert metrics.count(("AWS/Lambda", "Errors")) == 8
     assert metrics.count(("AWS/SQS", "ApproximateNumberOfMessagesVisible")) == 5
     assert metrics.count(("AWS/ApiGateway", "5XXError")) == 1
     ops = [k for k, t in of_type(resources, "AWS::SNS::Topic").items() if "Ops" in k]

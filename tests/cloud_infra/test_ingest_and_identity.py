@@ -32,6 +32,7 @@ def test_one_rule_per_uplink_topic_feeds_the_stream(resources: Resources) -> Non
     rules = [
         props(r)["TopicRulePayload"] for r in of_type(resources, "AWS::IoT::TopicRule").values()
     ]
+    rules = [rule for rule in rules if "Kinesis" in rule["Actions"][0]]
     sqls = sorted(rule["Sql"] for rule in rules)
     assert sqls == sorted(
         f"SELECT *, topic(3) AS gateway_id FROM 'wardlink/v1/+/{kind}'"
@@ -43,6 +44,28 @@ def test_one_rule_per_uplink_topic_feeds_the_stream(resources: Resources) -> Non
         assert action["Kinesis"]["PartitionKey"] == "${topic(3)}"
         assert "Sqs" in rule["ErrorAction"], "rule failures must land in the DLQ"
         assert rule["AwsIotSqlVersion"] == "2016-03-23"
+
+
+def test_gateway_audit_events_land_in_an_encrypted_long_kept_log_group(
+    resources: Resources,
+) -> None:
+    [audit] = [
+        props(r)["TopicRulePayload"]
+        for r in of_type(resources, "AWS::IoT::TopicRule").values()
+        if "wardlink/v1/+/audit" in props(r)["TopicRulePayload"]["Sql"]
+    ]
+    # only the allowed fields leave the rule; the gateway comes from the topic
+    assert audit["Sql"] == (
+        "SELECT time, user, action, device_id, outcome, alert, topic(3) AS gateway_id"
+        " FROM 'wardlink/v1/+/audit'"
+    )
+    (action,) = audit["Actions"]
+    group_ref = action["CloudwatchLogs"]["LogGroupName"]["Ref"]
+    group = props(resources[group_ref])
+    assert "AuditKey" in flat(group["KmsKeyId"])
+    assert group["RetentionInDays"] >= 2192  # six years, 45 CFR 164.316(b)(2)
+    assert resources[group_ref]["DeletionPolicy"] == "Retain"
+    assert "Sqs" in audit["ErrorAction"]
 
 
 def test_rule_error_queue_is_encrypted(resources: Resources) -> None:
@@ -66,7 +89,9 @@ def test_gateway_publishes_only_its_own_topics(resources: Resources) -> None:
         assert f"/{THING}/" in resource, resource
         assert not resource.endswith(":topic/*"), resource
     uplink = [r for r in publish if ":topic/wardlink/" in r]
-    assert sorted(r.rsplit("/", 1)[1] for r in uplink) == ["alert", "health", "status", "telemetry"]
+    assert sorted(r.rsplit("/", 1)[1] for r in uplink) == [
+        "alert", "audit", "health", "status", "telemetry",
+    ]  # fmt: skip
 
 
 def test_gateway_connects_only_as_its_thing_name(resources: Resources) -> None:
@@ -112,7 +137,9 @@ def test_token_exchange_role_allows_only_the_gateway_needs(resources: Resources)
     own = "gateways/${credentials-iot:ThingName}/devices"
     assert sorted(r.split("/v1/", 1)[1] for r in invoke) == sorted(
         [f"POST/{own}", f"GET/{own}", f"GET/{own}/*", f"POST/{own}/*/uploads",
-         "GET/gateways/${credentials-iot:ThingName}/sequence"]
+         "GET/gateways/${credentials-iot:ThingName}/sequence",
+         "GET/gateways/${credentials-iot:ThingName}/diagnostics",
+         "POST/gateways/${credentials-iot:ThingName}/diagnostics/*"]
     ), "gateways call their own thing name's routes only"
     assert not any("/alarms" in r or r.endswith("/v1/GET/devices") for r in invoke), (
         "no gateway permission on alarms or fleet search"
@@ -181,4 +208,5 @@ def test_support_role_searches_the_fleet_and_acts_on_alarms(resources: Resources
     (role_id,) = roles
     invoke = {arn.split("/v1/", 1)[1] for arn in _invoke_resources(resources, role_id)}
     assert {"GET/devices", "GET/alarms", "POST/alarms/*"} <= invoke
-    assert not any(p.startswith("POST/gateways") for p in invoke), "support registers nothing"
+    # support registers nothing; it may only ask a gateway for its diagnostics bundle
+    assert [p for p in invoke if p.startswith("POST/gateways")] == ["POST/gateways/*/diagnostics"]

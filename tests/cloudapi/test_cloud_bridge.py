@@ -14,7 +14,7 @@ from tests.cloudapi.test_cloud_telemetry import _telemetry_envelope
 from tests.support.mosquitto import Mosquitto, mosquitto_available
 from tests.support.mqtt_publish import publish_messages as _publish
 from wardlink.localcloud import LocalCloud
-from wardlink.localcloud.bridge import KinesisFeed, MqttBridge, apply_topic_rule
+from wardlink.localcloud.bridge import KinesisFeed, MqttBridge, apply_topic_rule, audit_event
 from wardlink.localcloud.invoker import LambdaInvoker
 from wardlink.localcloud.routes import TELEMETRY_WRITER_HANDLER
 
@@ -26,6 +26,16 @@ def test_topic_rule_takes_the_gateway_from_the_topic() -> None:
     assert json.loads(out.data) == {"gateway_id": "gw-real", "x": 1}
     assert apply_topic_rule("wardlink/v1/gw/telemetry", b"\x00raw").data == b"\x00raw"  # type: ignore[union-attr]
     assert apply_topic_rule("other/v1/gw/telemetry", b"{}") is None
+
+
+def test_audit_copies_go_to_the_audit_rule_not_the_stream() -> None:
+    payload = b'{"time":"t","user":"tech","action":"sign-in","outcome":"success","note":"x"}'
+    assert apply_topic_rule("wardlink/v1/gw-1/audit", payload) is None
+    assert audit_event("wardlink/v1/gw-1/audit", payload) == {
+        "time": "t", "user": "tech", "action": "sign-in", "outcome": "success",
+        "gateway_id": "gw-1",
+    }  # fmt: skip
+    assert audit_event("wardlink/v1/gw-1/telemetry", payload) is None
 
 
 def test_broker_messages_reach_the_writer_and_other_consumers(

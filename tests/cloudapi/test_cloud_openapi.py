@@ -19,7 +19,7 @@ from pydantic import BaseModel
 from schemathesis import GenerationMode
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
-from wardlink.contract import models
+from wardlink.contract import diagnostics, models
 from wardlink.localcloud import LocalCloud
 from wardlink.localcloud.routes import ROUTES
 
@@ -66,6 +66,9 @@ def test_every_route_is_documented_and_nothing_else() -> None:
         ("Alarm", models.Alarm),
         ("AuditEntry", models.AuditEntry),
         ("GatewaySequence", models.GatewaySequence),
+        ("DiagnosticsRequestBody", diagnostics.DiagnosticsRequestBody),
+        ("DiagnosticsDecisionBody", diagnostics.DiagnosticsDecisionBody),
+        ("DiagnosticsRequest", diagnostics.DiagnosticsRequest),
         ("Error", models.ErrorBody),
     ],
 )

@@ -207,6 +207,7 @@ def test_least_privilege_and_the_phi_split() -> None:
         "status",
         "alert",
         "health",
+        "audit",
     }
     assert all(r.startswith("wardlink/v1/{iot:thingName}/") for r in uplink_policy["resources"])
     # the pseudonym keys are readable by the proxy only; the UI command key by the proxy and the UI
@@ -226,7 +227,7 @@ def test_least_privilege_and_the_phi_split() -> None:
     assert all(
         r.startswith("arn:aws:secretsmanager:") for r in readable["com.wardlink.DeviceProxy"]
     )
-    # the UI only reads the local feeds and sends commands: no IoT Core, no other topic
+    # the UI reads the local feeds, sends commands and audit copies: no IoT Core, no other topic
     ui = _policies(recipes["com.wardlink.GatewayUI"])["aws.greengrass.ipc.pubsub"]
     granted = {(op, r) for p in ui.values() for op in p["operations"] for r in p["resources"]}
     assert granted == {
@@ -235,6 +236,7 @@ def test_least_privilege_and_the_phi_split() -> None:
         ("aws.greengrass#SubscribeToTopic", "wardlink/local/site"),
         ("aws.greengrass#SubscribeToTopic", "wardlink/local/commands/results"),
         ("aws.greengrass#PublishToTopic", "wardlink/local/commands"),
+        ("aws.greengrass#PublishToTopic", "wardlink/local/audit"),
     }
     # DeviceProxy depends on the Uplink softly (it keeps reading devices while the Uplink restarts)
     dep = recipes["com.wardlink.DeviceProxy"]["ComponentDependencies"]["com.wardlink.Uplink"]

@@ -55,3 +55,42 @@ def test_what_is_not_a_ward_label_stays_on_site() -> None:
     policy = RedactionPolicy.from_config({"location": {"send": ["unit", "room", "bed"]}})
     sealed = _sealed(policy, {"unit": "Quinn Zorblax", "room": "0012345678", "bed": "B"})
     assert sealed == {"location_unit": None, "location_room": None, "location_bed": "B"}
+
+
+def _registered(policy: RedactionPolicy, location: dict[str, str] | None) -> dict[str, object]:
+    """The registration the Uplink sends for a device the DeviceProxy announced."""
+    import json
+    from types import SimpleNamespace
+
+    from wardlink.contract.models import DeviceRegistration
+    from wardlink.gateway.device_worker import WorkerCounters
+    from wardlink.gateway.proxy import device_announcement
+    from wardlink.model import Connectivity
+    from wardlink.uplink.registrar import DeviceRegistrar
+
+    worker = SimpleNamespace(
+        identity=DEVICE,
+        connectivity=Connectivity.CONNECTED,
+        counters=WorkerCounters(),
+        expected_interval_s=1.0,
+        location=(lambda device_id: location) if location is not None else None,
+    )
+    [announced] = json.loads(device_announcement(policy, [worker]))  # type: ignore[list-item]
+    registrar = DeviceRegistrar(lambda: None, "gw-1")
+    registrar.offer(announced)
+    [registration] = registrar._wanted.values()
+    DeviceRegistration.model_validate(registration)  # the API accepts it as it is
+    return {k: v for k, v in registration.items() if k.startswith("location_")}
+
+
+def test_registration_follows_the_same_setting() -> None:
+    assert _registered(RedactionPolicy.default(), WHERE) == {"location_unit": "ICU-2"}
+    assert _registered(RedactionPolicy.default(), None) == {}
+    nothing = RedactionPolicy.from_config({"location": {"send": []}})
+    assert _registered(nothing, WHERE) == {}
+    everything = RedactionPolicy.from_config({"location": {"send": ["unit", "room", "bed"]}})
+    assert _registered(everything, WHERE) == {
+        "location_unit": "ICU-2", "location_room": "12", "location_bed": "B",
+    }  # fmt: skip
+    odd = {"unit": "Quinn Zorblax", "room": "0012345678", "bed": "B"}
+    assert _registered(everything, odd) == {"location_bed": "B"}

@@ -377,7 +377,7 @@ def test_axe_finds_no_serious_violation(browser: Browser, demo: DemoSite) -> Non
         pages = [login]
         page = technician(ctx, demo)
         found: dict[str, list[str]] = {}
-        for path in ["/", "/devices", "/devices/bed-1-oximeter", "/logs"]:
+        for path in ["/", "/devices", "/devices/bed-1-oximeter", "/logs", "/support"]:
             page.goto(path)
             pages.append(page)
             found[path] = _axe(page)
@@ -398,7 +398,8 @@ def test_zz_no_phi_canary_anywhere(browser: Browser, demo: DemoSite) -> None:
     ctx = browser.new_context(ignore_https_errors=True, base_url=demo.url)
     try:
         page = technician(ctx, demo)
-        for path in ["/", "/devices", "/devices/bed-1-oximeter", "/devices/bed-3-monitor", "/logs"]:
+        pages = ["/", "/devices", "/devices/bed-1-oximeter", "/devices/bed-3-monitor", "/logs"]
+        for path in [*pages, "/support"]:
             page.goto(path)
             demo.seen.append(page.content())
         stream = page.evaluate(

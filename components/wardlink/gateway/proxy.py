@@ -21,7 +21,7 @@ import contextlib
 import json
 import logging
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -605,11 +605,18 @@ def device_announcement(
     Published on ``wardlink/local/devices`` for the Uplink (registration) and the UI.
     """
     infos = [
-        _with_counters(policy.redact_device(w.identity, w.connectivity).to_json_bytes(), w)
+        _with_counters(
+            policy.redact_device(w.identity, w.connectivity, _assigned(w)).to_json_bytes(), w
+        )
         for w in workers
     ]
     infos += [fault_announcement(policy, identity, fault) for identity, fault in faulted]
     return b"[" + b",".join(infos) + b"]"
+
+
+def _assigned(worker: DeviceWorker) -> Mapping[str, str] | None:
+    """The device's site-assigned location (the overlay), for the policy to cut down."""
+    return worker.location(worker.identity.device_id) if worker.location is not None else None
 
 
 def _with_counters(info: bytes, worker: DeviceWorker) -> bytes:

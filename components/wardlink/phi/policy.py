@@ -263,9 +263,13 @@ class RedactionPolicy:
             )
 
     def redact_device(
-        self, device: DeviceIdentity, connectivity: Connectivity
+        self,
+        device: DeviceIdentity,
+        connectivity: Connectivity,
+        location: Mapping[str, str] | None = None,
     ) -> RedactedDeviceInfo:
-        """Device metadata for registration: the serial number only as the policy allows."""
+        """Device metadata for registration: the serial number only as the policy allows,
+        the site-assigned location only as ``location.send`` allows (as for telemetry)."""
         serial = None
         if device.serial_number:
             token = self._actions.pseudonym("device_serial", device.serial_number)
@@ -279,6 +283,7 @@ class RedactionPolicy:
                 serial_number=serial,
                 profile=device.profile,
                 connectivity=connectivity,
+                **self._location(location),
             )
 
     # -- documents ---------------------------------------------------------------

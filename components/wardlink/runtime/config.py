@@ -159,13 +159,33 @@ class ApiConfig(_Config):
         return require_tls(url, secure="https", plain="http")
 
 
+class SyslogConfig(_Config):
+    """The site's syslog server that gets a copy of the UI's audit records (RFC 5424 over TLS).
+
+    ``caFile`` is the CA the server's certificate must chain to (the system's
+    trust store without it); ``serverName`` is the name checked in that
+    certificate (``host`` without it). ``certFile``/``keyFile`` give a client
+    certificate when the server asks for one. Plain-text syslog is not offered.
+    """
+
+    host: str = Field(min_length=1, max_length=253)
+    port: int = Field(default=6514, ge=1, le=65535)
+    ca_file: Path | None = None
+    server_name: str | None = None
+    cert_file: Path | None = None
+    key_file: Path | None = None
+    facility: int = Field(default=13, ge=0, le=23)  # 13: log audit (RFC 5424 6.2.1)
+
+
 class UiConfig(_Config):
     """The technician's gateway UI (``com.wardlink.GatewayUI``; see ``wardlink.ui``).
 
     Loopback unless ``host`` names the LAN address. ``certFile``/``keyFile`` supply
     the site's certificate; without them a self-signed one is made on first start
     in ``stateDir``. ``commandKeySecret`` names the Greengrass secret holding the
-    HMAC key that signs commands to the DeviceProxy.
+    HMAC key that signs commands to the DeviceProxy. ``syslog`` sends a copy of
+    every audit record to the site's syslog server; ``auditQueue`` bounds how many
+    copies wait for each destination (cloud, syslog) before new ones are dropped.
     """
 
     host: str = "127.0.0.1"
@@ -178,6 +198,8 @@ class UiConfig(_Config):
     lockout_s: float = Field(default=900.0, gt=0)
     command_key_secret: str = "wardlink-ui-command-key"  # noqa: S105 - a secret id, not a value
     log_files: tuple[Path, ...] = ()
+    syslog: SyslogConfig | None = None
+    audit_queue: int = Field(default=1000, ge=10, le=100_000)
 
 
 class GatewayConfig(_Config):

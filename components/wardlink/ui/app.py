@@ -44,9 +44,11 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from wardlink.ui.accounts import AccountStore, Role
 from wardlink.ui.audit import AuditLog
+from wardlink.ui.audit_copies import AuditCopies
 from wardlink.ui.diagnostics import BundleRefused, LogRing, build_bundle, log_tail
 from wardlink.ui.signing import RESULTS_TOPIC, sign_command
 from wardlink.ui.site_view import SiteView, age_text, iso_age
+from wardlink.ui.support_requests import SupportRequests
 
 log = logging.getLogger(__name__)
 
@@ -180,6 +182,8 @@ class UiContext:
     cert_not_after: datetime | None = None
     disk_path: Path = Path(".")
     assignments: dict[str, dict[str, str]] = field(default_factory=dict)
+    audit_copies: AuditCopies | None = None
+    support: SupportRequests | None = None
 
 
 class SecurityHeaders:
@@ -279,7 +283,12 @@ def create_app(ctx: UiContext) -> ASGIApp:
             ctx.accounts.authenticate, username, fields.get("password", "")
         )
         if not result.ok or result.account is None:
-            ctx.audit.record("sign-in-failed", username or None, reason=result.reason)
+            ctx.audit.record(
+                "sign-in-failed",
+                username or None,
+                reason=result.reason,
+                known=result.account is not None,
+            )
             if result.reason == "now-locked":
                 ctx.audit.record("account-locked", username, alert=True)
             message = (
@@ -354,6 +363,11 @@ def create_app(ctx: UiContext) -> ASGIApp:
             "cert_days": (
                 (ctx.cert_not_after - datetime.now(UTC)).days if ctx.cert_not_after else None
             ),
+            # audit copies that could not leave: this UI's queues, and the Uplink's relay
+            "audit_dropped": {
+                **(ctx.audit_copies.dropped() if ctx.audit_copies else {}),
+                "uplink relay": site.get("audit_dropped"),
+            },
             # the gateway's clock as the page is made; app.js compares it with the browser's
             "rendered_ms": int(time.time() * 1000),
         }
@@ -498,6 +512,80 @@ def create_app(ctx: UiContext) -> ASGIApp:
             headers={"content-disposition": f'attachment; filename="{filename}"'},
         )
 
+    async def support_page(request: Request) -> Response:
+        session = current(request)
+        if session is None:
+            return to_login(request)
+        if ctx.support is not None:
+            ctx.support.refresh_soon()
+        return page(
+            request,
+            "support.html",
+            session,
+            support=ctx.support,
+            checked_age=(time.time() - ctx.support.checked_at)
+            if ctx.support is not None and ctx.support.checked_at is not None
+            else None,
+            may_act=session.role.may_act(),
+            result=None,
+        )
+
+    async def support_decide(request: Request) -> Response:
+        session = current(request)
+        if session is None:
+            return to_login(request)
+        fields = await form(request)
+        if not csrf_ok(request, session, fields):
+            return refused(session, request, "CSRF token missing or wrong", 403)
+        if not session.role.may_act():
+            return refused(session, request, "your role may only view", 403)
+        request_id = request.path_params["request_id"]
+        decision = request.path_params["decision"]
+        support = ctx.support
+        if support is None or decision not in ("approve", "decline"):
+            return refused(session, request, "no such request or decision", 404)
+        if support.find(request_id) is None:
+            return refused(session, request, "no such pending request", 404)
+        approve = decision == "approve"
+        bundle: bytes | None = None
+        if approve:
+            lines = await asyncio.to_thread(log_tail, ctx.log_ring, ctx.log_files, 1000, "")
+            try:
+                bundle = await asyncio.to_thread(
+                    build_bundle, ctx.config, ctx.view, lines, ctx.forbidden
+                )
+            except BundleRefused as exc:
+                ctx.audit.record(
+                    "diagnostics-refused", session.username, alert=True, reason=str(exc)
+                )
+                return page(request, "result.html", session, status=500, ok=False,
+                            detail="the bundle was withheld: it would have held a secret",
+                            action="approve")  # fmt: skip
+        event = "diagnostics-request-approved" if approve else "diagnostics-request-declined"
+        try:
+            await support.decide(request_id, approve, session.username, bundle)
+        except Exception as exc:
+            ctx.audit.record(
+                event.replace("-approved", "-approve").replace("-declined", "-decline"),
+                session.username,
+                alert=session.break_glass,
+                request_id=request_id,
+                ok=False,
+                error=type(exc).__name__,
+            )
+            return page(request, "result.html", session, status=502, ok=False,
+                        detail=f"the cloud did not take it ({type(exc).__name__})",
+                        action=decision)  # fmt: skip
+        ctx.audit.record(
+            event,
+            session.username,
+            alert=session.break_glass,
+            request_id=request_id,
+            size=len(bundle) if bundle is not None else None,
+        )
+        detail = "the redacted bundle was uploaded for support" if approve else "declined"
+        return page(request, "result.html", session, ok=True, detail=detail, action=decision)
+
     async def events(request: Request) -> Response:
         session = current(request, touch=False)  # a live page is not activity
         if session is None:
@@ -535,6 +623,8 @@ def create_app(ctx: UiContext) -> ASGIApp:
         Route("/devices/{device_id}/{action}", act, methods=["POST"]),
         Route("/logs", logs_page, methods=["GET"]),
         Route("/diagnostics.zip", diagnostics, methods=["GET"]),
+        Route("/support", support_page, methods=["GET"]),
+        Route("/support/{request_id}/{decision}", support_decide, methods=["POST"]),
         Route("/events", events, methods=["GET"]),
         Mount("/static", StaticFiles(directory=str(HERE / "static")), name="static"),
     ]

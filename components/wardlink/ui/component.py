@@ -4,7 +4,11 @@ It subscribes to what the other components publish on the local bus, reads the
 command key from the Greengrass secret store (IPC GetSecretValue; a secrets file
 outside Greengrass), makes or loads its TLS certificate and serves HTTPS with
 uvicorn in the component's event loop. Without the command key the UI still
-shows everything, and says that actions are unavailable.
+shows everything, and says that actions are unavailable. Every audit record is
+also copied to the cloud and, when configured, the site's syslog (``audit_copies``).
+With a cloud API configured it reads support's diagnostics requests and sends the
+technician's decisions, with the gateway's token-exchange credentials
+(``support_requests``).
 """
 
 from __future__ import annotations
@@ -23,9 +27,11 @@ from wardlink.runtime.runner import Component
 from wardlink.ui.accounts import AccountStore
 from wardlink.ui.app import CommandClient, Sessions, UiContext, create_app
 from wardlink.ui.audit import AuditLog
+from wardlink.ui.audit_copies import AuditCopies
 from wardlink.ui.diagnostics import LogRing
 from wardlink.ui.signing import COMMANDS_TOPIC, RESULTS_TOPIC
 from wardlink.ui.site_view import DEVICES_TOPIC, SITE_TOPIC, TELEMETRY_TOPIC, SiteView
+from wardlink.ui.support_requests import SupportRequests
 from wardlink.ui.tls import ServerCertificate, certificate_in_child
 
 log = logging.getLogger(__name__)
@@ -69,6 +75,27 @@ def build_context(
         log_files=settings.log_files,
         disk_path=state,
     )
+
+
+def attach_audit_copies(ctx: UiContext, bus: EdgeBus, settings: UiConfig) -> AuditCopies:
+    """Copy every audit record to the cloud (through the Uplink) and the site's syslog."""
+    copies = AuditCopies.for_gateway(
+        bus.publish_local, ctx.gateway_id, settings.syslog, max_queued=settings.audit_queue
+    )
+    ctx.audit.sinks.append(copies.sink)
+    ctx.audit_copies = copies
+    return copies
+
+
+def support_requests(url: str, region: str, gateway_id: str) -> SupportRequests:
+    """Support's diagnostics requests, read and answered with the gateway's credentials."""
+
+    def client() -> object:
+        from wardlink.cloudclient import WardlinkApiClient
+
+        return WardlinkApiClient.for_gateway(url, region)
+
+    return SupportRequests(client, gateway_id)
 
 
 async def subscribe(bus: EdgeBus, view: SiteView, commands: CommandClient | None) -> None:
@@ -164,5 +191,14 @@ class GatewayUI(Component):
             settings.cert_file,
             settings.key_file,
         )
-        await subscribe(bus, view, commands)
-        await serve(ctx, certificate, settings.host, settings.port, stop)
+        copies = attach_audit_copies(ctx, bus, settings)
+        background = [asyncio.create_task(copies.run(stop))]
+        if config.api is not None:
+            ctx.support = support_requests(config.api.url, config.api.region, config.gateway_id)
+            background.append(asyncio.create_task(ctx.support.run(stop)))
+        try:
+            await subscribe(bus, view, commands)
+            await serve(ctx, certificate, settings.host, settings.port, stop)
+        finally:
+            stop.set()
+            await asyncio.gather(*background, return_exceptions=True)

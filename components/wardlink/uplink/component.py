@@ -16,6 +16,8 @@ device ``"maintenance": true``), spools one health item in state ``maintenance``
 naming the devices. The detectors then hold the OFFLINE alerts that a restart or a
 deployment would otherwise raise for every device, for as long as their
 maintenance timer allows; a crash says nothing, and alerts as before.
+
+And it relays the gateway UI's redacted audit copies to IoT Core (``audit_relay``).
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from wardlink.bus.port import EdgeBus, LocalMessage
 from wardlink.runtime.config import GatewayConfig
 from wardlink.runtime.runner import Component
 from wardlink.spool import Durability, Spool
+from wardlink.uplink.audit_relay import AuditRelay
 from wardlink.uplink.health import Heartbeat
 from wardlink.uplink.limits import UplinkLimits
 from wardlink.uplink.publisher import Publisher
@@ -139,7 +142,13 @@ class Uplink(Component):
             tasks.append(asyncio.create_task(self.registrar.run(inner_stop)))
         from wardlink.uplink.site_state import SiteStatePublisher
 
-        site_state = SiteStatePublisher(bus, spool, self.publisher, config.gateway_id)
+        audit = AuditRelay(bus, config.gateway_id)
+        try:
+            await audit.attach()
+            tasks.append(asyncio.create_task(audit.run(inner_stop)))
+        except Exception as exc:
+            log.warning("no audit copies from the UI", extra={"error": str(exc)})
+        site_state = SiteStatePublisher(bus, spool, self.publisher, config.gateway_id, audit=audit)
         tasks.append(asyncio.create_task(site_state.run(inner_stop)))
         await stop.wait()
         self._stopping = True

@@ -23,7 +23,16 @@ from wardlink.bus.port import LocalMessage
 
 log = logging.getLogger(__name__)
 
-_FIELDS = ("model", "manufacturer", "serial_number", "firmware_version")
+_FIELDS = (
+    "model",
+    "manufacturer",
+    "serial_number",
+    "firmware_version",
+    # already cut down by the DeviceProxy's policy (``location.send``; default the unit)
+    "location_unit",
+    "location_room",
+    "location_bed",
+)
 _STATUS = {"connected": "connected", "disconnected": "disconnected", "silent": "silent"}
 
 

@@ -2,7 +2,7 @@
 
 The UI cannot open the spool (it is the Uplink's and the DeviceProxy's) and has
 no cloud connection; it learns whether the uplink is up, when it last
-published and how deep and old the spool is from this message on
+published, how deep and old the spool is and how many audit copies it dropped from this message on
 ``wardlink/local/site``, every ``period_s`` seconds. Numbers only. A recipe
 that does not grant the topic costs one warning, then back-off (``QuietPublisher``).
 """
@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from wardlink.bus.port import EdgeBus
 from wardlink.bus.quiet import QuietPublisher
 from wardlink.spool import Spool
+from wardlink.uplink.audit_relay import AuditRelay
 from wardlink.uplink.publisher import Publisher
 
 LOCAL_SITE_TOPIC = "wardlink/local/site"
@@ -30,12 +31,14 @@ class SiteStatePublisher:
         publisher: Publisher,
         gateway_id: str,
         period_s: float = 2.0,
+        audit: AuditRelay | None = None,
     ) -> None:
         self.bus = bus
         self.spool = spool
         self.publisher = publisher
         self.gateway_id = gateway_id
         self.period_s = period_s
+        self.audit = audit
         self._messages = 0
         self._last_publish: datetime | None = None
         self.out = QuietPublisher(LOCAL_SITE_TOPIC)
@@ -57,6 +60,8 @@ class SiteStatePublisher:
             "delivered": counters.delivered,
             "publish_failures": counters.failures,
         }
+        if self.audit is not None:
+            state["audit_dropped"] = self.audit.dropped
         return json.dumps(state, separators=(",", ":")).encode()
 
     async def run(self, stop: asyncio.Event) -> None:

@@ -209,17 +209,34 @@ class WardlinkApiClient:
         ticket = self.request_upload_url(
             device_uid, path.name, content_type, procedure_id=procedure_id, size_bytes=len(data)
         )
-        _require_tls(ticket.url)  # the URL comes from the API: check it before sending data
+        what = f"upload of {path.name}"
+        self.presigned(ticket.method, ticket.url, ticket.headers, data, what=what)
+        return ticket
+
+    def presigned(
+        self,
+        method: str,
+        url: str,
+        headers: Mapping[str, str] | None = None,
+        data: bytes = b"",
+        *,
+        what: str = "transfer",
+    ) -> bytes:
+        """Send ``method`` to a presigned S3 URL the API issued (with retries); the body.
+
+        The URL carries its own signature, so nothing is signed here; it came from
+        the API, so it is checked for TLS before anything is sent.
+        """
+        _require_tls(url)
         for attempt in range(1, self._retry.max_attempts + 1):
             try:
-                reply = self._backend.exchange(
-                    ticket.method, ticket.url, ticket.headers, data, self._timeout_s
-                )
+                reply = self._backend.exchange(method, url, dict(headers or {}), data,
+                                               self._timeout_s)  # fmt: skip
             except ConnectionFailed as exc:
                 error = f"connection error: {exc}"
             else:
                 if reply.status < 300:
-                    return ticket
+                    return reply.data
                 if reply.status not in self._retry.retry_statuses:
                     raise ApiClientError(
                         reply.status, "UploadRefused", reply.data[:300].decode(errors="replace")
@@ -227,7 +244,7 @@ class WardlinkApiClient:
                 error = f"HTTP {reply.status}"
             if attempt < self._retry.max_attempts:
                 self._sleep(self._retry.delay(attempt))
-        raise ApiUnavailableError(f"upload of {path.name} failed: {error}")
+        raise ApiUnavailableError(f"{what} failed: {error}")
 
     # -- alarms (manufacturer support) ---------------------------------------------
 

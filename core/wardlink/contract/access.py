@@ -9,7 +9,8 @@ fetches credentials). The gateway routes therefore carry the gateway in the path
 path with that variable in it, so IAM itself refuses another gateway's paths.
 
 Support staff and operators use their own role: they may search the whole fleet,
-read any gateway's devices and act on alarms. Gateways may do neither.
+read any gateway's devices, act on alarms and ask a gateway for a diagnostics
+bundle. Gateways may do none of these; only a gateway answers a diagnostics request.
 
 The CDK app turns these grants into ``execute-api`` ARNs (``iam_path``), and the
 local cloud evaluates the same grants per request (``allows``), the way IAM would,
@@ -76,6 +77,9 @@ GATEWAY_GRANTS: tuple[Grant, ...] = (
     Grant("GET", f"/gateways/{OWN_GATEWAY}/devices/*"),
     Grant("POST", f"/gateways/{OWN_GATEWAY}/devices/*/uploads"),
     Grant("GET", f"/gateways/{OWN_GATEWAY}/sequence"),
+    # diagnostics on request: read its requests, answer one (approve / decline)
+    Grant("GET", f"/gateways/{OWN_GATEWAY}/diagnostics"),
+    Grant("POST", f"/gateways/{OWN_GATEWAY}/diagnostics/*"),
 )
 
 SUPPORT_GRANTS: tuple[Grant, ...] = (
@@ -85,6 +89,7 @@ SUPPORT_GRANTS: tuple[Grant, ...] = (
     Grant("GET", "/alarms"),
     Grant("GET", "/alarms/*"),
     Grant("POST", "/alarms/*"),
+    Grant("POST", "/gateways/*/diagnostics"),  # ask a gateway for its diagnostics bundle
 )
 
 

@@ -20,6 +20,7 @@ from wardlink.model.identity import DEVICE_ID_PATTERN
 
 GATEWAY_ID_PATTERN = r"^[A-Za-z0-9:_-]{1,128}$"  # an AWS IoT thing name
 SITE_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
+LOCATION_LABEL_PATTERN = r"^[A-Za-z0-9_.:/#+ -]{1,48}$"  # as the policy's ward-label check
 FIRMWARE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,63}$"
 DEVICE_UID_PATTERN = r"^[A-Za-z0-9:_-]{1,128}/[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
 FILENAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"
@@ -65,6 +66,11 @@ class DeviceRegistration(_Strict):
     firmware_version: str | None = Field(default=None, pattern=FIRMWARE_PATTERN)
     site_id: str | None = Field(default=None, pattern=SITE_ID_PATTERN)
     status: DeviceState = DeviceState.REGISTERED
+    # the site-assigned location, only the parts the gateway's PHI policy lets out
+    # (``location.send``; default the care unit only); ward labels, never names
+    location_unit: str | None = Field(default=None, pattern=LOCATION_LABEL_PATTERN)
+    location_room: str | None = Field(default=None, pattern=LOCATION_LABEL_PATTERN)
+    location_bed: str | None = Field(default=None, pattern=LOCATION_LABEL_PATTERN)
 
 
 class DataFile(BaseModel):
@@ -96,6 +102,9 @@ class Device(BaseModel):
     firmware_version: str | None = None
     site_id: str | None = None
     status: str = DeviceState.REGISTERED.value
+    location_unit: str | None = None
+    location_room: str | None = None
+    location_bed: str | None = None
     last_seen: str
     registered_at: str
     data_files: list[DataFile] = Field(default_factory=list)

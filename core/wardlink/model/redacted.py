@@ -68,6 +68,8 @@ class RedactedDeviceInfo(_Sealed):
 
     The serial number is present only if the site's policy lets it leave
     (``identifiers.device_serial``: drop by default, Safe Harbor identifier 13).
+    Its site-assigned location carries only the parts ``location.send`` lets out
+    (default: the care unit only), as with its telemetry.
     """
 
     device_id: str = Field(pattern=DEVICE_ID_PATTERN)
@@ -77,6 +79,9 @@ class RedactedDeviceInfo(_Sealed):
     serial_number: str | None = None
     profile: str | None = None
     connectivity: Connectivity
+    location_unit: str | None = None
+    location_room: str | None = None
+    location_bed: str | None = None
 
     def to_json_bytes(self) -> bytes:
         return self.__pydantic_serializer__.to_json(self, exclude_none=True)

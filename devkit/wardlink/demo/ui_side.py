@@ -4,7 +4,8 @@ The demo runs the device workers in one process rather than as a DeviceProxy,
 so this module plays the DeviceProxy's and the Uplink's parts toward the UI:
 it publishes the device summary, the sealed observations and the site state on
 the demo bus's local topics, and runs the DeviceProxy's ``CommandService`` for
-the UI's signed commands. The command key is generated for each run and given
+the UI's signed commands, and relays the UI's audit copies to the broker as the
+Uplink does. The command key is generated for each run and given
 to both sides (under Greengrass it comes from the secret store). A technician
 account with a fresh random password is created each run and written to
 ``--ui-credentials`` as ``username:password``. After ``SILENCE_AT_S`` seconds the
@@ -31,11 +32,18 @@ from wardlink.runtime.config import UiConfig
 from wardlink.spool import Spool
 from wardlink.ui.accounts import Role
 from wardlink.ui.app import CommandClient
-from wardlink.ui.component import UiServer, build_context, serve, subscribe
+from wardlink.ui.component import (
+    UiServer,
+    attach_audit_copies,
+    build_context,
+    serve,
+    subscribe,
+)
 from wardlink.ui.diagnostics import LogRing
 from wardlink.ui.signing import COMMANDS_TOPIC
 from wardlink.ui.site_view import SiteView
 from wardlink.ui.tls import ensure_certificate
+from wardlink.uplink.audit_relay import AuditRelay
 from wardlink.uplink.publisher import Publisher
 from wardlink.uplink.site_state import SiteStatePublisher
 
@@ -77,6 +85,9 @@ class DemoUi:
         view = SiteView()
         commands = CommandClient(key, bus.publish_local, COMMANDS_TOPIC)
         ctx = build_context(self.settings, self.gateway_id, view, commands)
+        copies = attach_audit_copies(ctx, bus, self.settings)
+        relay = AuditRelay(bus, self.gateway_id)
+        await relay.attach()
         password = secrets.token_urlsafe(18)
         with contextlib.suppress(Exception):
             ctx.accounts.remove(TECHNICIAN)  # a kept workdir: a fresh password each run
@@ -105,13 +116,17 @@ class DemoUi:
         await subscribe(bus, view, commands)
         feed = LocalFeed()
         writer.taps.append(feed.put)
-        site_state = SiteStatePublisher(bus, spool, publisher, self.gateway_id, period_s=1.0)
+        site_state = SiteStatePublisher(
+            bus, spool, publisher, self.gateway_id, period_s=1.0, audit=relay
+        )
         certificate = ensure_certificate(self.settings.state_dir, self.gateway_id)
         ctx.cert_not_after = certificate.not_after()
         started: asyncio.Future[UiServer] = asyncio.get_running_loop().create_future()
         self._tasks = [
             asyncio.create_task(feed.run(bus, self._stop)),
             asyncio.create_task(site_state.run(self._stop)),
+            asyncio.create_task(copies.run(self._stop)),
+            asyncio.create_task(relay.run(self._stop)),
             asyncio.create_task(self._announce(bus, site, policy)),
             asyncio.create_task(
                 serve(ctx, certificate, self.settings.host, self.settings.port, self._stop, started)

@@ -6,6 +6,9 @@ consumers read it in batches. Here an awscrt MQTT 5 client subscribes to the loc
 broker, applies the same projection, and a worker thread hands batches (up to
 100 records, or whatever arrived within ``linger_s``) to every consumer: the
 telemetry writer handler, and whatever else was attached (the detectors engine).
+The gateway UI's audit copies (``wardlink/v1/+/audit``) have their own rule in AWS
+(a log group, ``wardlink_infra.gateway_audit``); here they are kept in
+``MqttBridge.audit_events`` and logged, never fed to the stream.
 
 Consumers run on the worker thread, never on the MQTT client's callback thread,
 so a slow consumer delays delivery but cannot stall the client. A consumer that
@@ -24,6 +27,7 @@ import queue
 import threading
 import time
 import uuid
+from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass
@@ -37,6 +41,9 @@ from wardlink.model.errors import WardlinkError
 log = logging.getLogger(__name__)
 
 TOPIC_FILTER = "wardlink/v1/+/+"
+#: Not a Kinesis kind: in AWS its own rule writes the gateway-audit log group.
+AUDIT_KIND = "audit"
+AUDIT_FIELDS = ("time", "user", "action", "device_id", "outcome", "alert")
 Consumer = Callable[[dict[str, Any]], Any]
 
 
@@ -59,6 +66,8 @@ def apply_topic_rule(topic: str, payload: bytes) -> RuleOutput | None:
     parts = topic.split("/")
     if len(parts) != 4 or parts[0] != "wardlink" or parts[1] != "v1" or not parts[2]:
         return None
+    if parts[3] == AUDIT_KIND:
+        return None  # the audit rule's, not the stream's (``audit_event``)
     gateway_id = parts[2]
     try:
         document = json.loads(payload)
@@ -68,6 +77,22 @@ def apply_topic_rule(topic: str, payload: bytes) -> RuleOutput | None:
         return RuleOutput(gateway_id, payload)
     document["gateway_id"] = gateway_id
     return RuleOutput(gateway_id, json.dumps(document, separators=(",", ":")).encode())
+
+
+def audit_event(topic: str, payload: bytes) -> dict[str, Any] | None:
+    """The gateway-audit rule's projection: the allowed fields, the gateway from the topic."""
+    parts = topic.split("/")
+    if len(parts) != 4 or parts[:2] != ["wardlink", "v1"] or parts[3] != AUDIT_KIND:
+        return None
+    try:
+        document = json.loads(payload)
+    except ValueError:
+        return None
+    if not isinstance(document, dict):
+        return None
+    event = {k: document[k] for k in AUDIT_FIELDS if k in document}
+    event["gateway_id"] = parts[2]
+    return event
 
 
 class KinesisFeed:
@@ -219,6 +244,8 @@ class MqttBridge:
         self._stopped = threading.Event()
         self.messages_in = 0
         self.messages_ignored = 0
+        #: the local stand-in for the gateway-audit log group (newest last, bounded)
+        self.audit_events: deque[dict[str, Any]] = deque(maxlen=1000)
 
     def start(self, timeout_s: float = 10.0) -> None:
         options = mqtt5.ClientOptions(host_name=self._host, port=self._port)
@@ -259,6 +286,11 @@ class MqttBridge:
 
     def _on_publish(self, data: mqtt5.PublishReceivedData) -> None:
         packet = data.publish_packet
+        audit = audit_event(str(packet.topic), bytes(packet.payload or b""))
+        if audit is not None:
+            self.audit_events.append(audit)
+            log.info("gateway audit event", extra={"audit": audit})
+            return
         output = apply_topic_rule(str(packet.topic), bytes(packet.payload or b""))
         if output is None:
             self.messages_ignored += 1

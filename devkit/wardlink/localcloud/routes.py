@@ -12,6 +12,7 @@ from urllib.parse import unquote
 DEVICES_HANDLER = "wardlink.cloudapi.handlers.devices.handler"
 UPLOADS_HANDLER = "wardlink.cloudapi.handlers.uploads.handler"
 ALARMS_HANDLER = "wardlink.cloudapi.handlers.alarms.handler"
+DIAGNOSTICS_HANDLER = "wardlink.cloudapi.handlers.diagnostics.handler"
 TELEMETRY_WRITER_HANDLER = "wardlink.cloudapi.handlers.telemetry_writer.handler"
 
 
@@ -32,6 +33,12 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/gateways/{gateway_id}/devices/{device_id}", DEVICES_HANDLER),
     Route("POST", "/gateways/{gateway_id}/devices/{device_id}/uploads", UPLOADS_HANDLER),
     Route("GET", "/gateways/{gateway_id}/sequence", DEVICES_HANDLER),
+    Route("POST", "/gateways/{gateway_id}/diagnostics", DIAGNOSTICS_HANDLER),
+    Route("GET", "/gateways/{gateway_id}/diagnostics", DIAGNOSTICS_HANDLER),
+    Route("GET", "/gateways/{gateway_id}/diagnostics/{request_id}", DIAGNOSTICS_HANDLER),
+    Route(
+        "POST", "/gateways/{gateway_id}/diagnostics/{request_id}/{decision}", DIAGNOSTICS_HANDLER
+    ),
     Route("GET", "/devices", DEVICES_HANDLER),
     Route("GET", "/devices/{device_uid}", DEVICES_HANDLER),
     Route("GET", "/alarms", ALARMS_HANDLER),
