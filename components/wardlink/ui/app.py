@@ -8,8 +8,9 @@ Security is in the request path, not in the pages (45 CFR 164.312):
   does not count as activity;
 * every state-changing request (all POSTs, sign-in included) must carry the
   session's CSRF token (form field ``csrf`` or header ``X-CSRF-Token``);
-* roles: a viewer sees, a technician and an admin also act; actions are
-  commands signed for the user and verified by the DeviceProxy;
+* roles: a viewer sees, a technician and an admin also act; actions (assign,
+  reconnect, sync stored records, add, remove, scan for BLE devices) are
+  commands signed for the user, verified and answered by the DeviceProxy;
 * every sign-in, sign-out, refusal and change is in the audit log; break-glass
   use is an alert each time;
 * every response carries the security headers (CSP without inline script or
@@ -68,6 +69,9 @@ SECURITY_HEADERS = {
     "cross-origin-resource-policy": "same-origin",
 }
 LOCATION_FIELDS = ("unit", "room", "bed")
+DEVICE_ACTIONS = ("assign", "reconnect", "sync", "remove")
+ADD_FIELDS = ("device_id", "profile", "port", "address")
+SLOW_ACTIONS = {"scan": 15.0, "sync": 65.0, "add": 10.0, "remove": 10.0}  # answer timeouts
 
 
 # -- sessions -------------------------------------------------------------------------
@@ -133,20 +137,32 @@ class CommandClient:
         self._publish = publish
         self._topic = topic
         self._timeout_s = timeout_s
-        self._waiting: dict[str, asyncio.Future[tuple[bool, str]]] = {}
+        self._waiting: dict[str, asyncio.Future[tuple[bool, str, Any]]] = {}
 
     async def send(
         self, user: str, action: str, device_id: str, args: dict[str, Any]
     ) -> tuple[bool, str]:
+        ok, detail, _ = await self.ask(user, action, device_id, args)
+        return ok, detail
+
+    async def ask(
+        self,
+        user: str,
+        action: str,
+        device_id: str,
+        args: dict[str, Any],
+        timeout_s: float | None = None,
+    ) -> tuple[bool, str, Any]:
+        """Like ``send``, with the answer's data (a scan's findings) and its own timeout."""
         payload = sign_command(self._key, user, action, device_id, args)
         command_id = str(json.loads(payload)["id"])
-        future: asyncio.Future[tuple[bool, str]] = asyncio.get_running_loop().create_future()
+        future: asyncio.Future[tuple[bool, str, Any]] = asyncio.get_running_loop().create_future()
         self._waiting[command_id] = future
         try:
             await self._publish(self._topic, payload)
-            return await asyncio.wait_for(future, self._timeout_s)
+            return await asyncio.wait_for(future, timeout_s or self._timeout_s)
         except TimeoutError:
-            return False, "no answer from the DeviceProxy"
+            return False, "no answer from the DeviceProxy", None
         finally:
             self._waiting.pop(command_id, None)
 
@@ -155,7 +171,9 @@ class CommandClient:
             document = json.loads(payload)
             future = self._waiting.get(str(document["id"]))
             if future is not None and not future.done():
-                future.set_result((bool(document["ok"]), str(document["detail"])))
+                future.set_result(
+                    (bool(document["ok"]), str(document["detail"]), document.get("data"))
+                )
         except (ValueError, KeyError, TypeError):
             log.warning("ignored malformed command result", extra={"topic": RESULTS_TOPIC})
 
@@ -394,7 +412,15 @@ def create_app(ctx: UiContext) -> ASGIApp:
         session = current(request)
         if session is None:
             return to_login(request)
-        return page(request, "devices.html", session, rows=device_rows())
+        return page(
+            request,
+            "devices.html",
+            session,
+            rows=device_rows(),
+            may_act=session.role.may_act(),
+            changes=ctx.view.site_devices,
+            profiles=ctx.view.site_devices.get("profiles", []),
+        )
 
     async def device_page(request: Request) -> Response:
         session = current(request)
@@ -422,28 +448,43 @@ def create_app(ctx: UiContext) -> ASGIApp:
             may_act=session.role.may_act(),
             fields=LOCATION_FIELDS,
             result=None,
+            records=_has_records(device.info.get("profile")),
         )
 
+    def _has_records(profile: object) -> bool:
+        offered = ctx.view.site_devices.get("profiles", [])
+        return any(p.get("name") == profile and p.get("records") for p in offered)
+
     async def act(request: Request) -> Response:
-        session = current(request)
-        if session is None:
-            return to_login(request)
-        fields = await form(request)
-        if not csrf_ok(request, session, fields):
-            return refused(session, request, "CSRF token missing or wrong", 403)
-        if not session.role.may_act():
-            return refused(session, request, "your role may only view", 403)
+        session, fields, refusal = await acting(request)
+        if refusal is not None or session is None:
+            return refusal if refusal is not None else to_login(request)
         device_id = request.path_params["device_id"]
         action = request.path_params["action"]
-        if device_id not in ctx.view.devices or action not in ("assign", "reconnect"):
+        if device_id not in ctx.view.devices or action not in DEVICE_ACTIONS:
             return refused(session, request, "no such device or action", 404)
         args: dict[str, Any] = {}
         if action == "assign":
             args = {k: fields.get(k, "").strip()[:32] for k in LOCATION_FIELDS}
+        ok, detail, _ = await command(session, action, device_id, args)
+        if ok and action == "assign":
+            ctx.assignments[device_id] = {k: v for k, v in args.items() if v}
+        status = 200 if ok else 409
+        return page(
+            request, "result.html", session, status=status, ok=ok, detail=detail, action=action
+        )
+
+    async def command(
+        session: Session, action: str, device_id: str, args: dict[str, Any]
+    ) -> tuple[bool, str, Any]:
+        """Send a signed command for the user, audit it with its answer."""
         if ctx.commands is None:
-            ok, detail = False, "commands are not available on this gateway"
+            ok, detail, data = False, "commands are not available on this gateway", None
         else:
-            ok, detail = await ctx.commands.send(session.username, action, device_id, args)
+            timeout = SLOW_ACTIONS.get(action)
+            ok, detail, data = await ctx.commands.ask(
+                session.username, action, device_id, args, timeout
+            )
         ctx.audit.record(
             "command",
             session.username,
@@ -453,11 +494,51 @@ def create_app(ctx: UiContext) -> ASGIApp:
             ok=ok,
             detail=detail,
         )
-        if ok and action == "assign":
-            ctx.assignments[device_id] = {k: v for k, v in args.items() if v}
-        status = 200 if ok else 409
+        return ok, detail, data
+
+    async def acting(request: Request) -> tuple[Session | None, dict[str, str], Response | None]:
+        """The session and form of a technician's POST, or the response refusing it."""
+        session = current(request)
+        if session is None:
+            return None, {}, to_login(request)
+        fields = await form(request)
+        if not csrf_ok(request, session, fields):
+            return session, fields, refused(session, request, "CSRF token missing or wrong", 403)
+        if not session.role.may_act():
+            return session, fields, refused(session, request, "your role may only view", 403)
+        return session, fields, None
+
+    async def add_device(request: Request) -> Response:
+        session, fields, refusal = await acting(request)
+        if refusal is not None or session is None:
+            return refusal if refusal is not None else to_login(request)
+        args = {k: fields.get(k, "").strip()[:200] for k in ADD_FIELDS}
+        device_id = args["device_id"][:64]
+        ok, detail, _ = await command(session, "add", device_id, args)
         return page(
-            request, "result.html", session, status=status, ok=ok, detail=detail, action=action
+            request,
+            "result.html",
+            session,
+            status=200 if ok else 409,
+            ok=ok,
+            detail=detail,
+            action="add",
+        )
+
+    async def scan(request: Request) -> Response:
+        session, _fields, refusal = await acting(request)
+        if refusal is not None or session is None:
+            return refusal if refusal is not None else to_login(request)
+        ok, detail, data = await command(session, "scan", "-", {})
+        found = data if ok and isinstance(data, list) else []
+        return page(
+            request,
+            "scan.html",
+            session,
+            status=200 if ok else 409,
+            ok=ok,
+            detail=detail,
+            found=[f for f in found if isinstance(f, dict)],
         )
 
     async def logs_page(request: Request) -> Response:
@@ -531,6 +612,8 @@ def create_app(ctx: UiContext) -> ASGIApp:
         Route("/logout", logout, methods=["POST"]),
         Route("/", site_page, methods=["GET"]),
         Route("/devices", devices_page, methods=["GET"]),
+        Route("/devices/add", add_device, methods=["POST"]),
+        Route("/devices/scan", scan, methods=["POST"]),
         Route("/devices/{device_id}", device_page, methods=["GET"]),
         Route("/devices/{device_id}/{action}", act, methods=["POST"]),
         Route("/logs", logs_page, methods=["GET"]),

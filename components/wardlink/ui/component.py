@@ -25,7 +25,13 @@ from wardlink.ui.app import CommandClient, Sessions, UiContext, create_app
 from wardlink.ui.audit import AuditLog
 from wardlink.ui.diagnostics import LogRing
 from wardlink.ui.signing import COMMANDS_TOPIC, RESULTS_TOPIC
-from wardlink.ui.site_view import DEVICES_TOPIC, SITE_TOPIC, TELEMETRY_TOPIC, SiteView
+from wardlink.ui.site_view import (
+    DEVICES_TOPIC,
+    SITE_DEVICES_TOPIC,
+    SITE_TOPIC,
+    TELEMETRY_TOPIC,
+    SiteView,
+)
 from wardlink.ui.tls import ServerCertificate, certificate_in_child
 
 log = logging.getLogger(__name__)
@@ -77,7 +83,7 @@ async def subscribe(bus: EdgeBus, view: SiteView, commands: CommandClient | None
     async def on_state(message: LocalMessage) -> None:
         view.ingest(message.topic, message.payload)
 
-    for topic in (DEVICES_TOPIC, TELEMETRY_TOPIC, SITE_TOPIC):
+    for topic in (DEVICES_TOPIC, TELEMETRY_TOPIC, SITE_TOPIC, SITE_DEVICES_TOPIC):
         await bus.subscribe_local(topic, on_state)
     if commands is not None:
 

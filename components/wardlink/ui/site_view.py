@@ -3,7 +3,9 @@
 The UI never reads a device or the spool itself. The DeviceProxy announces its
 devices (``wardlink/local/devices``: sealed descriptions, faults, counters) and
 the sealed observations it spooled (``wardlink/local/telemetry``); the Uplink
-publishes the uplink and spool state (``wardlink/local/site``). All of it is the
+publishes the uplink and spool state (``wardlink/local/site``), and the
+DeviceProxy what technicians changed on site (``wardlink/local/site-devices``:
+devices added and removed, conflicts with the deployment, the profiles offered). All of it is the
 output of the redaction policy, so the UI holds no raw PHI; of an observation it
 keeps only the metric, value, unit, quality and time (no patient reference, no
 annotation). Live updates go to server-sent-event listeners through bounded
@@ -26,6 +28,7 @@ log = logging.getLogger(__name__)
 DEVICES_TOPIC = "wardlink/local/devices"
 TELEMETRY_TOPIC = "wardlink/local/telemetry"
 SITE_TOPIC = "wardlink/local/site"
+SITE_DEVICES_TOPIC = "wardlink/local/site-devices"
 HISTORY = 120  # points per metric kept for the detail page's plot
 QUEUE_SIZE = 256
 
@@ -97,6 +100,7 @@ class SiteView:
         self.devices: dict[str, DeviceView] = {}
         self.site: dict[str, Any] = {}
         self.site_received = 0.0
+        self.site_devices: dict[str, Any] = {}
         self._listeners: set[asyncio.Queue[dict[str, Any]]] = set()
         self.events_dropped = 0
 
@@ -121,6 +125,8 @@ class SiteView:
                 self._devices(document)
             elif topic == TELEMETRY_TOPIC:
                 self._telemetry(document)
+            elif topic == SITE_DEVICES_TOPIC and isinstance(document, dict):
+                self.site_devices = document
             elif topic == SITE_TOPIC and isinstance(document, dict):
                 self.site = document
                 self.site_received = time.time()
