@@ -46,6 +46,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from wardlink.ui.accounts import AccountStore, Role
 from wardlink.ui.audit import AuditLog
 from wardlink.ui.diagnostics import BundleRefused, LogRing, build_bundle, log_tail
+from wardlink.ui.heap import release_free_heap
 from wardlink.ui.signing import RESULTS_TOPIC, sign_command
 from wardlink.ui.site_view import SiteView, age_text, iso_age
 
@@ -321,6 +322,7 @@ def create_app(ctx: UiContext) -> ASGIApp:
             )
             return response
         account = result.account
+        release_free_heap()  # argon2's working memory and the sign-in's garbage
         session = ctx.sessions.create(account.username, Role(account.role), account.break_glass)
         if account.break_glass:
             ctx.audit.record("break-glass-sign-in", account.username, alert=True)
@@ -383,10 +385,13 @@ def create_app(ctx: UiContext) -> ASGIApp:
             return to_login(request)
         return page(request, "site.html", session, facts=site_facts(), by_state=ctx.view.by_state())
 
-    def device_rows() -> list[dict[str, Any]]:
+    def device_rows(only: str | None = None) -> list[dict[str, Any]]:
+        """Rows of the devices page; of one device (``only``) with its recent values."""
         now = time.time()
         rows = []
         for device_id, device in sorted(ctx.view.devices.items()):
+            if only is not None and device_id != only:
+                continue
             rows.append(
                 {
                     "id": device_id,
@@ -400,6 +405,9 @@ def create_app(ctx: UiContext) -> ASGIApp:
                             "unit": m.unit,
                             "age": now - m.received,
                             "received": m.received,
+                            "history": " ".join(f"{v:g}" for v in m.history.values())
+                            if only is not None
+                            else "",
                         }
                         for m in device.metrics.values()
                     ],
@@ -430,7 +438,7 @@ def create_app(ctx: UiContext) -> ASGIApp:
         device = ctx.view.devices.get(device_id)
         if device is None:
             return page(request, "missing.html", session, status=404, device_id=device_id)
-        row = next(r for r in device_rows() if r["id"] == device_id)
+        row = device_rows(only=device_id)[0]
         info = {
             k: v
             for k, v in device.info.items()
@@ -598,7 +606,7 @@ def create_app(ctx: UiContext) -> ASGIApp:
                     except TimeoutError:
                         yield b": keep-alive\n\n"
                         continue
-                    yield b"data: " + json.dumps(event, separators=(",", ":")).encode() + b"\n\n"
+                    yield event  # the frame, serialized once for every listener
             finally:
                 ctx.view.unlisten(queue)
 

@@ -14,6 +14,7 @@ import contextlib
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import uvicorn
 
@@ -24,6 +25,7 @@ from wardlink.ui.accounts import AccountStore
 from wardlink.ui.app import CommandClient, Sessions, UiContext, create_app
 from wardlink.ui.audit import AuditLog
 from wardlink.ui.diagnostics import LogRing
+from wardlink.ui.heap import keep_trimmed, small_tls_buffers
 from wardlink.ui.signing import COMMANDS_TOPIC, RESULTS_TOPIC
 from wardlink.ui.site_view import (
     DEVICES_TOPIC,
@@ -146,6 +148,7 @@ class GatewayUI(Component):
 
     async def run(self, bus: EdgeBus, config: GatewayConfig, stop: asyncio.Event) -> None:
         settings = config.ui
+        small_tls_buffers()
         logging.getLogger().addHandler(self.ring)
         view = SiteView()
         commands: CommandClient | None = None
@@ -171,4 +174,20 @@ class GatewayUI(Component):
             settings.key_file,
         )
         await subscribe(bus, view, commands)
-        await serve(ctx, certificate, settings.host, settings.port, stop)
+        started: asyncio.Future[UiServer] = asyncio.get_running_loop().create_future()
+        server = asyncio.create_task(
+            serve(ctx, certificate, settings.host, settings.port, stop, started)
+        )
+        trimming: asyncio.Task[None] | None = None
+        try:
+            first: set[asyncio.Future[Any]] = {server, started}
+            await asyncio.wait(first, return_when=asyncio.FIRST_COMPLETED)
+            trimming = asyncio.create_task(keep_trimmed(stop))  # start-up's garbage, then steady
+            await server
+        finally:
+            if trimming is not None:
+                trimming.cancel()
+                await asyncio.gather(trimming, return_exceptions=True)
+            if not server.done():
+                server.cancel()
+                await asyncio.gather(server, return_exceptions=True)
