@@ -1,5 +1,6 @@
 """What keeps the UI's memory small, checked without timing: bounded compact history,
-one serialized frame shared by every live browser, argon2 loaded only when used.
+one serialized frame shared by every live browser, argon2 loaded only when used,
+uvicorn without its command line.
 
 The figures themselves are ``benchmarks/bench_ui.py``'s.
 """
@@ -43,12 +44,15 @@ def test_every_listener_gets_the_same_frame_and_history_stays_bounded() -> None:
     assert json.loads(frame[6:])["metric"] == "MDC_PULS_OXIM_SAT_O2"
 
 
-def test_argon2_is_loaded_at_the_first_sign_in_not_at_start() -> None:
+def test_the_ui_loads_neither_argon2_nor_uvicorns_command_line_at_start() -> None:
     code = (
-        "import sys, wardlink.ui.component;print('argon2' in sys.modules, 'ctypes' in sys.modules)"
+        "import sys, wardlink.ui.component;"
+        "print(*[m in sys.modules for m in ('argon2', 'ctypes', 'click', 'uvicorn.main')]);"
+        "import uvicorn;"  # uvicorn used as documented still has all of itself
+        "print(callable(uvicorn.run), uvicorn.Server is wardlink.ui.component.Server)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.split() == ["False", "False"]
+    assert out.stdout.split() == ["False"] * 4 + ["True", "True"]
 
 
 def test_heap_helpers_run_here() -> None:

@@ -16,13 +16,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-import uvicorn
-
 from wardlink.bus.port import EdgeBus, LocalMessage
 from wardlink.runtime.config import GatewayConfig, UiConfig
 from wardlink.runtime.runner import Component
 from wardlink.ui.accounts import AccountStore
 from wardlink.ui.app import CommandClient, Sessions, UiContext, create_app
+from wardlink.ui.asgi_server import Config, Server
 from wardlink.ui.audit import AuditLog
 from wardlink.ui.diagnostics import LogRing
 from wardlink.ui.heap import keep_trimmed, small_tls_buffers
@@ -39,7 +38,7 @@ from wardlink.ui.tls import ServerCertificate, certificate_in_child
 log = logging.getLogger(__name__)
 
 
-class _Server(uvicorn.Server):
+class _Server(Server):
     """uvicorn without its own signal handling: the component runner owns SIGTERM."""
 
     @contextlib.contextmanager
@@ -104,7 +103,7 @@ async def serve(
     started: asyncio.Future[UiServer] | None = None,
 ) -> None:
     """Serve HTTPS until ``stop``; ``started`` gets the bound address once listening."""
-    config = uvicorn.Config(
+    config = Config(
         create_app(ctx),
         host=host,
         port=port,
