@@ -228,6 +228,7 @@ class SecurityHeaders:
 def create_app(ctx: UiContext) -> ASGIApp:
     templates = Jinja2Templates(directory=str(HERE / "templates"))
     templates.env.globals["age_text"] = age_text
+    templates.env.auto_reload = False  # shipped in the wheel: no stat() of the file per page
 
     def page(
         request: Request, name: str, session: Session | None, status: int = 200, **extra: Any
