@@ -208,3 +208,33 @@ async def test_commands_do_not_hold_up_the_bus(tmp_path: Path) -> None:
     release.set()
     ok, detail, data = await asyncio.wait_for(scanning, 5)
     assert ok and detail == "1 found" and data == [{"address": "C0:DE:00:00:00:01"}]
+
+
+def test_the_devices_page_shows_site_changes_and_conflicts() -> None:
+    """What the DeviceProxy publishes on wardlink/local/site-devices, as the page shows it."""
+    from jinja2 import Environment, FileSystemLoader
+
+    from wardlink.ui.accounts import Role
+    from wardlink.ui.app import HERE, Session
+
+    env = Environment(loader=FileSystemLoader(str(HERE / "templates")), autoescape=True)
+    env.globals["age_text"] = str
+    changes = {
+        "added": ["spare"],
+        "removed": ["bed-1"],
+        "conflicts": [{"device_id": "spare", "detail": "the deployment's configuration wins"}],
+        "profiles": [{"name": "nonin-oem3-format2", "model": "m", "needs": "port", "records": ""}],
+    }
+    common = {"rows": [], "changes": changes, "profiles": changes["profiles"], "gateway_id": "gw"}
+    tech = Session("t", "tech", Role.TECHNICIAN, False)
+    page = env.get_template("devices.html").render(
+        session=tech, nav="/devices", may_act=True, **common
+    )
+    assert 'data-conflict="spare"' in page and "the deployment&#39;s configuration wins" in page
+    assert "added on site: spare" in page and "removed on site: bed-1" in page
+    assert 'value="nonin-oem3-format2"' in page and "Add device" in page
+    viewer = Session("v", "viewer", Role.VIEWER, False)
+    seen = env.get_template("devices.html").render(
+        session=viewer, nav="/devices", may_act=False, **common
+    )
+    assert 'data-conflict="spare"' in seen and "Add device" not in seen
