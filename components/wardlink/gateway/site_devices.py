@@ -35,7 +35,6 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from wardlink.codecs._ble_common import CHAR_RACP, normalize_uuid
 from wardlink.gateway.device_worker import DeviceWorker
 from wardlink.profiles import (
     BleTransportSpec,
@@ -44,6 +43,7 @@ from wardlink.profiles import (
     SerialTransportSpec,
     TcpTransportSpec,
     builtin_profiles,
+    normalize_uuid,
 )
 from wardlink.runtime.config import DeviceConfig
 
@@ -60,6 +60,7 @@ HEALTH_SERVICES = {
     "181d": "Weight Scale",
     "180d": "Heart Rate",
 }
+RACP = normalize_uuid("2A52")  # Record Access Control Point
 _MAC = re.compile(r"^[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){5}$")
 
 Result = tuple[bool, str]
@@ -231,7 +232,7 @@ def has_stored_records(profile_name: str | None) -> bool:
         return False
     spec = profile.transport if profile is not None else None
     return isinstance(spec, BleTransportSpec) and any(
-        normalize_uuid(c.uuid) == CHAR_RACP for c in spec.characteristics
+        normalize_uuid(c.uuid) == RACP for c in spec.characteristics
     )
 
 
