@@ -234,6 +234,7 @@ def test_least_privilege_and_the_phi_split() -> None:
         ("aws.greengrass#SubscribeToTopic", "wardlink/local/devices"),
         ("aws.greengrass#SubscribeToTopic", "wardlink/local/telemetry"),
         ("aws.greengrass#SubscribeToTopic", "wardlink/local/site"),
+        ("aws.greengrass#SubscribeToTopic", "wardlink/local/site-devices"),
         ("aws.greengrass#SubscribeToTopic", "wardlink/local/commands/results"),
         ("aws.greengrass#PublishToTopic", "wardlink/local/commands"),
         ("aws.greengrass#PublishToTopic", "wardlink/local/audit"),

@@ -12,6 +12,7 @@ import asyncio
 import json
 from pathlib import Path
 
+from tests.support.waiting import eventually
 from wardlink.bus.mqtt_direct import DirectMqttBus, MqttEndpoint
 from wardlink.bus.port import LocalMessage
 from wardlink.gateway.commands import CommandService, SiteOverlay
@@ -42,7 +43,7 @@ def test_signed_command_applies_and_forged_one_is_refused_and_audited(tmp_path: 
         applied = await client.send("tech", "assign", "bed-1-oximeter", {"unit": "ICU"})
         forged = sign_command(b"not-the-key-but-long-enough", "mallory", "assign", "bed-1-oximeter")
         await bus.publish_local(COMMANDS_TOPIC, forged)
-        await asyncio.sleep(0)
+        await eventually(lambda: len(answers) == 2)  # commands are handled as tasks
         return applied, answers
 
     applied, answers = asyncio.run(scenario())
@@ -59,11 +60,13 @@ def test_signed_command_applies_and_forged_one_is_refused_and_audited(tmp_path: 
 def test_the_ui_listens_where_the_components_publish() -> None:
     from wardlink.gateway.local_feed import LOCAL_TELEMETRY_TOPIC
     from wardlink.gateway.proxy import LOCAL_DEVICES_TOPIC
-    from wardlink.ui.site_view import DEVICES_TOPIC, SITE_TOPIC, TELEMETRY_TOPIC
+    from wardlink.gateway.site_devices import SITE_DEVICES_TOPIC as PROXY_SITE_DEVICES_TOPIC
+    from wardlink.ui.site_view import DEVICES_TOPIC, SITE_DEVICES_TOPIC, SITE_TOPIC, TELEMETRY_TOPIC
     from wardlink.uplink.site_state import LOCAL_SITE_TOPIC
 
-    assert (DEVICES_TOPIC, TELEMETRY_TOPIC, SITE_TOPIC) == (
+    assert (DEVICES_TOPIC, TELEMETRY_TOPIC, SITE_TOPIC, SITE_DEVICES_TOPIC) == (
         LOCAL_DEVICES_TOPIC,
         LOCAL_TELEMETRY_TOPIC,
         LOCAL_SITE_TOPIC,
+        PROXY_SITE_DEVICES_TOPIC,
     )

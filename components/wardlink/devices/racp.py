@@ -247,6 +247,15 @@ class GlucoseSync:
         if isinstance(parsed, RacpResponse) and waiting is not None and not waiting.done():
             waiting.set_result(parsed)
 
+    async def sync_now(self) -> SyncResult:
+        """A sync on request (the technician's "sync stored records now"), as on connect."""
+        async with self._lock:
+            result = await self._sync()
+        async with self._finished:
+            self.results.append(result)
+            self._finished.notify_all()
+        return result
+
     async def _on_connect(self, transport: BleTransport) -> None:
         async with self._lock:
             result = await self._sync()

@@ -14,11 +14,15 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from wardlink.codecs._ble_common import CHAR_RACP
 from wardlink.profiles.schema import BleTransportSpec
-from wardlink.transports.base import Chunk, Transport
+from wardlink.transports.base import Chunk, Transport, TransportError
 from wardlink.transports.ble import BleakBackends, BleSettings, BleTransport
+
+if TYPE_CHECKING:
+    from wardlink.devices.racp import GlucoseSync, SyncResult
 
 _SUBSCRIBED_ROLES = frozenset({"notify", "indicate", "control-point"})
 _READ_ROLES = frozenset({"read", "time"})
@@ -29,6 +33,11 @@ def use_ble_backend(backend: BleakBackends | None) -> None:
     """Set the bleak backend every BLE device link in this process uses (None: platform)."""
     global _backend
     _backend = backend
+
+
+def current_backend() -> BleakBackends | None:
+    """The backend set with ``use_ble_backend`` (None: the platform's); a scan uses it too."""
+    return _backend
 
 
 def ble_settings(spec: BleTransportSpec, address: str | None = None) -> BleSettings:
@@ -63,7 +72,7 @@ class BleDeviceLink(Transport):
         self.transport = BleTransport(
             ble_settings(spec, address), backend=_backend, retry_first_open=retry_first_open
         )
-        self._sync = None
+        self._sync: GlucoseSync | None = None
         if any(c.uuid == CHAR_RACP for c in spec.characteristics):
             from wardlink.devices.racp import GlucoseSync, SyncStateStore
             from wardlink.runtime.files import private_dir
@@ -74,6 +83,12 @@ class BleDeviceLink(Transport):
     @property
     def connected(self) -> bool:
         return self.transport.connected
+
+    async def sync_now(self) -> SyncResult:
+        """Ask the meter for the records not yet synced, now (the technician's action)."""
+        if self._sync is None:
+            raise TransportError("this device has no stored records (no RACP)")
+        return await self._sync.sync_now()
 
     def chunks(self) -> AsyncIterator[Chunk]:
         if self._sync is not None:

@@ -11,10 +11,17 @@ The location a technician assigns (unit, room, bed) is a site-local overlay
 keyed by device id (``SiteOverlay``): it survives restarts, and what of it leaves
 with the device's telemetry is what the PHI policy's ``location.send`` allows
 (default: the unit only).
+
+The device actions - sync stored records now, add a device from a built-in
+profile, remove one, scan for nearby BLE health devices - are ``SiteDevices``'
+(``wardlink.gateway.site_devices``); their changes are a second site-local overlay.
+Commands are handled as tasks: a scan or a record sync takes seconds and must not
+hold up the bus.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import os
@@ -22,7 +29,7 @@ import tempfile
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from wardlink.bus.port import EdgeBus, LocalMessage
 from wardlink.bus.quiet import QuietPublisher
@@ -35,6 +42,9 @@ from wardlink.ui.signing import (
     result_message,
     unverified_fields,
 )
+
+if TYPE_CHECKING:
+    from wardlink.gateway.site_devices import SiteDevices
 
 log = logging.getLogger(__name__)
 
@@ -100,8 +110,11 @@ class CommandService:
         audit_path: Path,
         known: Callable[[str], bool],
         reconnect: Reconnect | None = None,
+        devices: SiteDevices | None = None,
     ) -> None:
         self.verifier = CommandVerifier(key)
+        self.devices = devices
+        self._tasks: set[asyncio.Task[None]] = set()
         self.overlay = overlay
         self.audit_path = audit_path
         self.known = known
@@ -111,8 +124,13 @@ class CommandService:
     async def attach(self, bus: EdgeBus) -> None:
         answers = QuietPublisher(RESULTS_TOPIC)
 
+        async def answer(payload: bytes) -> None:
+            await answers.publish(bus, await self.handle(payload))
+
         async def on_command(message: LocalMessage) -> None:
-            await answers.publish(bus, await self.handle(message.payload))
+            task = asyncio.create_task(answer(message.payload))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
 
         await bus.subscribe_local(COMMANDS_TOPIC, on_command)
 
@@ -137,7 +155,11 @@ class CommandService:
             return result_message(
                 claimed.get("id", ""), False, f"refused: {exc}", claimed.get("user", "")
             )
-        ok, detail = await self._apply(command)
+        try:
+            ok, detail, data = await self._apply(command)
+        except Exception as exc:  # answered and audited; the DeviceProxy keeps running
+            log.exception("command %s failed", command.action)
+            ok, detail, data = False, f"failed: {type(exc).__name__}", None
         _append_audit(
             self.audit_path,
             {
@@ -158,11 +180,27 @@ class CommandService:
             detail,
             extra={"ok": ok},
         )
-        return result_message(command.command_id, ok, detail, command.user)
+        return result_message(command.command_id, ok, detail, command.user, data)
 
-    async def _apply(self, command: Command) -> tuple[bool, str]:
+    async def _apply(self, command: Command) -> tuple[bool, str, Any]:
+        if command.action in ("sync", "add", "remove", "scan"):
+            if self.devices is None:
+                return False, f"{command.action} is not available here", None
+            if command.action == "scan":
+                return await self.devices.scan()
+            if command.action == "add":
+                return (*await self.devices.add(command.args), None)
         if not self.known(command.device_id):
-            return False, f"no device {command.device_id}"
+            return False, f"no device {command.device_id}", None
+        if command.action == "sync":
+            assert self.devices is not None
+            return (*await self.devices.sync_records(command.device_id), None)
+        if command.action == "remove":
+            assert self.devices is not None
+            return (*await self.devices.remove(command.device_id), None)
+        return (*await self._apply_local(command), None)
+
+    async def _apply_local(self, command: Command) -> tuple[bool, str]:
         if command.action == "assign":
             location = {k: str(command.args.get(k, "")).strip() for k in LOCATION_FIELDS}
             if any(len(v) > MAX_FIELD for v in location.values()):

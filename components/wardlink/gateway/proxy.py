@@ -41,6 +41,7 @@ from wardlink.gateway.faults import (
     link_ended,
 )
 from wardlink.gateway.local_feed import LocalFeed
+from wardlink.gateway.site_devices import SITE_DEVICES_TOPIC, DeviceOverlay, SiteDevices
 from wardlink.gateway.spool_writer import SpoolWriter
 from wardlink.model import Connectivity, DeviceIdentity, PatientContext, RecordKind
 from wardlink.phi.keys import GreengrassSecretSource, SecretSource
@@ -328,6 +329,7 @@ class DeviceProxy(Component):
         self.feed = LocalFeed()
         self.commands: CommandService | None = None
         self.overlay: SiteOverlay | None = None
+        self.site_devices: SiteDevices | None = None
 
     @property
     def workers(self) -> list[DeviceWorker]:
@@ -353,6 +355,12 @@ class DeviceProxy(Component):
         self.state_dir = config.spool.path.parent.parent / "state"
         self.writer.taps.append(self.feed.put)
         self.overlay = SiteOverlay(self.state_dir / "site-overlay.json")
+        self.site_devices = SiteDevices(
+            DeviceOverlay(self.state_dir / "site-devices.json"),
+            self._apply,
+            self._worker_of,
+            self._announce_now.set,
+        )
         await self._attach_commands(bus, config)
         writer_stop = asyncio.Event()
         background = [
@@ -361,7 +369,7 @@ class DeviceProxy(Component):
             asyncio.create_task(self.feed.run(bus, stop)),
         ]
         try:
-            await self._apply(config.devices)
+            await self.site_devices.deploy(config.devices)
             await stop.wait()
         finally:
             async with self._lock:
@@ -386,6 +394,7 @@ class DeviceProxy(Component):
                 self.state_dir / "commands-audit.jsonl",
                 known=lambda device_id: device_id in self._devices,
                 reconnect=self.reconnect,
+                devices=self.site_devices,
             )
             await self.commands.attach(bus)
         except Exception as exc:
@@ -393,6 +402,10 @@ class DeviceProxy(Component):
                 "no command key: local commands from the UI are off",
                 extra={"secret": config.ui.command_key_secret, "error": type(exc).__name__},
             )
+
+    def _worker_of(self, device_id: str) -> DeviceWorker | None:
+        entry = self._devices.get(device_id)
+        return entry.worker if entry is not None else None
 
     async def reconnect(self, device_id: str) -> str:
         """Stop the device's worker and start it again (its link is opened afresh)."""
@@ -423,7 +436,10 @@ class DeviceProxy(Component):
 
     async def reconfigure(self, config: GatewayConfig) -> None:
         logging.getLogger().setLevel(config.log_level.upper())
-        await self._apply(config.devices)
+        if self.site_devices is not None:  # the deployment, merged with the site's changes
+            await self.site_devices.deploy(config.devices)
+        else:
+            await self._apply(config.devices)
 
     async def _apply(self, devices: tuple[DeviceConfig, ...]) -> None:
         assert self.writer is not None and self.policy is not None
@@ -578,6 +594,8 @@ class DeviceProxy(Component):
             self._announce_now.clear()
             try:
                 await bus.publish_local(LOCAL_DEVICES_TOPIC, self.device_announcement())
+                if self.site_devices is not None:
+                    await bus.publish_local(SITE_DEVICES_TOPIC, self.site_devices.state())
             except Exception as exc:
                 log.debug("local device summary not published", extra={"error": str(exc)})
             with contextlib.suppress(TimeoutError):

@@ -24,6 +24,10 @@ the DeviceProxy asks for the error, and reports the device faulted with it.
 ``connect_hooks`` run after every (re)connect once the subscriptions are live;
 the RACP sync uses that to ask for the records it has not seen.
 
+``scan`` is the same interface used once, for a technician looking for nearby
+devices: every advertiser of the given services within a few seconds, with its
+address, name and services (addresses are not filtered: the technician chooses).
+
 ``backend`` passes custom bleak backend classes through to ``BleakClient`` and
 ``BleakScanner`` (bleak's ``backend=`` argument) - ``bleak_bumble`` provides
 classes that run this exact code against Bumble-emulated peripherals.
@@ -86,6 +90,50 @@ class BleSettings:
 
     def accepts(self, address: str) -> bool:
         return self.allow_any_address or address.upper() in {a.upper() for a in self.addresses}
+
+
+@dataclass(frozen=True)
+class Advertiser:
+    """A BLE device heard during ``scan``."""
+
+    address: str
+    name: str | None
+    service_uuids: tuple[str, ...]
+    rssi: int | None
+
+
+async def scan(
+    service_uuids: tuple[str, ...], seconds: float, backend: BleakBackends | None = None
+) -> list[Advertiser]:
+    """Every device advertising one of ``service_uuids`` within ``seconds``, by address.
+
+    ``BluetoothUnavailable`` when the stack cannot scan (no adapter, no BlueZ).
+    """
+    wanted = [normalize_uuid(u) for u in service_uuids]
+    found: dict[str, Advertiser] = {}
+
+    def seen(device: BLEDevice, advertisement: AdvertisementData) -> None:
+        offered = tuple(dict.fromkeys(normalize_uuid(u) for u in advertisement.service_uuids))
+        found[device.address.upper()] = Advertiser(
+            device.address.upper(),
+            advertisement.local_name or device.name,
+            tuple(u for u in offered if u in wanted) or offered,
+            advertisement.rssi,
+        )
+
+    try:
+        scanner = BleakScanner(
+            seen, service_uuids=wanted, backend=(backend or BleakBackends()).scanner
+        )
+        await scanner.start()
+    except (BleakError, OSError) as exc:
+        reason = str(exc) or type(exc).__name__
+        raise BluetoothUnavailable(f"Bluetooth unavailable: {reason}") from exc
+    try:
+        await asyncio.sleep(seconds)
+    finally:
+        await scanner.stop()
+    return sorted(found.values(), key=lambda a: a.address)
 
 
 ConnectHook = Callable[["BleTransport"], Coroutine[Any, Any, None]]

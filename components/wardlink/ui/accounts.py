@@ -7,7 +7,10 @@ are hashed with argon2id (argon2-cffi, its recommended parameters). After
 seconds, even for the right password. An account may be marked *break-glass*
 (emergency access): it works like an admin, and every use is audited as an alert.
 
-The store is one JSON file, 0600, replaced atomically on every change.
+The store is one JSON file, 0600, replaced atomically on every change. argon2 is
+loaded at the first sign-in or change, not when the UI starts: a UI nobody has
+signed in to since it started does not hold it (nor the dummy hash, whose making
+costs a full argon2 round).
 """
 
 from __future__ import annotations
@@ -20,16 +23,28 @@ import threading
 import time
 from dataclasses import asdict, dataclass
 from enum import StrEnum
+from functools import cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+if TYPE_CHECKING:
+    from argon2 import PasswordHasher
 
 USERNAME_PATTERN = re.compile(r"^[a-z][a-z0-9._-]{1,31}$")
 MIN_PASSWORD = 12
-_HASHER = PasswordHasher()
-# Verified against when the user does not exist, so both paths cost the same.
-_DUMMY_HASH = _HASHER.hash("wardlink-no-such-user")
+
+
+@cache
+def _hasher() -> PasswordHasher:
+    from argon2 import PasswordHasher
+
+    return PasswordHasher()
+
+
+@cache
+def _dummy_hash() -> str:
+    """Verified against when the user does not exist, so both paths cost the same."""
+    return _hasher().hash("wardlink-no-such-user")
 
 
 class Role(StrEnum):
@@ -121,7 +136,7 @@ class AccountStore:
             account = Account(
                 username=username,
                 role=Role(role).value,
-                password_hash=_HASHER.hash(password),
+                password_hash=_hasher().hash(password),
                 break_glass=break_glass,
                 created=time.time(),
             )
@@ -147,20 +162,23 @@ class AccountStore:
 
     def authenticate(self, username: str, password: str, now: float | None = None) -> SignIn:
         """Check a password; counts failures and locks the account after too many."""
+        from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+
         current = time.time() if now is None else now
+        hasher = _hasher()
         with self._lock:
             accounts = self._load()
             account = accounts.get(username)
             if account is None:
                 try:
-                    _HASHER.verify(_DUMMY_HASH, password)
+                    hasher.verify(_dummy_hash(), password)
                 except VerificationError:
                     pass
                 return SignIn(False, "bad-credentials")
             if account.locked_until > current:
                 return SignIn(False, "locked", account)
             try:
-                _HASHER.verify(account.password_hash, password)
+                hasher.verify(account.password_hash, password)
             except (VerifyMismatchError, VerificationError, InvalidHashError):
                 account.failures += 1
                 reason = "bad-credentials"
@@ -172,7 +190,7 @@ class AccountStore:
                 return SignIn(False, reason, account)
             if account.failures or account.locked_until:
                 account.failures, account.locked_until = 0, 0.0
-            if _HASHER.check_needs_rehash(account.password_hash):
-                account.password_hash = _HASHER.hash(password)
+            if hasher.check_needs_rehash(account.password_hash):
+                account.password_hash = hasher.hash(password)
             self._save(accounts)
             return SignIn(True, "ok", account)

@@ -8,8 +8,9 @@ Security is in the request path, not in the pages (45 CFR 164.312):
   does not count as activity;
 * every state-changing request (all POSTs, sign-in included) must carry the
   session's CSRF token (form field ``csrf`` or header ``X-CSRF-Token``);
-* roles: a viewer sees, a technician and an admin also act; actions are
-  commands signed for the user and verified by the DeviceProxy;
+* roles: a viewer sees, a technician and an admin also act; actions (assign,
+  reconnect, sync stored records, add, remove, scan for BLE devices) are
+  commands signed for the user, verified and answered by the DeviceProxy;
 * every sign-in, sign-out, refusal and change is in the audit log; break-glass
   use is an alert each time;
 * every response carries the security headers (CSP without inline script or
@@ -46,6 +47,7 @@ from wardlink.ui.accounts import AccountStore, Role
 from wardlink.ui.audit import AuditLog
 from wardlink.ui.audit_copies import AuditCopies
 from wardlink.ui.diagnostics import BundleRefused, LogRing, build_bundle, log_tail
+from wardlink.ui.heap import release_free_heap
 from wardlink.ui.signing import RESULTS_TOPIC, sign_command
 from wardlink.ui.site_view import SiteView, age_text, iso_age
 from wardlink.ui.support_requests import SupportRequests
@@ -70,6 +72,9 @@ SECURITY_HEADERS = {
     "cross-origin-resource-policy": "same-origin",
 }
 LOCATION_FIELDS = ("unit", "room", "bed")
+DEVICE_ACTIONS = ("assign", "reconnect", "sync", "remove")
+ADD_FIELDS = ("device_id", "profile", "port", "address")
+SLOW_ACTIONS = {"scan": 15.0, "sync": 65.0, "add": 10.0, "remove": 10.0}  # answer timeouts
 
 
 # -- sessions -------------------------------------------------------------------------
@@ -135,20 +140,32 @@ class CommandClient:
         self._publish = publish
         self._topic = topic
         self._timeout_s = timeout_s
-        self._waiting: dict[str, asyncio.Future[tuple[bool, str]]] = {}
+        self._waiting: dict[str, asyncio.Future[tuple[bool, str, Any]]] = {}
 
     async def send(
         self, user: str, action: str, device_id: str, args: dict[str, Any]
     ) -> tuple[bool, str]:
+        ok, detail, _ = await self.ask(user, action, device_id, args)
+        return ok, detail
+
+    async def ask(
+        self,
+        user: str,
+        action: str,
+        device_id: str,
+        args: dict[str, Any],
+        timeout_s: float | None = None,
+    ) -> tuple[bool, str, Any]:
+        """Like ``send``, with the answer's data (a scan's findings) and its own timeout."""
         payload = sign_command(self._key, user, action, device_id, args)
         command_id = str(json.loads(payload)["id"])
-        future: asyncio.Future[tuple[bool, str]] = asyncio.get_running_loop().create_future()
+        future: asyncio.Future[tuple[bool, str, Any]] = asyncio.get_running_loop().create_future()
         self._waiting[command_id] = future
         try:
             await self._publish(self._topic, payload)
-            return await asyncio.wait_for(future, self._timeout_s)
+            return await asyncio.wait_for(future, timeout_s or self._timeout_s)
         except TimeoutError:
-            return False, "no answer from the DeviceProxy"
+            return False, "no answer from the DeviceProxy", None
         finally:
             self._waiting.pop(command_id, None)
 
@@ -157,7 +174,9 @@ class CommandClient:
             document = json.loads(payload)
             future = self._waiting.get(str(document["id"]))
             if future is not None and not future.done():
-                future.set_result((bool(document["ok"]), str(document["detail"])))
+                future.set_result(
+                    (bool(document["ok"]), str(document["detail"]), document.get("data"))
+                )
         except (ValueError, KeyError, TypeError):
             log.warning("ignored malformed command result", extra={"topic": RESULTS_TOPIC})
 
@@ -213,6 +232,7 @@ class SecurityHeaders:
 def create_app(ctx: UiContext) -> ASGIApp:
     templates = Jinja2Templates(directory=str(HERE / "templates"))
     templates.env.globals["age_text"] = age_text
+    templates.env.auto_reload = False  # shipped in the wheel: no stat() of the file per page
 
     def page(
         request: Request, name: str, session: Session | None, status: int = 200, **extra: Any
@@ -312,6 +332,7 @@ def create_app(ctx: UiContext) -> ASGIApp:
             )
             return response
         account = result.account
+        release_free_heap()  # argon2's working memory and the sign-in's garbage
         session = ctx.sessions.create(account.username, Role(account.role), account.break_glass)
         if account.break_glass:
             ctx.audit.record("break-glass-sign-in", account.username, alert=True)
@@ -379,10 +400,13 @@ def create_app(ctx: UiContext) -> ASGIApp:
             return to_login(request)
         return page(request, "site.html", session, facts=site_facts(), by_state=ctx.view.by_state())
 
-    def device_rows() -> list[dict[str, Any]]:
+    def device_rows(only: str | None = None) -> list[dict[str, Any]]:
+        """Rows of the devices page; of one device (``only``) with its recent values."""
         now = time.time()
         rows = []
         for device_id, device in sorted(ctx.view.devices.items()):
+            if only is not None and device_id != only:
+                continue
             rows.append(
                 {
                     "id": device_id,
@@ -396,6 +420,9 @@ def create_app(ctx: UiContext) -> ASGIApp:
                             "unit": m.unit,
                             "age": now - m.received,
                             "received": m.received,
+                            "history": " ".join(f"{v:g}" for v in m.history.values())
+                            if only is not None
+                            else "",
                         }
                         for m in device.metrics.values()
                     ],
@@ -408,7 +435,15 @@ def create_app(ctx: UiContext) -> ASGIApp:
         session = current(request)
         if session is None:
             return to_login(request)
-        return page(request, "devices.html", session, rows=device_rows())
+        return page(
+            request,
+            "devices.html",
+            session,
+            rows=device_rows(),
+            may_act=session.role.may_act(),
+            changes=ctx.view.site_devices,
+            profiles=ctx.view.site_devices.get("profiles", []),
+        )
 
     async def device_page(request: Request) -> Response:
         session = current(request)
@@ -418,7 +453,7 @@ def create_app(ctx: UiContext) -> ASGIApp:
         device = ctx.view.devices.get(device_id)
         if device is None:
             return page(request, "missing.html", session, status=404, device_id=device_id)
-        row = next(r for r in device_rows() if r["id"] == device_id)
+        row = device_rows(only=device_id)[0]
         info = {
             k: v
             for k, v in device.info.items()
@@ -436,28 +471,43 @@ def create_app(ctx: UiContext) -> ASGIApp:
             may_act=session.role.may_act(),
             fields=LOCATION_FIELDS,
             result=None,
+            records=_has_records(device.info.get("profile")),
         )
 
+    def _has_records(profile: object) -> bool:
+        offered = ctx.view.site_devices.get("profiles", [])
+        return any(p.get("name") == profile and p.get("records") for p in offered)
+
     async def act(request: Request) -> Response:
-        session = current(request)
-        if session is None:
-            return to_login(request)
-        fields = await form(request)
-        if not csrf_ok(request, session, fields):
-            return refused(session, request, "CSRF token missing or wrong", 403)
-        if not session.role.may_act():
-            return refused(session, request, "your role may only view", 403)
+        session, fields, refusal = await acting(request)
+        if refusal is not None or session is None:
+            return refusal if refusal is not None else to_login(request)
         device_id = request.path_params["device_id"]
         action = request.path_params["action"]
-        if device_id not in ctx.view.devices or action not in ("assign", "reconnect"):
+        if device_id not in ctx.view.devices or action not in DEVICE_ACTIONS:
             return refused(session, request, "no such device or action", 404)
         args: dict[str, Any] = {}
         if action == "assign":
             args = {k: fields.get(k, "").strip()[:32] for k in LOCATION_FIELDS}
+        ok, detail, _ = await command(session, action, device_id, args)
+        if ok and action == "assign":
+            ctx.assignments[device_id] = {k: v for k, v in args.items() if v}
+        status = 200 if ok else 409
+        return page(
+            request, "result.html", session, status=status, ok=ok, detail=detail, action=action
+        )
+
+    async def command(
+        session: Session, action: str, device_id: str, args: dict[str, Any]
+    ) -> tuple[bool, str, Any]:
+        """Send a signed command for the user, audit it with its answer."""
         if ctx.commands is None:
-            ok, detail = False, "commands are not available on this gateway"
+            ok, detail, data = False, "commands are not available on this gateway", None
         else:
-            ok, detail = await ctx.commands.send(session.username, action, device_id, args)
+            timeout = SLOW_ACTIONS.get(action)
+            ok, detail, data = await ctx.commands.ask(
+                session.username, action, device_id, args, timeout
+            )
         ctx.audit.record(
             "command",
             session.username,
@@ -467,11 +517,51 @@ def create_app(ctx: UiContext) -> ASGIApp:
             ok=ok,
             detail=detail,
         )
-        if ok and action == "assign":
-            ctx.assignments[device_id] = {k: v for k, v in args.items() if v}
-        status = 200 if ok else 409
+        return ok, detail, data
+
+    async def acting(request: Request) -> tuple[Session | None, dict[str, str], Response | None]:
+        """The session and form of a technician's POST, or the response refusing it."""
+        session = current(request)
+        if session is None:
+            return None, {}, to_login(request)
+        fields = await form(request)
+        if not csrf_ok(request, session, fields):
+            return session, fields, refused(session, request, "CSRF token missing or wrong", 403)
+        if not session.role.may_act():
+            return session, fields, refused(session, request, "your role may only view", 403)
+        return session, fields, None
+
+    async def add_device(request: Request) -> Response:
+        session, fields, refusal = await acting(request)
+        if refusal is not None or session is None:
+            return refusal if refusal is not None else to_login(request)
+        args = {k: fields.get(k, "").strip()[:200] for k in ADD_FIELDS}
+        device_id = args["device_id"][:64]
+        ok, detail, _ = await command(session, "add", device_id, args)
         return page(
-            request, "result.html", session, status=status, ok=ok, detail=detail, action=action
+            request,
+            "result.html",
+            session,
+            status=200 if ok else 409,
+            ok=ok,
+            detail=detail,
+            action="add",
+        )
+
+    async def scan(request: Request) -> Response:
+        session, _fields, refusal = await acting(request)
+        if refusal is not None or session is None:
+            return refusal if refusal is not None else to_login(request)
+        ok, detail, data = await command(session, "scan", "-", {})
+        found = data if ok and isinstance(data, list) else []
+        return page(
+            request,
+            "scan.html",
+            session,
+            status=200 if ok else 409,
+            ok=ok,
+            detail=detail,
+            found=[f for f in found if isinstance(f, dict)],
         )
 
     async def logs_page(request: Request) -> Response:
@@ -605,7 +695,7 @@ def create_app(ctx: UiContext) -> ASGIApp:
                     except TimeoutError:
                         yield b": keep-alive\n\n"
                         continue
-                    yield b"data: " + json.dumps(event, separators=(",", ":")).encode() + b"\n\n"
+                    yield event  # the frame, serialized once for every listener
             finally:
                 ctx.view.unlisten(queue)
 
@@ -619,6 +709,8 @@ def create_app(ctx: UiContext) -> ASGIApp:
         Route("/logout", logout, methods=["POST"]),
         Route("/", site_page, methods=["GET"]),
         Route("/devices", devices_page, methods=["GET"]),
+        Route("/devices/add", add_device, methods=["POST"]),
+        Route("/devices/scan", scan, methods=["POST"]),
         Route("/devices/{device_id}", device_page, methods=["GET"]),
         Route("/devices/{device_id}/{action}", act, methods=["POST"]),
         Route("/logs", logs_page, methods=["GET"]),

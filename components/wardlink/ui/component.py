@@ -18,26 +18,33 @@ import contextlib
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
-
-import uvicorn
+from typing import Any
 
 from wardlink.bus.port import EdgeBus, LocalMessage
 from wardlink.runtime.config import GatewayConfig, UiConfig
 from wardlink.runtime.runner import Component
 from wardlink.ui.accounts import AccountStore
 from wardlink.ui.app import CommandClient, Sessions, UiContext, create_app
+from wardlink.ui.asgi_server import Config, Server
 from wardlink.ui.audit import AuditLog
 from wardlink.ui.audit_copies import AuditCopies
 from wardlink.ui.diagnostics import LogRing
+from wardlink.ui.heap import keep_trimmed, small_tls_buffers
 from wardlink.ui.signing import COMMANDS_TOPIC, RESULTS_TOPIC
-from wardlink.ui.site_view import DEVICES_TOPIC, SITE_TOPIC, TELEMETRY_TOPIC, SiteView
+from wardlink.ui.site_view import (
+    DEVICES_TOPIC,
+    SITE_DEVICES_TOPIC,
+    SITE_TOPIC,
+    TELEMETRY_TOPIC,
+    SiteView,
+)
 from wardlink.ui.support_requests import SupportRequests
 from wardlink.ui.tls import ServerCertificate, certificate_in_child
 
 log = logging.getLogger(__name__)
 
 
-class _Server(uvicorn.Server):
+class _Server(Server):
     """uvicorn without its own signal handling: the component runner owns SIGTERM."""
 
     @contextlib.contextmanager
@@ -104,7 +111,7 @@ async def subscribe(bus: EdgeBus, view: SiteView, commands: CommandClient | None
     async def on_state(message: LocalMessage) -> None:
         view.ingest(message.topic, message.payload)
 
-    for topic in (DEVICES_TOPIC, TELEMETRY_TOPIC, SITE_TOPIC):
+    for topic in (DEVICES_TOPIC, TELEMETRY_TOPIC, SITE_TOPIC, SITE_DEVICES_TOPIC):
         await bus.subscribe_local(topic, on_state)
     if commands is not None:
 
@@ -123,7 +130,7 @@ async def serve(
     started: asyncio.Future[UiServer] | None = None,
 ) -> None:
     """Serve HTTPS until ``stop``; ``started`` gets the bound address once listening."""
-    config = uvicorn.Config(
+    config = Config(
         create_app(ctx),
         host=host,
         port=port,
@@ -167,6 +174,7 @@ class GatewayUI(Component):
 
     async def run(self, bus: EdgeBus, config: GatewayConfig, stop: asyncio.Event) -> None:
         settings = config.ui
+        small_tls_buffers()
         logging.getLogger().addHandler(self.ring)
         view = SiteView()
         commands: CommandClient | None = None
@@ -196,9 +204,23 @@ class GatewayUI(Component):
         if config.api is not None:
             ctx.support = support_requests(config.api.url, config.api.region, config.gateway_id)
             background.append(asyncio.create_task(ctx.support.run(stop)))
+        await subscribe(bus, view, commands)
+        started: asyncio.Future[UiServer] = asyncio.get_running_loop().create_future()
+        server = asyncio.create_task(
+            serve(ctx, certificate, settings.host, settings.port, stop, started)
+        )
+        trimming: asyncio.Task[None] | None = None
         try:
-            await subscribe(bus, view, commands)
-            await serve(ctx, certificate, settings.host, settings.port, stop)
+            first: set[asyncio.Future[Any]] = {server, started}
+            await asyncio.wait(first, return_when=asyncio.FIRST_COMPLETED)
+            trimming = asyncio.create_task(keep_trimmed(stop))  # start-up's garbage, then steady
+            await server
         finally:
             stop.set()
+            if trimming is not None:
+                trimming.cancel()
+                await asyncio.gather(trimming, return_exceptions=True)
+            if not server.done():
+                server.cancel()
+                await asyncio.gather(server, return_exceptions=True)
             await asyncio.gather(*background, return_exceptions=True)

@@ -25,7 +25,9 @@ from typing import Any
 COMMANDS_TOPIC = "wardlink/local/commands"
 RESULTS_TOPIC = "wardlink/local/commands/results"
 MAX_SKEW_S = 60.0
-ACTIONS = frozenset({"assign", "reconnect"})
+ACTIONS = frozenset({"assign", "reconnect", "sync", "add", "remove", "scan"})
+#: Actions about the site rather than one configured device (``device_id`` is a new id or "-").
+SITE_ACTIONS = frozenset({"add", "scan"})
 
 
 class CommandRefused(ValueError):
@@ -135,6 +137,11 @@ def unverified_fields(payload: bytes) -> dict[str, str]:
     }
 
 
-def result_message(command_id: str, ok: bool, detail: str, user: str = "") -> bytes:
-    """The DeviceProxy's answer on ``RESULTS_TOPIC``."""
-    return _canonical({"id": command_id, "ok": ok, "detail": detail, "user": user})
+def result_message(
+    command_id: str, ok: bool, detail: str, user: str = "", data: Any = None
+) -> bytes:
+    """The DeviceProxy's answer on ``RESULTS_TOPIC`` (``data``: what a scan found)."""
+    body: dict[str, Any] = {"id": command_id, "ok": ok, "detail": detail, "user": user}
+    if data is not None:
+        body["data"] = data
+    return _canonical(body)

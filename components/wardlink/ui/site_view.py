@@ -3,11 +3,18 @@
 The UI never reads a device or the spool itself. The DeviceProxy announces its
 devices (``wardlink/local/devices``: sealed descriptions, faults, counters) and
 the sealed observations it spooled (``wardlink/local/telemetry``); the Uplink
-publishes the uplink and spool state (``wardlink/local/site``). All of it is the
+publishes the uplink and spool state (``wardlink/local/site``), and the
+DeviceProxy what technicians changed on site (``wardlink/local/site-devices``:
+devices added and removed, conflicts with the deployment, the profiles offered). All of it is the
 output of the redaction policy, so the UI holds no raw PHI; of an observation it
 keeps only the metric, value, unit, quality and time (no patient reference, no
 annotation). Live updates go to server-sent-event listeners through bounded
 queues: a slow browser loses updates, never the gateway's memory.
+
+Memory is budgeted (50 devices at 1 Hz, ``benchmarks/bench_ui.py``): each metric's
+recent values are two fixed-size ``array`` rings (16 bytes a point, not a tuple and
+two floats), and an event is serialized once, for every listener, as the bytes of
+its server-sent-event frame.
 """
 
 from __future__ import annotations
@@ -16,7 +23,7 @@ import asyncio
 import json
 import logging
 import time
-from collections import deque
+from array import array
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -26,8 +33,43 @@ log = logging.getLogger(__name__)
 DEVICES_TOPIC = "wardlink/local/devices"
 TELEMETRY_TOPIC = "wardlink/local/telemetry"
 SITE_TOPIC = "wardlink/local/site"
+SITE_DEVICES_TOPIC = "wardlink/local/site-devices"
 HISTORY = 120  # points per metric kept for the detail page's plot
 QUEUE_SIZE = 256
+
+
+class History:
+    """The last ``size`` (time, value) points of a metric, in two fixed-size arrays."""
+
+    __slots__ = ("_next", "_times", "_values", "size")
+
+    def __init__(self, size: int = HISTORY) -> None:
+        self.size = size
+        self._times = array("d")
+        self._values = array("d")
+        self._next = 0  # where the next point goes once the rings are full
+
+    def append(self, when: float, value: float) -> None:
+        if len(self._times) < self.size:
+            self._times.append(when)
+            self._values.append(value)
+            return
+        self._times[self._next] = when
+        self._values[self._next] = value
+        self._next = (self._next + 1) % self.size
+
+    def __len__(self) -> int:
+        return len(self._times)
+
+    def values(self) -> list[float]:
+        """The values, oldest first."""
+        at = self._next
+        return [*self._values[at:], *self._values[:at]]
+
+    def points(self) -> list[tuple[float, float]]:
+        """(time, value) pairs, oldest first."""
+        at = self._next
+        return list(zip([*self._times[at:], *self._times[:at]], self.values(), strict=True))
 
 
 @dataclass
@@ -38,7 +80,7 @@ class MetricValue:
     quality: str
     measured_at: str
     received: float  # wall clock when the UI got it
-    history: deque[tuple[float, float]] = field(default_factory=lambda: deque(maxlen=HISTORY))
+    history: History = field(default_factory=History)
 
 
 @dataclass
@@ -97,7 +139,8 @@ class SiteView:
         self.devices: dict[str, DeviceView] = {}
         self.site: dict[str, Any] = {}
         self.site_received = 0.0
-        self._listeners: set[asyncio.Queue[dict[str, Any]]] = set()
+        self.site_devices: dict[str, Any] = {}
+        self._listeners: set[asyncio.Queue[bytes]] = set()
         self.events_dropped = 0
 
     def device(self, device_id: str) -> DeviceView:
@@ -121,6 +164,8 @@ class SiteView:
                 self._devices(document)
             elif topic == TELEMETRY_TOPIC:
                 self._telemetry(document)
+            elif topic == SITE_DEVICES_TOPIC and isinstance(document, dict):
+                self.site_devices = document
             elif topic == SITE_TOPIC and isinstance(document, dict):
                 self.site = document
                 self.site_received = time.time()
@@ -166,7 +211,7 @@ class SiteView:
             )
             metric.received = now
             if number is not None:
-                metric.history.append((now, number))
+                metric.history.append(now, number)
             view.last_data = now
             self._broadcast(
                 {
@@ -182,12 +227,13 @@ class SiteView:
 
     # -- to the browsers ------------------------------------------------------------
 
-    def listen(self) -> asyncio.Queue[dict[str, Any]]:
-        queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(maxsize=QUEUE_SIZE)
+    def listen(self) -> asyncio.Queue[bytes]:
+        """A queue of server-sent-event frames (``data: {...}\n\n``), shared bytes."""
+        queue: asyncio.Queue[bytes] = asyncio.Queue(maxsize=QUEUE_SIZE)
         self._listeners.add(queue)
         return queue
 
-    def unlisten(self, queue: asyncio.Queue[dict[str, Any]]) -> None:
+    def unlisten(self, queue: asyncio.Queue[bytes]) -> None:
         self._listeners.discard(queue)
 
     @property
@@ -195,9 +241,12 @@ class SiteView:
         return len(self._listeners)
 
     def _broadcast(self, event: dict[str, Any]) -> None:
+        if not self._listeners:
+            return
+        frame = b"data: " + json.dumps(event, separators=(",", ":")).encode() + b"\n\n"
         for queue in list(self._listeners):
             try:
-                queue.put_nowait(event)
+                queue.put_nowait(frame)
             except asyncio.QueueFull:
                 self.events_dropped += 1
 

@@ -8,7 +8,12 @@
 * a bedside monitor sending IHE PCD-01 HL7 over MLLP to the gateway's listener,
   whose PID/NK1/PV1 segments carry the patient, relative and visit;
 * a Bluetooth LE blood-pressure cuff (Bumble GATT server), read by the production
-  bleak code through the Bumble backend.
+  bleak code through the Bumble backend;
+* a Bluetooth thermometer nearby that no one has configured: the UI's scan finds it
+  and a technician can add it.
+
+Each worker runs with its own stop event, so that the UI's "remove device" stops
+one of them, and a device added from the UI starts next to the others.
 
 Every simulator carries canary PHI; the demo collects them to prove none leaves.
 Devices are declared by the same built-in profiles a site would use; only the
@@ -50,6 +55,63 @@ class SimulatedSite:
     monitor_seed: int = 0
     _sims_by_worker: list[RunnableSimulator | None] = field(default_factory=list)
     ble_central: BumbleCentral | None = None
+    configs: dict[str, DeviceConfig] = field(default_factory=dict)  # the "deployment"
+    retired: list[DeviceWorker] = field(default_factory=list)  # removed from the UI
+    stop_all: asyncio.Event | None = None
+    _runs: dict[int, tuple[asyncio.Event, asyncio.Task[None]]] = field(default_factory=dict)
+
+    def start_workers(self, stop: asyncio.Event) -> list[asyncio.Task[None]]:
+        """Run every worker until ``stop`` (or until it is retired); their tasks."""
+        self.stop_all = stop
+        for worker in self.workers:
+            if id(worker) not in self._runs:
+                self._start(worker)
+        return self.worker_tasks()
+
+    def worker_tasks(self) -> list[asyncio.Task[None]]:
+        return [task for _, task in self._runs.values()]
+
+    def add_worker(self, worker: DeviceWorker, sim: RunnableSimulator | None = None) -> None:
+        self.workers.append(worker)
+        self._sims_by_worker.append(sim)
+        if self.stop_all is not None:
+            self._start(worker)
+
+    async def retire(self, device_id: str) -> bool:
+        """Stop a device's worker (the UI removed it); its counts stay in the summary."""
+        for index, worker in enumerate(self.workers):
+            if worker.identity.device_id == device_id:
+                del self.workers[index]
+                if index < len(self._sims_by_worker):
+                    del self._sims_by_worker[index]
+                self.retired.append(worker)
+                run = self._runs.get(id(worker))
+                if run is not None:
+                    run[0].set()
+                    await asyncio.gather(run[1], return_exceptions=True)
+                return True
+        return False
+
+    def all_workers(self) -> list[DeviceWorker]:
+        return [*self.workers, *self.retired]
+
+    def _start(self, worker: DeviceWorker) -> None:
+        own = asyncio.Event()
+        task = asyncio.create_task(self._run_one(worker, own))
+        self._runs[id(worker)] = (own, task)
+
+    async def _run_one(self, worker: DeviceWorker, own: asyncio.Event) -> None:
+        assert self.stop_all is not None
+        relay = asyncio.ensure_future(self._relay(self.stop_all, own))
+        try:
+            await worker.run(own)
+        finally:
+            relay.cancel()
+
+    @staticmethod
+    async def _relay(stop: asyncio.Event, own: asyncio.Event) -> None:
+        await stop.wait()
+        own.set()
 
     def phi_canaries(self) -> list[str]:
         return sorted(set(self.canaries))
@@ -124,6 +186,7 @@ class SimulatedSite:
 
 BLE_LINK = "wardlink-demo-air"
 BLE_CUFF_ADDRESS = "C0:57:00:00:18:10"
+BLE_THERMOMETER_ADDRESS = "C0:57:00:00:18:09"
 
 
 async def _add_ble_cuff(
@@ -146,22 +209,31 @@ async def _add_ble_cuff(
         ),
     )
     await cuff.start()
-    worker = build_worker(
-        DeviceConfig(
-            device_id="bed-4-bp-cuff",
-            profile="sim-ble-blood-pressure",
-            ble=BleDeviceConfig(address=BLE_CUFF_ADDRESS),
-            serial_number="SIM-BLE-BP-0001",
-            firmware_version="3.0.1",
-        ),
-        policy,
-        writer,
-        state_dir=workdir / "state",
+    config = DeviceConfig(
+        device_id="bed-4-bp-cuff",
+        profile="sim-ble-blood-pressure",
+        ble=BleDeviceConfig(address=BLE_CUFF_ADDRESS),
+        serial_number="SIM-BLE-BP-0001",
+        firmware_version="3.0.1",
     )
+    worker = build_worker(config, policy, writer, state_dir=workdir / "state")
+    site.configs[config.device_id] = config
     site.workers.append(worker)
     site.simulators.append(cuff)
     site._sims_by_worker.append(cuff)
     site.canaries += cuff.phi_canaries()
+    # Nearby, not configured: for the UI's scan-and-add.
+    thermometer = create_simulator(
+        "ble-thermometer",
+        SimOptions(
+            seed=seed + 40,
+            rate_hz=0.5,
+            settings={"link": BLE_LINK, "address": BLE_THERMOMETER_ADDRESS},
+        ),
+    )
+    await thermometer.start()
+    site.simulators.append(thermometer)
+    site.canaries += thermometer.phi_canaries()
 
 
 def adt_context(patient: SimulatedPatient) -> PatientContext:
@@ -201,6 +273,7 @@ async def build_site(
             serial_number=f"SIM-NONIN-{index:04d}",
             firmware_version="2.4.0",
         )
+        site.configs[device.device_id] = device
         site.workers.append(build_worker(device, policy, writer, patient=adt_context(patient)))
         site.simulators.append(sim)
         site._sims_by_worker.append(sim)
@@ -212,19 +285,15 @@ async def build_site(
         SimOptions(pty_link=devdir / "glucose", seed=seed + 10, rate_hz=1.0),
     )
     await glucose.start()
-    site.workers.append(
-        build_worker(
-            DeviceConfig(
-                device_id="poc-glucose-1",
-                profile="sim-astm-glucose",
-                serial=SerialTransportConfig(path=str(devdir / "glucose")),
-                serial_number="SIM-GLU-0001",
-                firmware_version="1.2.0.4",
-            ),
-            policy,
-            writer,
-        )
+    config = DeviceConfig(
+        device_id="poc-glucose-1",
+        profile="sim-astm-glucose",
+        serial=SerialTransportConfig(path=str(devdir / "glucose")),
+        serial_number="SIM-GLU-0001",
+        firmware_version="1.2.0.4",
     )
+    site.configs[config.device_id] = config
+    site.workers.append(build_worker(config, policy, writer))
     site.simulators.append(glucose)
     site._sims_by_worker.append(glucose)
     site.canaries += glucose.phi_canaries()
@@ -232,18 +301,15 @@ async def build_site(
     await _add_ble_cuff(site, policy, writer, workdir, seed)
 
     listener = TcpListenerTransport("127.0.0.1", 0)
-    monitor_worker = build_worker(
-        DeviceConfig(
-            device_id="bed-3-monitor",
-            profile="sim-hl7-monitor-tcp",
-            tcp=TcpTransportConfig(port=0),
-            serial_number="SIM-PCD01-0001",
-            firmware_version="5.1",
-        ),
-        policy,
-        writer,
-        transport=listener,
+    config = DeviceConfig(
+        device_id="bed-3-monitor",
+        profile="sim-hl7-monitor-tcp",
+        tcp=TcpTransportConfig(port=0),
+        serial_number="SIM-PCD01-0001",
+        firmware_version="5.1",
     )
+    site.configs[config.device_id] = config
+    monitor_worker = build_worker(config, policy, writer, transport=listener)
     site.workers.append(monitor_worker)
     site._sims_by_worker.append(None)  # the monitor connects once the listener is up
     site.monitor_listener = listener

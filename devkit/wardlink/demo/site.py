@@ -190,7 +190,7 @@ class SiteDemo:
 
         acquisition_stop = asyncio.Event()
         uplink_stop = asyncio.Event()
-        acquisition = [asyncio.create_task(w.run(acquisition_stop)) for w in site.workers]
+        acquisition = site.start_workers(acquisition_stop)
         acquisition.append(asyncio.create_task(site.run_simulators(acquisition_stop)))
         writer_task = asyncio.create_task(writer.run(acquisition_stop))
         if demo_cloud is not None:
@@ -219,7 +219,9 @@ class SiteDemo:
             if demo_ui is not None:
                 await demo_ui.stop()
             acquisition_stop.set()
-            await asyncio.gather(*acquisition, writer_task, return_exceptions=True)
+            await asyncio.gather(
+                *acquisition, *site.worker_tasks(), writer_task, return_exceptions=True
+            )
             await site.close()
             uplink_stop.set()
             await asyncio.gather(*uplink, return_exceptions=True)
@@ -273,8 +275,8 @@ class SiteDemo:
         self, site: SimulatedSite, writer: SpoolWriter, publisher: Publisher, spool: Spool
     ) -> None:
         s = self.summary
-        s.acquired = sum(w.counters.acquired for w in site.workers)
-        s.frame_errors = sum(w.counters.frame_errors for w in site.workers)
+        s.acquired = sum(w.counters.acquired for w in site.all_workers())
+        s.frame_errors = sum(w.counters.frame_errors for w in site.all_workers())
         s.spooled = writer.counters.spooled
         s.delivered = publisher.counters.delivered_telemetry
         s.last_seq = publisher.counters.last_seq

@@ -10,6 +10,13 @@ to both sides (under Greengrass it comes from the secret store). A technician
 account with a fresh random password is created each run and written to
 ``--ui-credentials`` as ``username:password``. After ``SILENCE_AT_S`` seconds the
 bedside monitor is silenced, so the UI has a silent device to explain.
+
+The device actions (add from a built-in profile, remove, scan for nearby BLE
+health devices, sync stored records) are the DeviceProxy's ``SiteDevices``: the
+demo's own devices are its "deployment", the site overlay is
+``state/site-devices.json`` in the work directory, and a device added from the
+UI gets a worker next to the others (the scan finds the demo's unconfigured
+Bluetooth thermometer).
 """
 
 from __future__ import annotations
@@ -24,11 +31,13 @@ from pathlib import Path
 from wardlink.bus.port import EdgeBus
 from wardlink.demo.devices import SimulatedSite
 from wardlink.gateway.commands import CommandService, SiteOverlay
+from wardlink.gateway.device_worker import DeviceWorker
 from wardlink.gateway.local_feed import LocalFeed
-from wardlink.gateway.proxy import LOCAL_DEVICES_TOPIC, device_announcement
+from wardlink.gateway.proxy import LOCAL_DEVICES_TOPIC, build_worker, device_announcement
+from wardlink.gateway.site_devices import SITE_DEVICES_TOPIC, DeviceOverlay, SiteDevices
 from wardlink.gateway.spool_writer import SpoolWriter
 from wardlink.phi.policy import RedactionPolicy
-from wardlink.runtime.config import UiConfig
+from wardlink.runtime.config import DeviceConfig, UiConfig
 from wardlink.spool import Spool
 from wardlink.ui.accounts import Role
 from wardlink.ui.app import CommandClient
@@ -105,12 +114,14 @@ class DemoUi:
             "ui": self.settings.model_dump(mode="json", by_alias=True),
             "devices": [w.identity.device_id for w in site.workers],
         }
-        workers = {w.identity.device_id for w in site.workers}
+        devices = self._site_devices(site, policy, writer)
+        await devices.deploy(tuple(site.configs.values()))
         service = CommandService(
             key,
             SiteOverlay(self.workdir / "state" / "site-overlay.json"),
             self.workdir / "state" / "commands-audit.jsonl",
-            known=workers.__contains__,
+            known=devices.known,
+            devices=devices,
         )
         await service.attach(bus)
         await subscribe(bus, view, commands)
@@ -127,7 +138,7 @@ class DemoUi:
             asyncio.create_task(site_state.run(self._stop)),
             asyncio.create_task(copies.run(self._stop)),
             asyncio.create_task(relay.run(self._stop)),
-            asyncio.create_task(self._announce(bus, site, policy)),
+            asyncio.create_task(self._announce(bus, site, policy, devices)),
             asyncio.create_task(
                 serve(ctx, certificate, self.settings.host, self.settings.port, self._stop, started)
             ),
@@ -135,7 +146,34 @@ class DemoUi:
         self.server = await asyncio.wait_for(started, timeout=15)
         return self.server
 
-    async def _announce(self, bus: EdgeBus, site: SimulatedSite, policy: RedactionPolicy) -> None:
+    def _site_devices(
+        self, site: SimulatedSite, policy: RedactionPolicy, writer: SpoolWriter
+    ) -> SiteDevices:
+        """The DeviceProxy's site-device logic, over the demo's workers."""
+        state = self.workdir / "state"
+
+        async def apply(devices: tuple[DeviceConfig, ...]) -> None:
+            wanted = {d.device_id: d for d in devices}
+            for worker in list(site.workers):
+                if worker.identity.device_id not in wanted:
+                    await site.retire(worker.identity.device_id)
+            running = {w.identity.device_id for w in site.workers}
+            for device_id, device in wanted.items():
+                if device_id in running:
+                    continue
+                try:
+                    site.add_worker(build_worker(device, policy, writer, state_dir=state))
+                except Exception as exc:  # the DeviceProxy would report it faulted
+                    log.warning("device %s not started: %s", device_id, exc)
+
+        def worker_of(device_id: str) -> DeviceWorker | None:
+            return next((w for w in site.workers if w.identity.device_id == device_id), None)
+
+        return SiteDevices(DeviceOverlay(state / "site-devices.json"), apply, worker_of)
+
+    async def _announce(
+        self, bus: EdgeBus, site: SimulatedSite, policy: RedactionPolicy, devices: SiteDevices
+    ) -> None:
         """The DeviceProxy's device summary, every second; silences the monitor on cue."""
         started = asyncio.get_running_loop().time()
         silenced = False
@@ -146,6 +184,7 @@ class DemoUi:
                 await bus.publish_local(
                     LOCAL_DEVICES_TOPIC, device_announcement(policy, site.workers)
                 )
+                await bus.publish_local(SITE_DEVICES_TOPIC, devices.state())
             except Exception as exc:
                 log.debug("device summary not published", extra={"error": str(exc)})
             with contextlib.suppress(TimeoutError):

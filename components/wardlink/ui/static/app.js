@@ -14,8 +14,9 @@
     var list = item.parentNode;
     if (!list || !list.hasAttribute("data-plot")) return;
     var points = plots[key] || (plots[key] = []);
-    points.push(value);
+    if (value !== null) points.push(value);
     if (points.length > 120) points.shift();
+    if (!points.length) return;
     var svg = item.querySelector("svg");
     if (!svg) {
       svg = document.createElementNS("http://www.w3.org/2000/svg", "svg");
@@ -87,8 +88,19 @@
     cell.textContent = Math.abs(offset) > 5
       ? text + " - check the gateway's time source (NTP)" : text;
   }
+  function seedPlots() {
+    // The device page carries each metric's recent values (the gateway keeps the last 120).
+    document.querySelectorAll("[data-plot] [data-history]").forEach(function (item) {
+      var text = item.getAttribute("data-history");
+      if (!text) return;
+      var key = item.getAttribute("data-device") + "/" + item.getAttribute("data-metric");
+      plots[key] = text.split(" ").map(parseFloat).filter(function (v) { return !isNaN(v); });
+      drawPlot(item, key, null);
+    });
+  }
   function start() {
     clockVsBrowser();
+    seedPlots();
     if (!document.body.hasAttribute("data-live") || !window.EventSource) return;
     var source = new EventSource("/events");
     source.onmessage = function (message) {
