@@ -41,6 +41,7 @@ class ReservedConcurrency:
     devices: int = 20
     uploads: int = 10
     alarms: int = 10
+    audit: int = 2
     telemetry_writer: int = 10
     detector_engine: int = 10
 

@@ -127,8 +127,8 @@ def test_every_lambda_is_hardened(resources: Resources) -> None:
         if "CustomResourceProvider" not in k  # CDK's own (restricts the VPC's default SG)
         and not k.startswith("AWS679f53fac002430cb0da5b7982bd2287")  # AwsCustomResource's
     }  # fmt: skip
-    # devices, uploads, alarms, engine; the InfluxDB writer, set-up and token rotation
-    assert len(functions) == 7
+    # devices, uploads, alarms, audit, engine; the InfluxDB writer, set-up, token rotation
+    assert len(functions) == 8
     for logical_id, resource in functions.items():
         p = props(resource)
         assert p["TracingConfig"] == {"Mode": "Active"}, logical_id

@@ -9,7 +9,8 @@ fetches credentials). The gateway routes therefore carry the gateway in the path
 path with that variable in it, so IAM itself refuses another gateway's paths.
 
 Support staff and operators use their own role: they may search the whole fleet,
-read any gateway's devices and act on alarms. Gateways may do neither.
+read any gateway's devices, act on alarms and read Device Defender's audit findings.
+Gateways may do none of these.
 
 The CDK app turns these grants into ``execute-api`` ARNs (``iam_path``), and the
 local cloud evaluates the same grants per request (``allows``), the way IAM would,
@@ -85,6 +86,7 @@ SUPPORT_GRANTS: tuple[Grant, ...] = (
     Grant("GET", "/alarms"),
     Grant("GET", "/alarms/*"),
     Grant("POST", "/alarms/*"),
+    Grant("GET", "/audit/findings"),
 )
 
 

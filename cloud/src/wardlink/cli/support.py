@@ -5,6 +5,7 @@
     wardlink support alarms ack    ALARM_ID --note TEXT
     wardlink support alarms snooze ALARM_ID --duration 2h --note TEXT
     wardlink support alarms reset|disable|enable ALARM_ID --note TEXT
+    wardlink support audit [--days N] [--task TASK_ID] [--limit N]   (wardlink.cli.support_audit)
 
 Every sub-command also takes ``--api URL`` (default ``$WARDLINK_API_ENDPOINT``),
 ``--region`` (default ``$AWS_REGION``, or the region in an execute-api URL) and
@@ -51,7 +52,9 @@ class UsageError(Exception):
 
 
 def register(subparsers: Any) -> None:
-    parser = subparsers.add_parser("support", help="manufacturer support: alarm triage")
+    parser = subparsers.add_parser(
+        "support", help="manufacturer support: alarm triage, IoT audit findings"
+    )
     commands = parser.add_subparsers(dest="support_command", metavar="SUBCOMMAND")
     alarms = commands.add_parser("alarms", help="list, inspect and act on alarms")
     verbs = alarms.add_subparsers(dest="alarms_command", metavar="ACTION")
@@ -96,6 +99,9 @@ def register(subparsers: Any) -> None:
             )  # fmt: skip
         verb.set_defaults(func=_act, action=action)
 
+    from wardlink.cli import support_audit
+
+    support_audit.register(commands, common)
     alarms.set_defaults(func=lambda args: _usage(alarms))
     parser.set_defaults(func=lambda args: _usage(parser))
 
