@@ -182,3 +182,21 @@ def test_log_levels_and_detect_come_from_context() -> None:
     assert settings.device_defender_detect is False
     with pytest.raises(SettingsError, match="iotLogLevel"):
         WardlinkSettings.from_context(App(context={"wardlink:iotLogLevel": "chatty"}).node)
+
+
+def test_gateway_iot_policy_lets_the_device_defender_component_report(
+    resources: Resources,
+) -> None:
+    """aws.greengrass.DeviceDefender publishes on the gateway's own reserved topic only."""
+    (policy,) = of_type(resources, "AWS::IoT::Policy").values()
+    by_sid = {s["Sid"]: s for s in statements(props(policy)["PolicyDocument"])}
+    metrics = [flat(r) for r in as_list(by_sid["DeviceDefenderMetrics"]["Resource"])]
+    assert [m.split(":topic/", 1)[1] for m in metrics] == [
+        "$aws/things/${iot:Connection.Thing.ThingName}/defender/metrics/json",
+        "$aws/things/${iot:Connection.Thing.ThingName}/defender/metrics/json/accepted",
+        "$aws/things/${iot:Connection.Thing.ThingName}/defender/metrics/json/rejected",
+    ]
+    replies = [flat(r) for r in as_list(by_sid["DeviceDefenderReplies"]["Resource"])]
+    assert all(":topicfilter/$aws/things/${iot:Connection.Thing.ThingName}/defender/" in r
+               for r in replies)  # fmt: skip
+    assert not any("*" in r for r in [*metrics, *replies])
