@@ -248,7 +248,7 @@ class IotAudit(Construct):
             encryption_key=audit_key,
             removal_policy=cdk.RemovalPolicy.RETAIN,
         )  # fmt: skip
-        log_streams = f"{self.log_group.log_group_arn}"  # ...:log-group:AWSIotLogsV2:*
+        log_streams = self.log_group.log_group_arn  # ...:log-group:AWSIotLogsV2:* (its streams)
         logging_role, logging_policy = self._iot_role(
             "LoggingRole", "Lets AWS IoT Core write its logs to the AWSIotLogsV2 log group",
             iam.PolicyStatement(
@@ -285,7 +285,7 @@ class IotAudit(Construct):
             description="Wardlink gateways connected to AWS IoT Core",
             index_name=FLEET_INDEX,
             query_string=f"thingTypeName:{THING_TYPE} AND connectivity.connected:true",
-            aggregation_field="registry.version",
+            aggregation_field="registry.version",  # a number every indexed thing has
             aggregation_type=iot.CfnFleetMetric.AggregationTypeProperty(
                 name="Statistics", values=["count"]),
             period=300,
