@@ -200,3 +200,23 @@ def test_gateway_iot_policy_lets_the_device_defender_component_report(
     assert all(":topicfilter/$aws/things/${iot:Connection.Thing.ThingName}/defender/" in r
                for r in replies)  # fmt: skip
     assert not any("*" in r for r in [*metrics, *replies])
+
+
+def test_without_detect_there_is_no_security_profile_and_levels_are_checked() -> None:
+    """``wardlink:deviceDefenderDetect=false``: audit and logging stay, the profile goes."""
+    from aws_cdk import Stack, assertions
+    from aws_cdk import aws_kms as kms
+    from aws_cdk import aws_logs as logs
+
+    stack = Stack(App(), "Probe")
+    key = kms.Key(stack, "Key")
+    audit = iot_audit.IotAudit(stack, "IotAudit", data_key=key, audit_key=key,
+                               log_retention=logs.RetentionDays.ONE_YEAR, detect=False)
+    assert audit.security_profile is None
+    template = assertions.Template.from_stack(stack)
+    template.resource_count_is("AWS::IoT::SecurityProfile", 0)
+    template.resource_count_is("AWS::IoT::AccountAuditConfiguration", 1)
+    template.resource_count_is("AWS::IoT::Logging", 1)
+    with pytest.raises(ValueError, match="log level"):
+        iot_audit.IotAudit(stack, "Loud", data_key=key, audit_key=key,
+                           log_retention=logs.RetentionDays.ONE_YEAR, log_level="VERBOSE")
