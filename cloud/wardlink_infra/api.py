@@ -12,7 +12,8 @@ Gateway routes are ``/gateways/{gateway_id}/devices...``; the token-exchange rol
 gets ``execute-api:Invoke`` on them only with ``${credentials-iot:ThingName}`` in
 place of the gateway, so IAM refuses a gateway on another gateway's paths. Fleet
 search (``/devices``) and alarms (``/alarms...``) belong to the support role
-(``support_role``), which support staff and operators assume. The grants are
+(``support_role``), which support staff and operators assume, and so do Device
+Defender's audit findings (``/audit/findings``). The grants are
 ``wardlink.contract.access``, which the local cloud enforces too; the handlers learn
 which callers are gateways from ``GATEWAY_ROLE_NAME``.
 """
@@ -44,6 +45,9 @@ DEVICES_HANDLER = "wardlink.cloudapi.handlers.devices.handler"
 UPLOADS_HANDLER = "wardlink.cloudapi.handlers.uploads.handler"
 ALARMS_HANDLER = "wardlink.cloudapi.handlers.alarms.handler"
 DIAGNOSTICS_HANDLER = "wardlink.cloudapi.handlers.diagnostics.handler"
+AUDIT_HANDLER = "wardlink.cloudapi.handlers.audit.handler"
+#: Device Defender's audit reads; IAM gives them no resource type (only "*").
+AUDIT_READ_ACTIONS = ["iot:ListAuditTasks", "iot:DescribeAuditTask", "iot:ListAuditFindings"]
 STAGE_NAME = "v1"
 PAGING_QUERY = ("limit", "next_token")
 
@@ -62,7 +66,7 @@ def _path(*names: str) -> dict[str, bool]:
 
 
 class WardlinkApi(Construct):
-    """``rest_api``, its three handler functions and the optional ``web_acl``."""
+    """``rest_api``, its four handler functions and the optional ``web_acl``."""
 
     def __init__(
         self,
@@ -141,7 +145,14 @@ class WardlinkApi(Construct):
         self.uploads_fn = self._uploads_function(kit, tables, data_bucket)
         self.alarms_fn = self._alarms_function(kit, tables)
         self.diagnostics_fn = self._diagnostics_function(kit, data_bucket)
-        self.functions = (self.devices_fn, self.uploads_fn, self.alarms_fn, self.diagnostics_fn)
+        self.audit_fn = self._audit_function(kit)
+        self.functions = (
+            self.devices_fn,
+            self.uploads_fn,
+            self.alarms_fn,
+            self.diagnostics_fn,
+            self.audit_fn,
+        )
         for fn in self.functions:
             fn.allow(grants.data_key_use(data_key))
             fn.function.add_environment("GATEWAY_ROLE_NAME", gateway_role_name(settings.prefix))
@@ -233,6 +244,22 @@ class WardlinkApi(Construct):
         )
         return fn
 
+    def _audit_function(self, kit: FunctionKit) -> WardlinkFunction:
+        fn = WardlinkFunction(
+            self, "Audit", kit=kit, handler=AUDIT_HANDLER,
+            description="Device Defender audit findings for support (latest audit)",
+            reserved_concurrency=self._settings.concurrency.audit,
+        )
+        fn.allow(iam.PolicyStatement(sid="ReadDeviceDefenderAudits", actions=AUDIT_READ_ACTIONS,
+                                     resources=["*"]))
+        acknowledge(
+            fn.policy, "AwsSolutions-IAM5[Resource::*]",
+            "Besides X-Ray's PutTraceSegments/PutTelemetryRecords, the '*' carries only "
+            "Device Defender's ListAuditTasks, DescribeAuditTask and ListAuditFindings: "
+            "reads of the account's audits, which IAM gives no resource type to scope.",
+        )
+        return fn
+
     # -- resources and methods -----------------------------------------------------
 
     def _model(self, model: type[BaseModel]) -> apigw.IModel:
@@ -311,6 +338,9 @@ class WardlinkApi(Construct):
         self._method(request.add_resource("{decision}"), "POST", self.diagnostics_fn,
                      body=DiagnosticsDecisionBody,
                      params=_path("gateway_id", "request_id", "decision"))
+        findings = root.add_resource("audit").add_resource("findings")
+        self._method(findings, "GET", self.audit_fn,
+                     params=_query("days", "task_id", *PAGING_QUERY))
 
     def _invoke_arns(self, grants_: tuple[Grant, ...]) -> list[str]:
         return [

@@ -98,6 +98,28 @@ def gateway_policy_document(stack: cdk.Stack, role_alias_arn: str) -> dict[str, 
                 ],
             },
             {
+                # aws.greengrass.DeviceDefender reports the core device's metrics every
+                # 5 minutes (at least) on its own reserved topic; IoT Core would
+                # disconnect a client that publishes where its policy does not allow.
+                "Sid": "DeviceDefenderMetrics",
+                "Effect": "Allow",
+                "Action": ["iot:Publish", "iot:Receive"],
+                "Resource": [
+                    _iot_arn(stack, f"topic/{own_things}/defender/metrics/json"),
+                    _iot_arn(stack, f"topic/{own_things}/defender/metrics/json/accepted"),
+                    _iot_arn(stack, f"topic/{own_things}/defender/metrics/json/rejected"),
+                ],
+            },
+            {
+                "Sid": "DeviceDefenderReplies",
+                "Effect": "Allow",
+                "Action": "iot:Subscribe",
+                "Resource": [
+                    _iot_arn(stack, f"topicfilter/{own_things}/defender/metrics/json/accepted"),
+                    _iot_arn(stack, f"topicfilter/{own_things}/defender/metrics/json/rejected"),
+                ],
+            },
+            {
                 "Sid": "AssumeTokenExchangeRoleAlias",
                 "Effect": "Allow",
                 "Action": "iot:AssumeRoleWithCertificate",

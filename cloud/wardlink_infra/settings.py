@@ -27,6 +27,7 @@ _INFLUX_TYPES = (
     "db.influx.4xlarge", "db.influx.8xlarge", "db.influx.12xlarge", "db.influx.16xlarge",
 )
 _INFLUX_DEPLOYMENTS = ("SINGLE_AZ", "WITH_MULTIAZ_STANDBY")
+_IOT_LOG_LEVELS = ("ERROR", "WARN", "INFO", "DEBUG", "DISABLED")
 
 
 class SettingsError(ValueError):
@@ -41,6 +42,7 @@ class ReservedConcurrency:
     uploads: int = 10
     alarms: int = 10
     diagnostics: int = 5
+    audit: int = 2
     telemetry_writer: int = 10
     detector_engine: int = 10
 
@@ -69,6 +71,12 @@ class WardlinkSettings:
     influxdb_storage_gib: int = 100
     influxdb_deployment: str = "WITH_MULTIAZ_STANDBY"
     influxdb_token_rotation_days: int = 30
+    #: IoT Core's account-wide log level, and the level for the investigation group.
+    iot_log_level: str = "ERROR"
+    iot_investigation_log_level: str = "DEBUG"
+    #: Device Defender Detect (the gateways' security profile); AWS no longer offers
+    #: Detect to accounts that had not used it by 2026-08-31: set false for those.
+    device_defender_detect: bool = True
     concurrency: ReservedConcurrency = ReservedConcurrency()
 
     @property
@@ -120,6 +128,13 @@ class WardlinkSettings:
             influxdb_token_rotation_days=_int(
                 ctx("influxdbTokenRotationDays"), defaults.influxdb_token_rotation_days
             ),
+            iot_log_level=str(ctx("iotLogLevel") or defaults.iot_log_level).upper(),
+            iot_investigation_log_level=str(
+                ctx("iotInvestigationLogLevel") or defaults.iot_investigation_log_level
+            ).upper(),
+            device_defender_detect=_bool(
+                ctx("deviceDefenderDetect"), defaults.device_defender_detect
+            ),
         )
         settings.validate()
         return settings
@@ -148,6 +163,10 @@ class WardlinkSettings:
             raise SettingsError(f"wardlink:influxdbDeployment must be one of {_INFLUX_DEPLOYMENTS}")
         if not 1 <= self.influxdb_token_rotation_days <= 365:
             raise SettingsError("wardlink:influxdbTokenRotationDays must be 1..365")
+        for key, level in (("iotLogLevel", self.iot_log_level),
+                           ("iotInvestigationLogLevel", self.iot_investigation_log_level)):
+            if level not in _IOT_LOG_LEVELS:
+                raise SettingsError(f"wardlink:{key} must be one of {_IOT_LOG_LEVELS}")
         if self.powertools_layer_version < 1:
             raise SettingsError("wardlink:powertoolsLayerVersion must be positive")
 

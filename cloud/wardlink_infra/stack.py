@@ -16,6 +16,7 @@ from wardlink_infra.functions import FunctionKit
 from wardlink_infra.gateway_audit import GatewayAudit
 from wardlink_infra.gateway_identity import GatewayIdentity
 from wardlink_infra.ingest import Ingest
+from wardlink_infra.iot_audit import IotAudit
 from wardlink_infra.keys import EncryptionKeys
 from wardlink_infra.messaging import encrypted_topic
 from wardlink_infra.monitoring import Monitoring
@@ -94,6 +95,12 @@ class WardlinkStack(cdk.Stack):
                      errors=ingest.rules_dlq)
         AuditTrail(self, "Audit", trail_bucket=buckets.trail, data_bucket=buckets.data,
                    audit_key=keys.audit, kit=kit)
+        self.iot_audit = IotAudit(
+            self, "IotAudit", data_key=keys.data, audit_key=keys.audit,
+            log_retention=kit.log_retention, log_level=settings.iot_log_level,
+            investigation_log_level=settings.iot_investigation_log_level,
+            detect=settings.device_defender_detect,
+        )
         TableBackups(self, "Backups", tables=tables, key=keys.data,
                      monthly_retention_days=settings.audit_log_expire_after_days)
         Monitoring(
@@ -123,6 +130,7 @@ class WardlinkStack(cdk.Stack):
             "FleetRegistrationRoleArn": fleet.registration_role.role_arn,
             "SupportAlertsTopicArn": self.support_topic.topic_arn,
             "OpsAlarmsTopicArn": self.ops_topic.topic_arn,
+            "IotFindingsTopicArn": self.iot_audit.topic.topic_arn,
             **telemetry.outputs,
             **{t.definition.env_var: t.table.table_name for t in tables},
         }

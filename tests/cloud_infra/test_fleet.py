@@ -57,8 +57,8 @@ def test_thing_type_and_quarantine_group_are_named_as_the_cli_expects(
     type_id, thing_type = only(resources, "AWS::IoT::ThingType")
     assert props(thing_type)["ThingTypeName"] == THING_TYPE
     assert props(thing_type)["ThingTypeProperties"]["SearchableAttributes"] == ["site_id"]
-    group_id, group = only(resources, "AWS::IoT::ThingGroup")
-    assert props(group)["ThingGroupName"] == QUARANTINE_GROUP
+    (group_id,) = [k for k, v in of_type(resources, "AWS::IoT::ThingGroup").items()
+                   if props(v)["ThingGroupName"] == QUARANTINE_GROUP]  # fmt: skip
     for logical in (type_id, group_id):
         assert resources[logical]["DeletionPolicy"] == "Retain"
 

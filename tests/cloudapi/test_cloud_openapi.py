@@ -19,7 +19,7 @@ from pydantic import BaseModel
 from schemathesis import GenerationMode
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
-from wardlink.contract import diagnostics, models
+from wardlink.contract import audit, diagnostics, models
 from wardlink.localcloud import LocalCloud
 from wardlink.localcloud.routes import ROUTES
 
@@ -69,6 +69,10 @@ def test_every_route_is_documented_and_nothing_else() -> None:
         ("DiagnosticsRequestBody", diagnostics.DiagnosticsRequestBody),
         ("DiagnosticsDecisionBody", diagnostics.DiagnosticsDecisionBody),
         ("DiagnosticsRequest", diagnostics.DiagnosticsRequest),
+        ("AuditFinding", audit.AuditFinding),
+        ("AuditResource", audit.AuditResource),
+        ("AuditTask", audit.AuditTask),
+        ("AuditFindingPage", audit.AuditFindingPage),
         ("Error", models.ErrorBody),
     ],
 )

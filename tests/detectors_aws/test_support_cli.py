@@ -23,7 +23,7 @@ from botocore.credentials import Credentials
 from tests.detectors_aws.conftest import CATALOG_DIR, REGION
 from wardlink.cli.main import main
 from wardlink.cli.support import age, alarm_table, parse_duration
-from wardlink.cloudclient import WardlinkApiClient
+from wardlink.cloudclient import ApiClientError, WardlinkApiClient
 from wardlink.detectors import DetectorEngine, DetectorModel, InMemoryStateStore, NullSink
 from wardlink.detectors.aws.alarm_store import AlarmRecorder
 from wardlink.detectors.aws.directory import RegistryDirectory
@@ -240,3 +240,34 @@ def test_durations_and_rendering() -> None:
     iso = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now - 3 * 3600 - 300))
     assert age(iso, now) == "3h05m" and age(None) == "-"
     assert alarm_table([]) == "No alarms need attention."
+
+
+def test_support_audit_lists_the_latest_findings_and_a_gateway_is_refused(
+    cloud: RunningCloud, cli: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``wardlink support audit`` through the running cloud's API and its recorded audit."""
+    assert cli("list")[0] == 0  # the fixture's environment, as for the alarm commands
+    code = main(["support", "audit"])
+    out = capsys.readouterr().out
+    assert code == 0
+    header, columns, *rows = out.splitlines()
+    assert header.startswith("Audit 5f1c0e9a7d2b4c36a8e0b1d2c3f4a5b6 (SCHEDULED_AUDIT_TASK "
+                             "wardlink-daily-audit)")  # fmt: skip
+    assert "4 of 15 checks non-compliant" in header
+    assert columns.split() == ["SEVERITY", "CHECK", "RESOURCE", "REASON"]
+    assert [r.split()[0] for r in rows] == ["CRITICAL", "CRITICAL", "MEDIUM"]  # worst first
+    assert "deviceCertificateId=9d41c7be20f3…" in out
+    assert main(["support", "audit", "--json", "--limit", "2"]) == 0
+    document = json.loads(capsys.readouterr().out)
+    assert len(document["items"]) == 2 and document["next_token"]
+    assert main(["support", "audit", "--days", "0"]) == 2
+    assert "--days" in capsys.readouterr().err
+    with pytest.raises(ApiClientError) as refused:
+        cloud.gateway_api("gw-audit").list_audit_findings()
+    assert refused.value.status == 403
+
+
+def test_audit_report_without_an_audit() -> None:
+    from wardlink.cli.support_audit import audit_report
+
+    assert "No completed Device Defender audit" in audit_report(None, [])

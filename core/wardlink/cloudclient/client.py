@@ -40,6 +40,7 @@ from wardlink.cloudclient.errors import ApiClientError, ApiUnavailableError
 from wardlink.cloudclient.retry import RetryPolicy
 from wardlink.cloudclient.transport import Backend, BackendName, ConnectionFailed
 from wardlink.contract.access import gateway_path, sequence_path
+from wardlink.contract.audit import AuditFindingPage
 from wardlink.contract.endpoints import require_tls
 from wardlink.contract.models import (
     Alarm,
@@ -276,6 +277,17 @@ class WardlinkApiClient:
             AuditPage,
             query={"limit": str(limit), "next_token": next_token},
         )
+
+    # -- Device Defender audit findings (support) ----------------------------------
+
+    def list_audit_findings(
+        self, days: int | None = None, task_id: str | None = None, limit: int = 50,
+        next_token: str | None = None,
+    ) -> AuditFindingPage:
+        """The latest audit's non-compliant findings (or ``task_id``'s), one page."""
+        query = {"days": str(days) if days else None, "task_id": task_id,
+                 "limit": str(limit), "next_token": next_token}  # fmt: skip
+        return self._call("GET", "/audit/findings", AuditFindingPage, query=query)
 
     # -- gateways -------------------------------------------------------------------
 

@@ -9,8 +9,9 @@ fetches credentials). The gateway routes therefore carry the gateway in the path
 path with that variable in it, so IAM itself refuses another gateway's paths.
 
 Support staff and operators use their own role: they may search the whole fleet,
-read any gateway's devices, act on alarms and ask a gateway for a diagnostics
-bundle. Gateways may do none of these; only a gateway answers a diagnostics request.
+read any gateway's devices, act on alarms, ask a gateway for a diagnostics bundle and
+read Device Defender's audit findings. Gateways may do none of these; only a gateway
+answers a diagnostics request.
 
 The CDK app turns these grants into ``execute-api`` ARNs (``iam_path``), and the
 local cloud evaluates the same grants per request (``allows``), the way IAM would,
@@ -90,6 +91,7 @@ SUPPORT_GRANTS: tuple[Grant, ...] = (
     Grant("GET", "/alarms/*"),
     Grant("POST", "/alarms/*"),
     Grant("POST", "/gateways/*/diagnostics"),  # ask a gateway for its diagnostics bundle
+    Grant("GET", "/audit/findings"),
 )
 
 

@@ -99,6 +99,9 @@ def register(subparsers: Any) -> None:
     who.add_argument("--gateway", metavar="ID", help="a gateway's (thing name's) credentials")
     who.add_argument("--support", action="store_true", help="support credentials")
     creds.set_defaults(func=_credentials)
+    from wardlink.cli import capacity
+
+    capacity.register(commands)
     parser.set_defaults(func=lambda args: _usage(parser))
 
 

@@ -9,6 +9,8 @@ It runs the real Lambda handlers against real peers where they exist here:
   same v1-compatible API the Lambda uses against Timestream for InfluxDB
   (``telemetry_store="liveanalytics"`` uses moto's Timestream instead);
 * moto in server mode for S3 (presigned uploads work end to end);
+* recorded Device Defender audits behind the handlers' ``iot`` client (moto has no
+  Device Defender; see ``wardlink.localcloud.device_defender``);
 * an HTTP API on loopback that verifies every request's SigV4 signature before it
   builds the API Gateway event and calls the handler;
 * optionally an MQTT bridge that plays the IoT rule and Kinesis, feeding the
@@ -54,6 +56,7 @@ from wardlink.detectors.local_runner import LocalAlert
 from wardlink.localcloud.api_server import LocalApiServer
 from wardlink.localcloud.bridge import Consumer, KinesisFeed, MqttBridge, apply_topic_rule
 from wardlink.localcloud.detectors import AlertMatch, CloudDetectors
+from wardlink.localcloud.device_defender import LocalDeviceDefender
 from wardlink.localcloud.dynamodb_local import DynamoDBLocal
 from wardlink.localcloud.handler_env import HANDLERS
 from wardlink.localcloud.influxdb_server import InfluxDBServer
@@ -203,6 +206,7 @@ class LocalCloud:
         self._tmpdir: Path | None = None
         self._running = False
         self._iot: LocalIotRegistry | None = None
+        self._defender: LocalDeviceDefender | None = None
         self._revoked: set[str] = set()
         self.iot_endpoint: str | None = None
         self._counters = _Counters()
@@ -313,6 +317,9 @@ class LocalCloud:
             self.dynamodb_endpoint = self._ddb.start()
         self._moto = MotoServer()
         self.aws_endpoint = self._moto.start()
+        # the handlers' IoT control plane: recorded Device Defender audits (moto has none)
+        self._defender = LocalDeviceDefender()
+        defender_endpoint = self._defender.start()
 
         session = boto3.session.Session(
             aws_access_key_id="local",
@@ -342,6 +349,7 @@ class LocalCloud:
                 "timestream-write": self.aws_endpoint,
                 "sns": self.aws_endpoint,
                 "scheduler": self.aws_endpoint,
+                "iot": defender_endpoint,
             },
         )
         create_tables(self.services.dynamodb, cfg.table_prefix)
@@ -476,6 +484,9 @@ class LocalCloud:
             self._iot.stop()
             self._iot = None
             self.iot_endpoint = None
+        if self._defender is not None:
+            self._defender.stop()
+            self._defender = None
         if self._moto is not None:
             self._moto.stop()
             self._moto = None

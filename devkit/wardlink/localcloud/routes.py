@@ -13,6 +13,7 @@ DEVICES_HANDLER = "wardlink.cloudapi.handlers.devices.handler"
 UPLOADS_HANDLER = "wardlink.cloudapi.handlers.uploads.handler"
 ALARMS_HANDLER = "wardlink.cloudapi.handlers.alarms.handler"
 DIAGNOSTICS_HANDLER = "wardlink.cloudapi.handlers.diagnostics.handler"
+AUDIT_HANDLER = "wardlink.cloudapi.handlers.audit.handler"
 TELEMETRY_WRITER_HANDLER = "wardlink.cloudapi.handlers.telemetry_writer.handler"
 
 
@@ -45,6 +46,7 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/alarms/{alarm_id}", ALARMS_HANDLER),
     Route("GET", "/alarms/{alarm_id}/history", ALARMS_HANDLER),
     Route("POST", "/alarms/{alarm_id}/{action}", ALARMS_HANDLER),
+    Route("GET", "/audit/findings", AUDIT_HANDLER),
 )
 
 

@@ -6,6 +6,7 @@
     wardlink support alarms snooze ALARM_ID --duration 2h --note TEXT
     wardlink support alarms reset|disable|enable ALARM_ID --note TEXT
     wardlink support diagnostics request|list|download ...  (``support_diagnostics``)
+    wardlink support audit [--days N] [--task TASK_ID] [--limit N]   (wardlink.cli.support_audit)
 
 Every sub-command also takes ``--api URL`` (default ``$WARDLINK_API_ENDPOINT``),
 ``--region`` (default ``$AWS_REGION``, or the region in an execute-api URL) and
@@ -53,7 +54,7 @@ class UsageError(Exception):
 
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
-        "support", help="manufacturer support: alarm triage, diagnostics on request"
+        "support", help="manufacturer support: alarm triage, diagnostics on request, IoT audit findings"
     )
     commands = parser.add_subparsers(dest="support_command", metavar="SUBCOMMAND")
     alarms = commands.add_parser("alarms", help="list, inspect and act on alarms")
@@ -103,6 +104,9 @@ def register(subparsers: Any) -> None:
 
     support_diagnostics.register(commands, common)
 
+    from wardlink.cli import support_audit
+
+    support_audit.register(commands, common)
     alarms.set_defaults(func=lambda args: _usage(alarms))
     parser.set_defaults(func=lambda args: _usage(parser))
 
