@@ -54,7 +54,7 @@ class UsageError(Exception):
 
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
-        "support", help="manufacturer support: alarm triage, diagnostics on request, IoT audit findings"
+        "support", help="manufacturer support: alarms, diagnostics on request, IoT audit findings"
     )
     commands = parser.add_subparsers(dest="support_command", metavar="SUBCOMMAND")
     alarms = commands.add_parser("alarms", help="list, inspect and act on alarms")
