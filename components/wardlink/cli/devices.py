@@ -11,7 +11,11 @@
   through the same filter (``scrubbed_logs``): a parser that quotes a raw field
   reaches the terminal scrubbed.
 * ``devices codecs`` lists the codecs, ``devices profiles`` the device profiles,
-  ``devices validate FILE`` checks a profile and explains what is wrong.
+  ``devices validate FILE`` checks a profile and explains what is wrong (an unknown
+  codec included: the schema allows any well-formed name).
+* ``devices schema site|profile`` prints the JSON Schema of the site configuration
+  or of a device profile, generated from the pydantic models that validate them
+  (published in ``docs/schemas/``, for editors; a test keeps those up to date).
 """
 
 from __future__ import annotations
@@ -171,6 +175,19 @@ def _decode_scrubbed(args: argparse.Namespace) -> int:
         "errors": sum(1 for e in events if isinstance(e, FrameError)),
     }
     print(json.dumps(result, indent=2))
+    from wardlink.codecs._unmapped import UnmappedMetric
+
+    unmapped = sorted({e.key for e in events if isinstance(e, UnmappedMetric)})
+    if unmapped:
+        # Device codes, never patient fields (see UnmappedMetric); the metric would be
+        # lost on a gateway, so a capture that has one fails like a broken frame.
+        where = f"profile {args.profile}" if args.profile else "a profile (--profile)"
+        print(
+            f"error: unmapped metric code(s) {', '.join(map(repr, unmapped))}: "
+            f"map them in the metrics of {where}",
+            file=sys.stderr,
+        )
+        status = 1
     return status
 
 
@@ -195,6 +212,9 @@ def _codecs(args: argparse.Namespace) -> int:
 def _profiles(args: argparse.Namespace) -> int:
     from wardlink.profiles import ProfileError, builtin_profiles, load_profiles, profile_summary
 
+    if args.dir is not None and not args.dir.is_dir():
+        print(f"error: {args.dir}: no such directory", file=sys.stderr)
+        return 1
     try:
         profiles = load_profiles(args.dir) if args.dir else builtin_profiles()
     except ProfileError as exc:
@@ -224,10 +244,52 @@ def _validate(args: argparse.Namespace) -> int:
             print(str(exc), file=sys.stderr)
             failed += 1
             continue
-        known = all_codecs()
-        note = "" if profile.codec in known else f" (codec {profile.codec} is not installed)"
-        print(f"{path}: ok - {profile.name}, {profile.codec}{note}")
+        problems = profile_problems(profile)
+        if problems:
+            for problem in problems:
+                print(f"{path}: {problem}", file=sys.stderr)
+            failed += 1
+            continue
+        print(f"{path}: ok - {profile.name}, {profile.codec}")
     return 1 if failed else 0
+
+
+def profile_problems(profile: Any) -> list[str]:
+    """What the schema cannot see: codec names (the profile's and its BLE characteristics')
+    that no installed codec has. The proxy would start and log every frame as an error."""
+    known = all_codecs()
+    names = [("codec", profile.codec)]
+    characteristics = getattr(profile.transport, "characteristics", ())
+    names += [
+        (f"transport.characteristics.{i}.codec", c.codec)
+        for i, c in enumerate(characteristics)
+        if c.codec is not None
+    ]
+    return [
+        f"{where}: unknown codec {name!r}; installed: {', '.join(sorted(known))}"
+        for where, name in names
+        if name not in known
+    ]
+
+
+def json_schema(kind: str) -> dict[str, Any]:
+    """The JSON Schema of ``site`` (the configuration file) or ``profile``."""
+    if kind == "site":
+        from wardlink.runtime.config import GatewayConfig
+
+        schema = GatewayConfig.model_json_schema()
+        title = "Wardlink site configuration (DeviceProxy, Uplink, GatewayUI)"
+    else:
+        from wardlink.profiles import DeviceProfile
+
+        schema = DeviceProfile.model_json_schema()
+        title = "Wardlink device profile"
+    return {"$schema": "https://json-schema.org/draft/2020-12/schema", **schema, "title": title}
+
+
+def _schema(args: argparse.Namespace) -> int:
+    print(json.dumps(json_schema(args.kind), indent=2, sort_keys=True))
+    return 0
 
 
 def register(subparsers: Any) -> None:
@@ -259,3 +321,9 @@ def register(subparsers: Any) -> None:
     validate = sub.add_parser("validate", help="check profile files")
     validate.add_argument("files", nargs="+", type=Path)
     validate.set_defaults(func=_validate)
+
+    schema = sub.add_parser(
+        "schema", help="print the JSON Schema of site configuration or profiles"
+    )
+    schema.add_argument("kind", choices=["site", "profile"])
+    schema.set_defaults(func=_schema)

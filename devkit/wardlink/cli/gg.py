@@ -49,13 +49,16 @@ def register(subparsers: Any) -> None:
         help="broker standing in for AWS IoT Core: mqtt://host:port, mqtts://host:port, or 'none'",
     )
     emulate.add_argument(
-        "--socket", type=Path, default=socket_path, help=f"IPC socket (default {socket_path})"
+        "--socket",
+        type=Path,
+        default=None,
+        help=f"IPC socket (default ROOT/ipc.sock: {socket_path})",
     )
     emulate.add_argument(
         "--tokens-out",
         type=Path,
-        default=tokens,
-        help=f"where to write {{component: SVCUID}} (default {tokens})",
+        default=None,
+        help=f"where to write {{component: SVCUID}} (default ROOT/tokens.json: {tokens})",
     )
     emulate.add_argument(
         "--root", type=Path, default=root, help=f"emulated Greengrass root (default {root})"
@@ -100,10 +103,16 @@ def _add_run_options(
     parser: argparse.ArgumentParser, root: Path, socket_path: Path, tokens: Path
 ) -> None:
     parser.add_argument(
-        "--socket", type=Path, default=socket_path, help=f"IPC socket (default {socket_path})"
+        "--socket",
+        type=Path,
+        default=None,
+        help=f"IPC socket (default ROOT/ipc.sock: {socket_path})",
     )
     parser.add_argument(
-        "--tokens", type=Path, default=tokens, help=f"token file of the emulator (default {tokens})"
+        "--tokens",
+        type=Path,
+        default=None,
+        help=f"token file of the emulator (default ROOT/tokens.json: {tokens})",
     )
     parser.add_argument(
         "--recipes",
@@ -140,6 +149,11 @@ def _split_run_arguments(args: argparse.Namespace) -> tuple[argparse.Namespace, 
     return parsed, command
 
 
+def _under_root(chosen: Path | None, root: Path, name: str) -> Path:
+    """An explicit ``--socket``/``--tokens`` path, else ``name`` inside ``--root``."""
+    return chosen if chosen is not None else root / name
+
+
 def _thing_name(args: argparse.Namespace) -> str:
     from wardlink.nucleus.defaults import DEFAULT_THING_NAME
 
@@ -161,8 +175,8 @@ def run_emulate(args: argparse.Namespace) -> int:
     mqtt_url = None if str(args.mqtt).lower() == "none" else str(args.mqtt)
     settings = EmulatorSettings(
         recipes_dir=args.recipes,
-        socket_path=args.socket.absolute(),
-        tokens_out=args.tokens_out,
+        socket_path=_under_root(args.socket, args.root, "ipc.sock").absolute(),
+        tokens_out=_under_root(args.tokens_out, args.root, "tokens.json"),
         root_dir=args.root.absolute(),
         mqtt_url=mqtt_url,
         mqtt_ca=args.mqtt_ca,
@@ -198,8 +212,8 @@ def run_component(args: argparse.Namespace) -> int:
         plan = plan_run(
             args.component,
             recipes_dir=args.recipes,
-            socket_path=args.socket,
-            tokens_file=args.tokens,
+            socket_path=_under_root(args.socket, args.root, "ipc.sock"),
+            tokens_file=_under_root(args.tokens, args.root, "tokens.json"),
             root_dir=args.root.absolute(),
             thing_name=_thing_name(args),
             region=args.region,
