@@ -1,0 +1,177 @@
+"""The local cloud's Greengrass v2 control plane, through boto3 as the GDK CLI and the
+AWS CLI call it (endpoints from the env file's ``AWS_ENDPOINT_URL_*`` variables).
+
+Then the real GDK CLI (the shared 1.6.2 wheel, in its own venv) publishes every
+component of the session's build to it, and the local cloud lists each version.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+import yaml
+from botocore.exceptions import ClientError
+
+from tests.greengrass.local_cloud import running_local_cloud, write_env_file
+from wardlink.localcloud import LocalCloud
+
+REPO = Path(__file__).resolve().parents[2]
+THING = "ward-7-gateway"
+
+RECIPE = {
+    "RecipeFormatVersion": "2020-01-25",
+    "ComponentName": "com.example.Hello",
+    "ComponentVersion": "1.0.0",
+    "ComponentPublisher": "Tests",
+    "ComponentDescription": "says hello",
+    "Manifests": [
+        {
+            "Platform": {"os": "linux"},
+            "Lifecycle": {"Run": "echo hello"},
+            "Artifacts": [{"URI": "s3://gg-test-artifacts/com.example.Hello/1.0.0/hello.zip"}],
+        }
+    ],
+}
+
+
+@pytest.fixture(scope="module")
+def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCloud]:
+    with running_local_cloud(tmp_path_factory.mktemp("cloud")) as local:
+        yield local
+
+
+def _client(cloud: LocalCloud, service: str, env: dict[str, str] | None = None) -> Any:
+    env = env or cloud.environment()
+    return boto3.client(
+        service,
+        region_name=env["AWS_REGION"],
+        aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
+        aws_session_token=env.get("AWS_SESSION_TOKEN"),
+        endpoint_url=env[f"AWS_ENDPOINT_URL_{service.upper()}"],
+    )
+
+
+def test_components_and_deployments_round_trip(cloud: LocalCloud) -> None:
+    gg = _client(cloud, "greengrassv2")
+    s3 = _client(cloud, "s3")
+    sts = _client(cloud, "sts")
+    assert sts.get_caller_identity()["Account"] == cloud.config.account_id
+
+    with pytest.raises(ClientError) as missing:  # the artifact is not uploaded yet
+        gg.create_component_version(inlineRecipe=json.dumps(RECIPE).encode())
+    assert "hello.zip" in str(missing.value)
+    s3.create_bucket(Bucket="gg-test-artifacts")
+    s3.put_object(Bucket="gg-test-artifacts", Key="com.example.Hello/1.0.0/hello.zip", Body=b"z")
+    created = gg.create_component_version(inlineRecipe=yaml.safe_dump(RECIPE).encode())
+    assert created["status"]["componentState"] == "DEPLOYABLE"
+    arn = created["arn"]
+    with pytest.raises(ClientError, match="ConflictException"):
+        gg.create_component_version(inlineRecipe=json.dumps(RECIPE).encode())
+
+    component_arn = arn.rsplit(":versions:", 1)[0]
+    (listed,) = [
+        c for c in gg.list_components()["components"] if c["componentName"] == "com.example.Hello"
+    ]
+    assert listed["latestVersion"]["componentVersion"] == "1.0.0"
+    versions = gg.list_component_versions(arn=component_arn)["componentVersions"]
+    assert [v["componentVersion"] for v in versions] == ["1.0.0"]
+    assert gg.describe_component(arn=arn)["publisher"] == "Tests"
+    recipe = yaml.safe_load(gg.get_component(arn=arn, recipeOutputFormat="YAML")["recipe"])
+    assert recipe["ComponentName"] == "com.example.Hello"
+
+    target = f"arn:aws:iot:{cloud.region}:{cloud.config.account_id}:thing/{THING}"
+    with pytest.raises(ClientError, match="ResourceNotFoundException"):
+        gg.create_deployment(
+            targetArn=target, components={"com.example.Hello": {"componentVersion": "9.9.9"}}
+        )
+    deployment = gg.create_deployment(
+        targetArn=target,
+        deploymentName="hello",
+        components={
+            "com.example.Hello": {"componentVersion": "1.0.0"},
+            "aws.greengrass.Nucleus": {"componentVersion": "2.12.0"},
+        },
+    )
+    got = gg.get_deployment(deploymentId=deployment["deploymentId"])
+    assert got["deploymentStatus"] == "ACTIVE" and got["isLatestForTarget"]
+    listed_deployments = gg.list_deployments(targetArn=target)["deployments"]
+    assert [d["deploymentId"] for d in listed_deployments] == [deployment["deploymentId"]]
+    (effective,) = gg.list_effective_deployments(coreDeviceThingName=THING)["effectiveDeployments"]
+    assert effective["coreDeviceExecutionStatus"] == "QUEUED"
+
+
+def test_only_the_operator_publishes(cloud: LocalCloud) -> None:
+    gateway = cloud.gateway_credentials(THING)
+    env = {
+        **cloud.environment(),
+        "AWS_ACCESS_KEY_ID": gateway.access_key,
+        "AWS_SECRET_ACCESS_KEY": gateway.secret_key,
+        "AWS_SESSION_TOKEN": gateway.session_token or "",
+    }
+    with pytest.raises(ClientError, match="AccessDenied"):
+        _client(cloud, "greengrassv2", env).create_component_version(
+            inlineRecipe=json.dumps({**RECIPE, "ComponentVersion": "1.0.1"}).encode()
+        )
+
+
+def _gdk_project(build: Path, project: Path, into: Path) -> Path:
+    """A GDK project holding the session build's output, as `gdk component build` leaves it."""
+    config = json.loads((project / "gdk-config.json").read_text())
+    (name,) = config["component"]
+    version = config["component"][name]["version"]
+    target = into / name
+    (target / "greengrass-build" / "recipes").mkdir(parents=True)
+    shutil.copy(project / "gdk-config.json", target / "gdk-config.json")
+    shutil.copy(project / "recipe.yaml", target / "recipe.yaml")
+    shutil.copy(
+        build / "recipes" / f"{name}-{version}.yaml",
+        target / "greengrass-build" / "recipes" / "recipe.yaml",
+    )
+    artifacts = target / "greengrass-build" / "artifacts" / name / version
+    artifacts.mkdir(parents=True)
+    for archive in (build / "artifacts" / name / version).iterdir():
+        os.symlink(archive, artifacts / archive.name)  # ~60 MB each: no copy
+    return target
+
+
+@pytest.mark.integration
+def test_the_real_gdk_publishes_every_component_to_the_local_cloud(
+    cloud: LocalCloud, gateway_build: Path, tmp_path: Path
+) -> None:
+    from tests.greengrass.test_real_gdk import _gdk
+
+    gdk = _gdk()
+    env_file = write_env_file(cloud, tmp_path / "cloud.env")
+    env = dict(os.environ)
+    for line in env_file.read_text().splitlines():
+        key, _, value = line.partition("=")
+        env[key] = value
+    env["PATH"] = f"{gdk.parent}:{env['PATH']}"
+    names = []
+    for project in sorted((REPO / "recipes").iterdir()):  # Uplink before DeviceProxy: any order
+        folder = _gdk_project(gateway_build, project, tmp_path)
+        done = subprocess.run(
+            [str(gdk), "component", "publish"],
+            cwd=folder, env=env, capture_output=True, text=True, timeout=600, check=False,
+        )  # fmt: skip
+        assert done.returncode == 0, (done.stdout + done.stderr)[-3000:]
+        names.append(folder.name)
+    gg = _client(cloud, "greengrassv2")
+    listed = {c["componentName"]: c["latestVersion"] for c in gg.list_components()["components"]}
+    for name in names:
+        assert listed[name]["componentVersion"] == "0.1.0"
+        recipe = json.loads(
+            gg.get_component(arn=listed[name]["arn"], recipeOutputFormat="JSON")["recipe"]
+        )
+        uris = [a["URI"] for m in recipe["Manifests"] for a in m.get("Artifacts", [])]
+        bucket = f"wardlink-greengrass-components-us-east-1-{cloud.config.account_id}"
+        assert uris and all(u.startswith(f"s3://{bucket}/{name}/0.1.0/") for u in uris)
