@@ -11,7 +11,6 @@ import json
 import os
 import shutil
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +19,7 @@ import pytest
 import yaml
 from botocore.exceptions import ClientError
 
-from tests.greengrass.local_cloud import running_local_cloud, write_env_file
+from tests.greengrass.local_cloud import write_env_file
 from wardlink.localcloud import LocalCloud
 
 REPO = Path(__file__).resolve().parents[2]
@@ -42,10 +41,9 @@ RECIPE = {
 }
 
 
-@pytest.fixture(scope="module")
-def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCloud]:
-    with running_local_cloud(tmp_path_factory.mktemp("cloud")) as local:
-        yield local
+@pytest.fixture
+def cloud(local_cloud: LocalCloud) -> LocalCloud:
+    return local_cloud
 
 
 def _client(cloud: LocalCloud, service: str, env: dict[str, str] | None = None) -> Any:

@@ -2,7 +2,9 @@
 
 ``wardlink gg emulate`` serves Greengrass IPC on a Unix socket with the
 authorization the recipes declare, bridging IoT Core operations to an MQTT
-broker. ``wardlink gg run COMPONENT`` starts a component against it with the
+broker; with ``--cloud-env F`` it follows the thing's deployments from the local
+cloud instead of serving a recipes directory (``wardlink.nucleus.deployments``).
+``wardlink gg run COMPONENT`` starts a component against it with the
 environment the nucleus would give it. Both default to the same per-user
 directory (``/tmp/wardlink-gg-$UID``, or ``$WARDLINK_GG_ROOT``) for the socket,
 token file and work directories, so they find each other without flags.
@@ -41,7 +43,20 @@ def register(subparsers: Any) -> None:
         "recipe's accessControl, with IoT Core operations bridged to an MQTT broker.",
     )
     emulate.add_argument(
-        "--recipes", type=Path, required=True, help="directory searched for recipes"
+        "--recipes", type=Path, help="directory searched for recipes (or --cloud-env)"
+    )
+    emulate.add_argument(
+        "--cloud-env",
+        type=Path,
+        metavar="FILE",
+        help="follow the thing's deployments from the local cloud whose env file this is "
+        "(`wardlink cloud local --env-file FILE`): download, install, run, roll back",
+    )
+    emulate.add_argument(
+        "--start-window",
+        type=float,
+        default=5.0,
+        help="with --cloud-env: seconds a deployed component must keep running (default 5)",
     )
     emulate.add_argument(
         "--mqtt",
@@ -173,11 +188,15 @@ def run_emulate(args: argparse.Namespace) -> int:
         stream=sys.stderr,
     )
     mqtt_url = None if str(args.mqtt).lower() == "none" else str(args.mqtt)
+    if (args.recipes is None) == (args.cloud_env is None):
+        print("wardlink gg emulate: give --recipes DIR or --cloud-env FILE", file=sys.stderr)
+        return 2
+    root = args.root.absolute()
     settings = EmulatorSettings(
-        recipes_dir=args.recipes,
+        recipes_dir=args.recipes or root,
         socket_path=_under_root(args.socket, args.root, "ipc.sock").absolute(),
         tokens_out=_under_root(args.tokens_out, args.root, "tokens.json"),
-        root_dir=args.root.absolute(),
+        root_dir=root,
         mqtt_url=mqtt_url,
         mqtt_ca=args.mqtt_ca,
         mqtt_cert=args.mqtt_cert,
@@ -190,6 +209,8 @@ def run_emulate(args: argparse.Namespace) -> int:
         publish_timeout=args.publish_timeout,
     )
     try:
+        if args.cloud_env is not None:
+            return _follow(settings, args.cloud_env, args.start_window)
         emulator = NucleusEmulator(settings)
         asyncio.run(serve_forever(emulator))
     except (RecipeError, PolicyError, BrokerConfigError, SecretFileError) as exc:
@@ -197,6 +218,39 @@ def run_emulate(args: argparse.Namespace) -> int:
         return 2
     except KeyboardInterrupt:
         pass
+    return 0
+
+
+def _follow(settings: Any, env_file: Path, start_window: float) -> int:
+    import signal
+
+    from wardlink.nucleus.deployments import (
+        CloudClient,
+        DeploymentError,
+        DeploymentFollower,
+        read_env_file,
+    )
+
+    try:
+        cloud = CloudClient(read_env_file(env_file))
+    except (OSError, DeploymentError) as exc:
+        print(f"wardlink gg emulate: cannot use {env_file}: {exc}", file=sys.stderr)
+        return 2
+
+    async def follow() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stop.set)
+        follower = DeploymentFollower(cloud, settings, start_window=start_window)
+        print(
+            f"wardlink gg emulate: following deployments of thing {settings.thing_name} "
+            f"from {cloud.env['AWS_ENDPOINT_URL_GREENGRASSV2']}",
+            flush=True,
+        )
+        await follower.run(stop)
+
+    asyncio.run(follow())
     return 0
 
 
