@@ -33,7 +33,8 @@ def _format_validation(source: str, error: ValidationError) -> str:
     lines = []
     for item in error.errors():
         location = ".".join(str(part) for part in item["loc"]) or "(profile)"
-        lines.append(f"{source}: {location}: {item['msg']}")
+        todo = " (still TODO: fill in the scaffold)" if item.get("input") == "TODO" else ""
+        lines.append(f"{source}: {location}: {item['msg']}{todo}")
     return "\n".join(lines)
 
 
