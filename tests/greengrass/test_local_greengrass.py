@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -19,7 +18,7 @@ import pytest
 import yaml
 from botocore.exceptions import ClientError
 
-from tests.greengrass.local_cloud import write_env_file
+from tests.greengrass.local_cloud import gdk_project, write_env_file
 from wardlink.localcloud import LocalCloud
 
 REPO = Path(__file__).resolve().parents[2]
@@ -121,26 +120,6 @@ def test_only_the_operator_publishes(cloud: LocalCloud) -> None:
         )
 
 
-def _gdk_project(build: Path, project: Path, into: Path) -> Path:
-    """A GDK project holding the session build's output, as `gdk component build` leaves it."""
-    config = json.loads((project / "gdk-config.json").read_text())
-    (name,) = config["component"]
-    version = config["component"][name]["version"]
-    target = into / name
-    (target / "greengrass-build" / "recipes").mkdir(parents=True)
-    shutil.copy(project / "gdk-config.json", target / "gdk-config.json")
-    shutil.copy(project / "recipe.yaml", target / "recipe.yaml")
-    shutil.copy(
-        build / "recipes" / f"{name}-{version}.yaml",
-        target / "greengrass-build" / "recipes" / "recipe.yaml",
-    )
-    artifacts = target / "greengrass-build" / "artifacts" / name / version
-    artifacts.mkdir(parents=True)
-    for archive in (build / "artifacts" / name / version).iterdir():
-        os.symlink(archive, artifacts / archive.name)  # ~60 MB each: no copy
-    return target
-
-
 @pytest.mark.integration
 def test_the_real_gdk_publishes_every_component_to_the_local_cloud(
     cloud: LocalCloud, gateway_build: Path, tmp_path: Path
@@ -156,7 +135,7 @@ def test_the_real_gdk_publishes_every_component_to_the_local_cloud(
     env["PATH"] = f"{gdk.parent}:{env['PATH']}"
     names = []
     for project in sorted((REPO / "recipes").iterdir()):  # Uplink before DeviceProxy: any order
-        folder = _gdk_project(gateway_build, project, tmp_path)
+        folder = gdk_project(gateway_build, project, tmp_path)
         done = subprocess.run(
             [str(gdk), "component", "publish"],
             cwd=folder, env=env, capture_output=True, text=True, timeout=600, check=False,
