@@ -142,3 +142,17 @@ def test_published_json_schemas_are_up_to_date(
     assert published.read_text() == generated, (
         f"regenerate: wardlink devices schema {kind} > docs/schemas/{name}.schema.json"
     )
+
+
+def test_the_proxy_names_an_unknown_codec_readably_in_its_log() -> None:
+    from wardlink.gateway.faults import DeviceSetupError
+    from wardlink.gateway.proxy import resolve_device
+    from wardlink.phi.logfilter import scrub_text
+    from wardlink.runtime.config import DeviceConfig
+
+    device = DeviceConfig(
+        device_id="bed-1", codec="serial:nonin-9", model="X", serial={"path": "/dev/ttyUSB0"}
+    )
+    with pytest.raises(DeviceSetupError) as failed:
+        resolve_device(device)
+    assert scrub_text(str(failed.value)) == "unknown codec 'serial:nonin-9'"  # not [DEVICE_ID]
