@@ -156,3 +156,14 @@ def test_the_proxy_names_an_unknown_codec_readably_in_its_log() -> None:
     with pytest.raises(DeviceSetupError) as failed:
         resolve_device(device)
     assert scrub_text(str(failed.value)) == "unknown codec 'serial:nonin-9'"  # not [DEVICE_ID]
+
+
+def test_a_profile_error_names_file_line_and_field(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    text = (SIM_PROFILES / "sim-nonin-oem3.yaml").read_text()
+    profile = tmp_path / "oxi.yaml"
+    profile.write_text(text.replace("baudrate: 9600", "baudrate: -1"))
+    line = text.splitlines().index("  baudrate: 9600") + 1
+    assert main(["devices", "validate", str(profile)]) == 1
+    assert f"oxi.yaml:{line}: transport.serial.baudrate:" in capsys.readouterr().err

@@ -211,6 +211,8 @@ def load_config_file(path: Path) -> GatewayConfig:
     import yaml  # a file only outside Greengrass; under it the document comes over IPC
     from pydantic import ValidationError
 
+    from wardlink.runtime.yaml_lines import line_of
+
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -237,7 +239,7 @@ def load_config_file(path: Path) -> GatewayConfig:
             key = ".".join(str(p) for p in loc) or "(top level)"
             if item["type"] == "extra_forbidden" and loc:
                 reason = f"unknown key{_suggestion(str(loc[-1]))}"
-            lines.append(f"{path}:{_line_of(tree, loc)}: {key}: {reason}")
+            lines.append(f"{path}:{line_of(tree, loc)}: {key}: {reason}")
         raise ConfigFileError("\n".join(lines)) from None
 
 
@@ -273,27 +275,6 @@ def _suggestion(key: str) -> str:
         return f" (write {_RENAMED[key]})"
     close = difflib.get_close_matches(key, sorted(config_key_names()), n=1)
     return f" (did you mean {close[0]!r}?)" if close else ""
-
-
-def _line_of(node: Any, loc: tuple[Any, ...]) -> int:
-    """The 1-based line of the YAML node at ``loc`` (or of its deepest existing parent)."""
-    import yaml
-
-    line = node.start_mark.line + 1 if node is not None else 1
-    for part in loc:
-        if isinstance(node, yaml.MappingNode):
-            match = next(((k, v) for k, v in node.value if k.value == str(part)), None)
-            if match is None:
-                break
-            line, node = match[0].start_mark.line + 1, match[1]
-        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int):
-            if not 0 <= part < len(node.value):
-                break
-            node = node.value[part]
-            line = node.start_mark.line + 1
-        else:
-            break
-    return line
 
 
 def config_from_document(document: dict[str, Any]) -> GatewayConfig:
