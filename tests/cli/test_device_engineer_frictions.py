@@ -167,3 +167,13 @@ def test_a_profile_error_names_file_line_and_field(
     line = text.splitlines().index("  baudrate: 9600") + 1
     assert main(["devices", "validate", str(profile)]) == 1
     assert f"oxi.yaml:{line}: transport.serial.baudrate:" in capsys.readouterr().err
+
+
+def test_a_policy_file_mistake_names_file_line_and_key_not_the_value(tmp_path: Path) -> None:
+    from wardlink.phi.policy import PolicyError, RedactionPolicy
+
+    policy = tmp_path / "policy.yaml"
+    policy.write_text("vault:\n  pathz: s3cr3t-value\n")
+    with pytest.raises(PolicyError) as failed:
+        RedactionPolicy.from_file(policy)
+    assert str(failed.value) == f"{policy}:2: vault.pathz: unknown key"
