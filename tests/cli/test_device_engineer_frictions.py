@@ -177,3 +177,15 @@ def test_a_policy_file_mistake_names_file_line_and_key_not_the_value(tmp_path: P
     with pytest.raises(PolicyError) as failed:
         RedactionPolicy.from_file(policy)
     assert str(failed.value) == f"{policy}:2: vault.pathz: unknown key"
+
+
+def test_gg_emulate_takes_recipes_or_a_cloud_env_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = ["--root", str(tmp_path / "gg"), "--mqtt", "none"]
+    assert main(["gg", "emulate", *root]) == 2
+    assert "--recipes DIR or --cloud-env FILE" in capsys.readouterr().err
+    both = ["--recipes", str(REPO / "recipes"), "--cloud-env", str(tmp_path / "cloud.env")]
+    assert main(["gg", "emulate", *root, *both]) == 2
+    assert main(["gg", "emulate", *root, "--cloud-env", str(tmp_path / "missing.env")]) == 2
+    assert "cannot use" in capsys.readouterr().err
