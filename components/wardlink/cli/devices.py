@@ -182,11 +182,13 @@ def _decode_scrubbed(args: argparse.Namespace) -> int:
     }
     print(json.dumps(result, indent=2))
     from wardlink.codecs._unmapped import UnmappedMetric
+    from wardlink.phi.logfilter import scrub_text
 
-    unmapped = sorted({e.key for e in events if isinstance(e, UnmappedMetric)})
+    # A code should never be a patient field (see UnmappedMetric), but a device that
+    # puts a name where a code belongs exists: the code is scrubbed like any reason.
+    unmapped = sorted({scrub_text(e.key) for e in events if isinstance(e, UnmappedMetric)})
     if unmapped:
-        # Device codes, never patient fields (see UnmappedMetric); the metric would be
-        # lost on a gateway, so a capture that has one fails like a broken frame.
+        # The metric would be lost on a gateway: a capture that has one fails.
         where = f"profile {args.profile}" if args.profile else "a profile (--profile)"
         print(
             f"error: unmapped metric code(s) {', '.join(map(repr, unmapped))}: "
