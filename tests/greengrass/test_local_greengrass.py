@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import urllib.error
 from pathlib import Path
 from typing import Any
 
@@ -152,3 +153,28 @@ def test_the_real_gdk_publishes_every_component_to_the_local_cloud(
         uris = [a["URI"] for m in recipe["Manifests"] for a in m.get("Artifacts", [])]
         bucket = f"wardlink-greengrass-components-us-east-1-{cloud.config.account_id}"
         assert uris and all(u.startswith(f"s3://{bucket}/{name}/0.1.0/") for u in uris)
+
+
+def test_a_malformed_device_report_is_refused(cloud: LocalCloud) -> None:
+    from wardlink.nucleus.deployments import CloudClient
+
+    client = CloudClient(cloud.environment())
+    target = client.thing_arn("ward-8-gateway")
+    deployment = client.greengrass.create_deployment(
+        targetArn=target, components={"aws.greengrass.Nucleus": {"componentVersion": "2.12.0"}}
+    )
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        client.report(
+            "ward-8-gateway",
+            deployment["deploymentId"],
+            "SUCCEEDED",
+            "ok",
+            [{"version": "1.0.0", "state": "RUNNING"}],  # no name
+        )
+    assert refused.value.code == 400
+    with pytest.raises(urllib.error.HTTPError) as unknown:
+        client.report("ward-8-gateway", deployment["deploymentId"], "DONE", "?", [])
+    assert unknown.value.code == 400
+    client.report("ward-8-gateway", deployment["deploymentId"], "SUCCEEDED", "ok", [])
+    got = client.greengrass.get_deployment(deploymentId=deployment["deploymentId"])
+    assert got["deploymentStatus"] == "COMPLETED"

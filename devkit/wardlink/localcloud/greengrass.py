@@ -264,7 +264,9 @@ class LocalGreengrass:
             self._error(request, ApiError(403, "AccessDeniedException", str(exc)))
         except ApiError as exc:
             self._error(request, exc)
-        except (ValueError, RecursionError):
+        except (ValueError, KeyError, TypeError, AttributeError, RecursionError):
+            # a body that is not the shape asked for (a report without names, a list
+            # where a map belongs): the caller's mistake, said as the service says it
             self._error(request, ApiError(400, "ValidationException", "malformed request"))
 
     def _serve_sts(
