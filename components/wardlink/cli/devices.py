@@ -182,11 +182,15 @@ def _decode_scrubbed(args: argparse.Namespace) -> int:
     }
     print(json.dumps(result, indent=2))
     from wardlink.codecs._unmapped import UnmappedMetric
-    from wardlink.phi.logfilter import scrub_text
+    from wardlink.phi.logfilter import remove_live_values
 
     # A code should never be a patient field (see UnmappedMetric), but a device that
-    # puts a name where a code belongs exists: the code is scrubbed like any reason.
-    unmapped = sorted({scrub_text(e.key) for e in events if isinstance(e, UnmappedMetric)})
+    # puts a patient's name where a code belongs exists: the values of the patients
+    # just decoded are removed. The rest stays readable - the scrubber would take a
+    # code such as LACT for a name, and the engineer needs the code to map it.
+    unmapped = sorted(
+        {remove_live_values(e.key) for e in events if isinstance(e, UnmappedMetric)}
+    )
     if unmapped:
         # The metric would be lost on a gateway: a capture that has one fails.
         where = f"profile {args.profile}" if args.profile else "a profile (--profile)"
