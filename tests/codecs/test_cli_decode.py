@@ -150,4 +150,4 @@ def test_validate_reports_profile_errors(
     bad.write_text("name: Bad Name\ncodec: serial:nonin-2\n")
     code, out = run_cli(capsys, "devices", "validate", str(bad))
     assert code == 1
-    assert "bad.yaml: name:" in out and "bad.yaml: transport:" in out
+    assert "bad.yaml:1: name:" in out and "bad.yaml:1: transport:" in out

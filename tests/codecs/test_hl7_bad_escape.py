@@ -305,7 +305,7 @@ def test_the_decode_command_prints_patient_data_only_as_counts(tmp_path: Path) -
         check=False,
         env={**os.environ, "PYTHONWARNINGS": "default"},
     )
-    assert result.returncode == 0, result.stderr
+    assert result.returncode == 1, result.stderr  # the capture has an unmapped code
     assert leaked(result.stdout) == [], result.stdout
     assert leaked(result.stderr) == [], result.stderr
 
@@ -315,6 +315,7 @@ def test_the_decode_command_prints_patient_data_only_as_counts(tmp_path: Path) -
     assert out["patient_fields"] == sum(int(p.split()[1]) for p in patients)
     (unmapped,) = [e for e in out["events"] if e["event"] == "UnmappedMetric"]
     assert unmapped["reason"].startswith("unmapped observation identifier '[PHI]")
+    assert "unmapped metric code(s) '[PHI]" in result.stderr
     # What went wrong is still said, by position.
     assert "HL7 escape sequences not understood, dropped: 3 in NK1-2, PID-5, PV1-3" in (
         result.stderr

@@ -14,6 +14,7 @@ import pytest
 
 from tests.greengrass.support import BrokerPeer, RunningEmulator, start_emulator
 from tests.support.mosquitto import Mosquitto, mosquitto_available
+from wardlink.localcloud import LocalCloud
 
 TESTER_RECIPE = """\
 RecipeFormatVersion: "2020-01-25"
@@ -148,6 +149,15 @@ def emulator(
         yield running
     finally:
         running.stop()
+
+
+@pytest.fixture(scope="session")
+def local_cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCloud]:
+    """One local cloud (with Greengrass v2's control plane) for the session's tests."""
+    from tests.greengrass.local_cloud import running_local_cloud
+
+    with running_local_cloud(tmp_path_factory.mktemp("cloud")) as cloud:
+        yield cloud
 
 
 @pytest.fixture(scope="session")

@@ -20,6 +20,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import re
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -45,9 +46,11 @@ from wardlink.gateway.site_devices import SITE_DEVICES_TOPIC, DeviceOverlay, Sit
 from wardlink.gateway.spool_writer import SpoolWriter
 from wardlink.model import Connectivity, DeviceIdentity, PatientContext, RecordKind
 from wardlink.phi.keys import GreengrassSecretSource, SecretSource
+from wardlink.phi.logfilter import keep_readable
 from wardlink.phi.policy import RedactionPolicy
 from wardlink.profiles import DeviceProfile, find_profile
 from wardlink.profiles.schema import (
+    CODEC_NAME_PATTERN,
     BleTransportSpec,
     SerialTransportSpec,
     TcpTransportSpec,
@@ -106,6 +109,10 @@ def _codec_class(name: str) -> CodecClass:
     try:
         return get_codec(name)
     except KeyError:
+        if re.fullmatch(CODEC_NAME_PATTERN, name):
+            # A codec name the site configuration chose (its shape is the schema's),
+            # never a patient's: keep it readable in the log, as registered names are.
+            keep_readable(name)
         raise DeviceSetupError(FaultCause.CODEC_UNKNOWN, f"unknown codec {name!r}") from None
 
 

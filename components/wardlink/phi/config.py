@@ -191,8 +191,16 @@ def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str
     return merged
 
 
-def load_config(override: Mapping[str, Any] | None = None) -> PolicyConfig:
-    """Defaults merged with ``override``, validated. Raises PolicyError."""
+def load_config(
+    override: Mapping[str, Any] | None = None, *, source: str | None = None, tree: Any = None
+) -> PolicyConfig:
+    """Defaults merged with ``override``, validated. Raises PolicyError.
+
+    A schema error names each key (and, from a file, ``source`` and the line in the
+    file's YAML ``tree``) with its reason, never the value given.
+    """
+    from pydantic import ValidationError
+
     if override is not None and not isinstance(override, Mapping):
         raise PolicyError("a policy must be a mapping")
     document = deep_merge(_default_document(), override or {})
@@ -200,13 +208,33 @@ def load_config(override: Mapping[str, Any] | None = None) -> PolicyConfig:
         return PolicyConfig.model_validate(document)
     except PolicyError:
         raise
-    except ValueError as exc:  # pydantic ValidationError is a ValueError
+    except ValidationError as exc:
+        raise PolicyError(_describe(exc, source, tree)) from None
+    except ValueError as exc:
         raise PolicyError(str(exc)) from exc
+
+
+def _describe(error: Any, source: str | None, tree: Any) -> str:
+    from wardlink.runtime.yaml_lines import line_of
+
+    lines = []
+    for item in error.errors():
+        loc = tuple(item["loc"])
+        key = ".".join(str(part) for part in loc) or "(policy)"
+        context = dict(item.get("ctx") or {})
+        reason = str(context["error"]) if "error" in context else item["msg"]
+        if item["type"] == "extra_forbidden":
+            reason = "unknown key"
+        where = f"{source}:{line_of(tree, loc)}: " if source and tree is not None else ""
+        lines.append(f"{where}{key}: {reason}")
+    return "\n".join(lines)
 
 
 def load_config_file(path: str | Path) -> PolicyConfig:
     try:
-        loaded = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+        text = Path(path).read_text(encoding="utf-8")
+        tree = yaml.compose(text)
+        loaded = yaml.safe_load(text)
     except OSError as exc:
         raise PolicyError(f"policy file {path}: {exc.strerror}") from exc
     except yaml.YAMLError as exc:
@@ -215,4 +243,4 @@ def load_config_file(path: str | Path) -> PolicyConfig:
         loaded = {}
     if not isinstance(loaded, Mapping):
         raise PolicyError(f"policy file {path} must hold a mapping")
-    return load_config(loaded)
+    return load_config(loaded, source=str(path), tree=tree)

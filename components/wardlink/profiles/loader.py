@@ -4,9 +4,9 @@
 with the installed distributions (real devices from the edge, simulators from the
 dev kit); ``find_profile`` accepts either a built-in name or a path. Every failure
 is a ``ProfileError`` whose message names the file and, for schema errors, each
-offending field::
+offending field and its line::
 
-    sim-nonin.yaml: transport.baudrate: Input should be greater than 0
+    sim-nonin.yaml:9: transport.baudrate: Input should be greater than 0
 """
 
 from __future__ import annotations
@@ -29,11 +29,19 @@ class ProfileError(WardlinkError):
     """A profile file is missing, is not YAML, or does not match the schema."""
 
 
-def _format_validation(source: str, error: ValidationError) -> str:
+def _format_validation(source: str, error: ValidationError, text: str = "") -> str:
+    from wardlink.runtime.yaml_lines import line_of
+
+    try:
+        tree = yaml.compose(text) if text else None
+    except yaml.YAMLError:
+        tree = None
     lines = []
     for item in error.errors():
         location = ".".join(str(part) for part in item["loc"]) or "(profile)"
-        lines.append(f"{source}: {location}: {item['msg']}")
+        todo = " (still TODO: fill in the scaffold)" if item.get("input") == "TODO" else ""
+        where = f"{source}:{line_of(tree, tuple(item['loc']))}" if tree is not None else source
+        lines.append(f"{where}: {location}: {item['msg']}{todo}")
     return "\n".join(lines)
 
 
@@ -49,7 +57,7 @@ def parse_profile(text: str, source: str = "<profile>") -> DeviceProfile:
     try:
         return DeviceProfile.model_validate(raw)
     except ValidationError as exc:
-        raise ProfileError(_format_validation(source, exc)) from None
+        raise ProfileError(_format_validation(source, exc, text)) from None
 
 
 def load_profile(path: str | Path) -> DeviceProfile:

@@ -215,13 +215,88 @@ class GatewayConfig(_Config):
     ui: UiConfig = UiConfig()
 
 
-def load_config_file(path: Path) -> GatewayConfig:
-    import yaml  # a file only outside Greengrass; under it the document comes over IPC
+#: Keys an earlier guide documented, and what to write instead.
+_RENAMED = {"tcpListen": "tcp: {port: N}", "tcp_listen": "tcp: {port: N}"}
 
-    raw = yaml.safe_load(path.read_text()) or {}
+
+class ConfigFileError(ValueError):
+    """A configuration file that cannot be used; the message names file, line and key."""
+
+
+def load_config_file(path: Path) -> GatewayConfig:
+    """Read and validate a YAML configuration file.
+
+    Raises ``ConfigFileError`` (a ValueError) whose message has one line per problem,
+    ``FILE:LINE: KEY.PATH: reason``, and never echoes a value (a configuration
+    may hold secrets). pydantic's own ValidationError never escapes from here.
+    """
+    import yaml  # a file only outside Greengrass; under it the document comes over IPC
+    from pydantic import ValidationError
+
+    from wardlink.runtime.yaml_lines import line_of
+
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigFileError(f"{path}: no such configuration file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigFileError(f"{path}: cannot read: {exc}") from None
+    try:
+        tree = yaml.compose(text)
+        raw = yaml.safe_load(text) or {}
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f":{mark.line + 1}" if mark is not None else ""
+        raise ConfigFileError(f"{path}{line}: not valid YAML") from None
     if not isinstance(raw, dict):
-        raise ValueError(f"{path}: configuration must be a mapping")
-    return GatewayConfig.model_validate(raw)
+        raise ConfigFileError(f"{path}:1: configuration must be a mapping of keys")
+    try:
+        return GatewayConfig.model_validate(raw)
+    except ValidationError as exc:
+        lines = []
+        for item in exc.errors():
+            loc = tuple(item["loc"])
+            context = dict(item.get("ctx") or {})
+            reason = str(context["error"]) if "error" in context else item["msg"]
+            key = ".".join(str(p) for p in loc) or "(top level)"
+            if item["type"] == "extra_forbidden" and loc:
+                reason = f"unknown key{_suggestion(str(loc[-1]))}"
+            lines.append(f"{path}:{line_of(tree, loc)}: {key}: {reason}")
+        raise ConfigFileError("\n".join(lines)) from None
+
+
+def config_key_names() -> frozenset[str]:
+    """Every key the configuration schema knows, camelCase and snake_case: the words a
+    configuration error may name (the log filter keeps them readable)."""
+    found: set[str] = set()
+    pending: list[type[BaseModel]] = [GatewayConfig]
+    seen: set[type[BaseModel]] = set()
+    while pending:
+        model = pending.pop()
+        if model in seen:
+            continue
+        seen.add(model)
+        for name, info in model.model_fields.items():
+            found.update(k for k in (name, info.alias) if k)
+            pending.extend(_models_in(info.annotation))
+    return frozenset(found)
+
+
+def _models_in(annotation: Any) -> list[type[BaseModel]]:
+    from typing import get_args
+
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return [annotation]
+    return [m for arg in get_args(annotation) for m in _models_in(arg)]
+
+
+def _suggestion(key: str) -> str:
+    import difflib
+
+    if key in _RENAMED:
+        return f" (write {_RENAMED[key]})"
+    close = difflib.get_close_matches(key, sorted(config_key_names()), n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 def config_from_document(document: dict[str, Any]) -> GatewayConfig:

@@ -33,7 +33,12 @@ from typing import Any
 from pydantic import ValidationError
 
 from wardlink.bus.port import ComponentState, EdgeBus
-from wardlink.runtime.config import GatewayConfig, config_from_document, load_config_file
+from wardlink.runtime.config import (
+    ConfigFileError,
+    GatewayConfig,
+    config_from_document,
+    load_config_file,
+)
 from wardlink.runtime.logs import configure_logging
 
 log = logging.getLogger(__name__)
@@ -101,6 +106,8 @@ def _validated(source: str, parse: Callable[[], GatewayConfig]) -> GatewayConfig
         return parse()
     except ValidationError as exc:
         raise StartupError(f"invalid configuration ({source}): {_describe(exc)}") from None
+    except ConfigFileError as exc:  # names the file, the line and the key itself
+        raise StartupError(f"invalid configuration: {exc}") from None
     except (OSError, ValueError) as exc:  # unreadable file, YAML that is not a mapping
         raise StartupError(f"invalid configuration ({source}): {exc}") from None
 
@@ -167,6 +174,15 @@ async def run_component(
     try:
         bus, config = await _load(component, config_file)
     except StartupError as exc:
+        if config_file is not None:
+            # The file's name and the schema's key names are the operator's and the
+            # code's words, never a patient's: keep them readable in the JSON line.
+            # A key the schema does not know stays scrubbed; the error suggests the
+            # known key it is closest to, which stays readable.
+            from wardlink.phi.logfilter import keep_readable
+            from wardlink.runtime.config import config_key_names
+
+            keep_readable(str(config_file), config_file.name, *config_key_names())
         log.error("component cannot start: %s", exc)  # scrubbed: hosts and URLs are masked
         # The exit message is the readable one (as Python prints it to stderr).
         raise SystemExit(f"{component.name} cannot start: {exc}") from None

@@ -2,7 +2,9 @@
 
 ``wardlink gg emulate`` serves Greengrass IPC on a Unix socket with the
 authorization the recipes declare, bridging IoT Core operations to an MQTT
-broker. ``wardlink gg run COMPONENT`` starts a component against it with the
+broker; with ``--cloud-env F`` it follows the thing's deployments from the local
+cloud instead of serving a recipes directory (``wardlink.nucleus.deployments``).
+``wardlink gg run COMPONENT`` starts a component against it with the
 environment the nucleus would give it. Both default to the same per-user
 directory (``/tmp/wardlink-gg-$UID``, or ``$WARDLINK_GG_ROOT``) for the socket,
 token file and work directories, so they find each other without flags.
@@ -41,7 +43,20 @@ def register(subparsers: Any) -> None:
         "recipe's accessControl, with IoT Core operations bridged to an MQTT broker.",
     )
     emulate.add_argument(
-        "--recipes", type=Path, required=True, help="directory searched for recipes"
+        "--recipes", type=Path, help="directory searched for recipes (or --cloud-env)"
+    )
+    emulate.add_argument(
+        "--cloud-env",
+        type=Path,
+        metavar="FILE",
+        help="follow the thing's deployments from the local cloud whose env file this is "
+        "(`wardlink cloud local --env-file FILE`): download, install, run, roll back",
+    )
+    emulate.add_argument(
+        "--start-window",
+        type=float,
+        default=5.0,
+        help="with --cloud-env: seconds a deployed component must keep running (default 5)",
     )
     emulate.add_argument(
         "--mqtt",
@@ -49,13 +64,16 @@ def register(subparsers: Any) -> None:
         help="broker standing in for AWS IoT Core: mqtt://host:port, mqtts://host:port, or 'none'",
     )
     emulate.add_argument(
-        "--socket", type=Path, default=socket_path, help=f"IPC socket (default {socket_path})"
+        "--socket",
+        type=Path,
+        default=None,
+        help=f"IPC socket (default ROOT/ipc.sock: {socket_path})",
     )
     emulate.add_argument(
         "--tokens-out",
         type=Path,
-        default=tokens,
-        help=f"where to write {{component: SVCUID}} (default {tokens})",
+        default=None,
+        help=f"where to write {{component: SVCUID}} (default ROOT/tokens.json: {tokens})",
     )
     emulate.add_argument(
         "--root", type=Path, default=root, help=f"emulated Greengrass root (default {root})"
@@ -100,10 +118,16 @@ def _add_run_options(
     parser: argparse.ArgumentParser, root: Path, socket_path: Path, tokens: Path
 ) -> None:
     parser.add_argument(
-        "--socket", type=Path, default=socket_path, help=f"IPC socket (default {socket_path})"
+        "--socket",
+        type=Path,
+        default=None,
+        help=f"IPC socket (default ROOT/ipc.sock: {socket_path})",
     )
     parser.add_argument(
-        "--tokens", type=Path, default=tokens, help=f"token file of the emulator (default {tokens})"
+        "--tokens",
+        type=Path,
+        default=None,
+        help=f"token file of the emulator (default ROOT/tokens.json: {tokens})",
     )
     parser.add_argument(
         "--recipes",
@@ -140,6 +164,11 @@ def _split_run_arguments(args: argparse.Namespace) -> tuple[argparse.Namespace, 
     return parsed, command
 
 
+def _under_root(chosen: Path | None, root: Path, name: str) -> Path:
+    """An explicit ``--socket``/``--tokens`` path, else ``name`` inside ``--root``."""
+    return chosen if chosen is not None else root / name
+
+
 def _thing_name(args: argparse.Namespace) -> str:
     from wardlink.nucleus.defaults import DEFAULT_THING_NAME
 
@@ -159,11 +188,15 @@ def run_emulate(args: argparse.Namespace) -> int:
         stream=sys.stderr,
     )
     mqtt_url = None if str(args.mqtt).lower() == "none" else str(args.mqtt)
+    if (args.recipes is None) == (args.cloud_env is None):
+        print("wardlink gg emulate: give --recipes DIR or --cloud-env FILE", file=sys.stderr)
+        return 2
+    root = args.root.absolute()
     settings = EmulatorSettings(
-        recipes_dir=args.recipes,
-        socket_path=args.socket.absolute(),
-        tokens_out=args.tokens_out,
-        root_dir=args.root.absolute(),
+        recipes_dir=args.recipes or root,
+        socket_path=_under_root(args.socket, args.root, "ipc.sock").absolute(),
+        tokens_out=_under_root(args.tokens_out, args.root, "tokens.json"),
+        root_dir=root,
         mqtt_url=mqtt_url,
         mqtt_ca=args.mqtt_ca,
         mqtt_cert=args.mqtt_cert,
@@ -176,6 +209,8 @@ def run_emulate(args: argparse.Namespace) -> int:
         publish_timeout=args.publish_timeout,
     )
     try:
+        if args.cloud_env is not None:
+            return _follow(settings, args.cloud_env, args.start_window)
         emulator = NucleusEmulator(settings)
         asyncio.run(serve_forever(emulator))
     except (RecipeError, PolicyError, BrokerConfigError, SecretFileError) as exc:
@@ -183,6 +218,39 @@ def run_emulate(args: argparse.Namespace) -> int:
         return 2
     except KeyboardInterrupt:
         pass
+    return 0
+
+
+def _follow(settings: Any, env_file: Path, start_window: float) -> int:
+    import signal
+
+    from wardlink.nucleus.deployments import (
+        CloudClient,
+        DeploymentError,
+        DeploymentFollower,
+        read_env_file,
+    )
+
+    try:
+        cloud = CloudClient(read_env_file(env_file))
+    except (OSError, DeploymentError) as exc:
+        print(f"wardlink gg emulate: cannot use {env_file}: {exc}", file=sys.stderr)
+        return 2
+
+    async def follow() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stop.set)
+        follower = DeploymentFollower(cloud, settings, start_window=start_window)
+        print(
+            f"wardlink gg emulate: following deployments of thing {settings.thing_name} "
+            f"from {cloud.env['AWS_ENDPOINT_URL_GREENGRASSV2']}",
+            flush=True,
+        )
+        await follower.run(stop)
+
+    asyncio.run(follow())
     return 0
 
 
@@ -198,8 +266,8 @@ def run_component(args: argparse.Namespace) -> int:
         plan = plan_run(
             args.component,
             recipes_dir=args.recipes,
-            socket_path=args.socket,
-            tokens_file=args.tokens,
+            socket_path=_under_root(args.socket, args.root, "ipc.sock"),
+            tokens_file=_under_root(args.tokens, args.root, "tokens.json"),
             root_dir=args.root.absolute(),
             thing_name=_thing_name(args),
             region=args.region,

@@ -6,7 +6,8 @@ printed says where the device can be reached (a pty path, a listening port, the
 gateway it sends to); the demo and tests read it.
 
 Fault injection on the command line goes through ``--set``: ``garbage_every=20``,
-``disconnect_every=50``, ``silence_after=30 silence_for=20``.
+``disconnect_every=50``, ``silence_after=30 silence_for=20``. ``wardlink sim NAME
+--settings`` lists the keys a simulator reads; any other key is an error (exit 1).
 """
 
 from __future__ import annotations
@@ -42,13 +43,18 @@ def default_pty_link(name: str) -> Path:
 
 
 async def run_simulator(args: argparse.Namespace) -> int:
-    from wardlink.sim.registry import SimOptions, get_simulator
+    from wardlink.sim.registry import SimOptions, UnknownSettingError, get_simulator
 
     try:
         entry = get_simulator(args.name)
     except KeyError as exc:
         print(f"error: {exc.args[0]}", file=sys.stderr)
         return 2
+    try:
+        entry.check_settings(dict(args.set or []))
+    except UnknownSettingError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     pty_link = args.pty_link
     if pty_link is None and args.port is None and args.connect is None and not args.no_link:
         pty_link = default_pty_link(args.name)
@@ -96,9 +102,25 @@ def _list(args: argparse.Namespace) -> int:
     return 0
 
 
+def _settings(name: str) -> int:
+    from wardlink.sim.registry import get_simulator
+
+    try:
+        entry = get_simulator(name)
+    except KeyError as exc:
+        print(f"error: {exc.args[0]}", file=sys.stderr)
+        return 2
+    width = max((len(key) for key in entry.settings), default=4)
+    for key, text in sorted(entry.settings.items()):
+        print(f"{key:<{width}}  {text}")
+    return 0
+
+
 def _main(args: argparse.Namespace) -> int:
     if args.list or not args.name:
         return _list(args)
+    if args.settings:
+        return _settings(args.name)
     return asyncio.run(run_simulator(args))
 
 
@@ -106,6 +128,9 @@ def register(subparsers: Any) -> None:
     parser = subparsers.add_parser("sim", help="run a device simulator")
     parser.add_argument("name", nargs="?", help="simulator name (see --list)")
     parser.add_argument("--list", action="store_true", help="list the simulators")
+    parser.add_argument(
+        "--settings", action="store_true", help="list the --set keys of simulator NAME"
+    )
     where = parser.add_mutually_exclusive_group()
     where.add_argument(
         "--pty-link", type=Path, help="serial sims: symlink to the pty (stable path)"

@@ -58,6 +58,7 @@ from wardlink.localcloud.bridge import Consumer, KinesisFeed, MqttBridge, apply_
 from wardlink.localcloud.detectors import AlertMatch, CloudDetectors
 from wardlink.localcloud.device_defender import LocalDeviceDefender
 from wardlink.localcloud.dynamodb_local import DynamoDBLocal
+from wardlink.localcloud.greengrass import LocalGreengrass
 from wardlink.localcloud.handler_env import HANDLERS
 from wardlink.localcloud.influxdb_server import InfluxDBServer
 from wardlink.localcloud.invoker import LambdaInvoker
@@ -213,6 +214,8 @@ class LocalCloud:
         self.services: Services | None = None
         self.dynamodb_endpoint: str | None = None
         self.aws_endpoint: str | None = None
+        self._greengrass: LocalGreengrass | None = None
+        self.greengrass_endpoint: str | None = None
 
     # -- identities -----------------------------------------------------------------
 
@@ -357,6 +360,7 @@ class LocalCloud:
         self._store = CountingStore(self._telemetry_store())
         HANDLERS.register(self)
         self._start_iot_registry()
+        self._start_greengrass()
 
         self._api = LocalApiServer(
             SigV4Verifier(self._principals, cfg.region),
@@ -398,6 +402,30 @@ class LocalCloud:
             self.refresh_revocations,
         )
         self.iot_endpoint = self._iot.start()
+
+    def _start_greengrass(self) -> None:
+        """Greengrass v2's control plane and STS GetCallerIdentity, over moto's S3."""
+        s3 = self._moto_client("s3")
+
+        def object_exists(bucket: str, key: str) -> bool:
+            try:
+                s3.head_object(Bucket=bucket, Key=key)
+            except Exception:
+                return False
+            return True
+
+        self._greengrass = LocalGreengrass(
+            self._principals,
+            self.config.region,
+            self.config.account_id,
+            operator=lambda: self.credentials,
+            object_exists=object_exists,
+        )
+        self.greengrass_endpoint = self._greengrass.start()
+
+    @property
+    def greengrass(self) -> LocalGreengrass | None:
+        return self._greengrass
 
     def refresh_revocations(self, things: set[str]) -> None:
         """Re-read whether ``things`` may still get credentials, and drop revoked sessions.
@@ -480,6 +508,10 @@ class LocalCloud:
         if self._api is not None:
             self._api.stop()
             self._api = None
+        if self._greengrass is not None:
+            self._greengrass.stop()
+            self._greengrass = None
+            self.greengrass_endpoint = None
         if self._iot is not None:
             self._iot.stop()
             self._iot = None
@@ -641,6 +673,8 @@ class LocalCloud:
             "AWS_ENDPOINT_URL_DYNAMODB": self.dynamodb_endpoint or "",
             "AWS_ENDPOINT_URL_S3": self.aws_endpoint or "",
             "AWS_ENDPOINT_URL_IOT": self.iot_endpoint or "",
+            "AWS_ENDPOINT_URL_GREENGRASSV2": self.greengrass_endpoint or "",
+            "AWS_ENDPOINT_URL_STS": self.greengrass_endpoint or "",
             "FLEET_BUCKET": self.config.bucket,
             "FLEET_REGISTRATION_ROLE_ARN": LOCAL_REGISTRATION_ROLE,
             "GATEWAY_IOT_POLICY": LOCAL_GATEWAY_POLICY,

@@ -14,13 +14,14 @@ HbA1c now and then), C and L.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import ClassVar, Final
 
 from wardlink.codecs._astm_records import Delimiters, format_record
 from wardlink.codecs.astm_e1381 import ACK, ENQ, EOT, NAK, encode_records
 from wardlink.sim.base import PtyDevice, Simulator
-from wardlink.sim.registry import SimOptions, register_simulator
+from wardlink.sim.registry import FAULT_SETTINGS, SimOptions, register_simulator
 
 MAX_RETRANSMISSIONS: Final = 6
 REPLIES: Final = frozenset({ACK, NAK, EOT})
@@ -37,6 +38,10 @@ class AstmSimulator(Simulator):
     name: ClassVar[str] = "astm-e1381"
     description: ClassVar[str] = "point-of-care glucose meter, ASTM E1381/E1394, on a pty"
     default_rate_hz: ClassVar[float] = 0.2
+    settings_help: ClassVar[Mapping[str, str]] = {
+        **FAULT_SETTINGS,
+        "reply_timeout": "seconds to wait for the gateway's ACK/NAK (default 15)",
+    }
 
     def __init__(self, options: SimOptions) -> None:
         super().__init__(options)

@@ -32,11 +32,12 @@ import time
 import tty
 from abc import ABC, abstractmethod
 from collections import deque
+from collections.abc import Mapping
 from pathlib import Path
 from typing import ClassVar
 
 from wardlink.sim.patients import SimulatedPatient, make_patient
-from wardlink.sim.registry import SimOptions
+from wardlink.sim.registry import FAULT_SETTINGS, SimOptions
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +70,8 @@ class Simulator(ABC):
     name: ClassVar[str]
     description: ClassVar[str]
     default_rate_hz: ClassVar[float] = 1.0
+    #: ``--set`` keys this simulator reads (key -> help); subclasses extend it.
+    settings_help: ClassVar[Mapping[str, str]] = FAULT_SETTINGS
 
     def __init__(self, options: SimOptions) -> None:
         self.options = options

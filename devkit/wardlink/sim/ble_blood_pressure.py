@@ -15,6 +15,7 @@ from bumble import gatt
 from wardlink.codecs.ble_blood_pressure import encode_blood_pressure
 from wardlink.codecs.ieee11073 import NumberLike
 from wardlink.sim.ble_peripheral import (
+    BLE_SETTINGS,
     INDICATE,
     READ,
     READABLE,
@@ -59,7 +60,8 @@ class BloodPressureSim(BlePeripheralSim):
 
 
 @register_simulator(
-    "ble-blood-pressure", "Bumble Blood Pressure peripheral (indications, user index)"
+    "ble-blood-pressure", "Bumble Blood Pressure peripheral (indications, user index)",
+    settings=BLE_SETTINGS,
 )
 def blood_pressure_simulator(options: SimOptions) -> BleSimulatorAdapter:
     """``wardlink sim ble-blood-pressure``; see BleSimulatorAdapter for --set options."""

@@ -35,6 +35,7 @@ from bumble.device import Connection
 from wardlink.codecs.ble_glucose import encode_glucose_context, encode_glucose_measurement
 from wardlink.devices import racp
 from wardlink.sim.ble_peripheral import (
+    BLE_SETTINGS,
     INDICATE,
     NOTIFY,
     READ,
@@ -271,7 +272,8 @@ class GlucoseMeterSim(BlePeripheralSim):
 
 
 @register_simulator(
-    "ble-glucose", "Bumble glucose meter with stored records and RACP"
+    "ble-glucose", "Bumble glucose meter with stored records and RACP",
+    settings={**BLE_SETTINGS, "records": "stored records to offer over RACP (default 500)"},
 )
 def glucose_simulator(options: SimOptions) -> BleSimulatorAdapter:
     """``wardlink sim ble-glucose``; see BleSimulatorAdapter for --set options."""

@@ -13,6 +13,7 @@ from bumble import gatt
 
 from wardlink.codecs.ble_heart_rate import encode_heart_rate
 from wardlink.sim.ble_peripheral import (
+    BLE_SETTINGS,
     NOTIFY,
     READ,
     READABLE,
@@ -53,7 +54,8 @@ class HeartRateSim(BlePeripheralSim):
 
 
 @register_simulator(
-    "ble-heart-rate", "Bumble Heart Rate Service peripheral (HR notifications)"
+    "ble-heart-rate", "Bumble Heart Rate Service peripheral (HR notifications)",
+    settings=BLE_SETTINGS,
 )
 def heart_rate_simulator(options: SimOptions) -> BleSimulatorAdapter:
     """``wardlink sim ble-heart-rate``; see BleSimulatorAdapter for --set options."""

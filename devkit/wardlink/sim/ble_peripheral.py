@@ -34,6 +34,7 @@ import asyncio
 import contextlib
 import logging
 import socket
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
@@ -264,6 +265,15 @@ def shared_link(name: str) -> LocalLink:
 def default_address(service_uuid: int) -> str:
     """A stable static random address per profile (top bits 11, service in the tail)."""
     return f"C0:57:00:00:{service_uuid >> 8:02X}:{service_uuid & 0xFF:02X}"
+
+
+#: The ``--set`` keys every Bumble peripheral simulator reads.
+BLE_SETTINGS: Mapping[str, str] = {
+    "link": "an in-process LocalLink of this name (the demo)",
+    "hci": "a Bumble transport for a real controller, e.g. usb:0",
+    "address": "the peripheral's Bluetooth address (AA:BB:CC:DD:EE:FF)",
+    "disconnect_every": "drop the link after every N readings (0 = never)",
+}
 
 
 class BleSimulatorAdapter:

@@ -17,6 +17,7 @@ from bumble import gatt
 from wardlink.codecs.ble_plx import encode_continuous, encode_spot_check
 from wardlink.codecs.ieee11073 import NumberLike, Special
 from wardlink.sim.ble_peripheral import (
+    BLE_SETTINGS,
     INDICATE,
     NOTIFY,
     READ,
@@ -74,7 +75,8 @@ class PulseOximeterSim(BlePeripheralSim):
 
 
 @register_simulator(
-    "ble-pulse-oximeter", "Bumble Pulse Oximeter peripheral (spot-check + continuous)"
+    "ble-pulse-oximeter", "Bumble Pulse Oximeter peripheral (spot-check + continuous)",
+    settings=BLE_SETTINGS,
 )
 def pulse_oximeter_simulator(options: SimOptions) -> BleSimulatorAdapter:
     """``wardlink sim ble-pulse-oximeter``; see BleSimulatorAdapter for --set options."""

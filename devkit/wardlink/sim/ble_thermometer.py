@@ -15,6 +15,7 @@ from bumble import gatt
 from wardlink.codecs.ble_thermometer import encode_temperature
 from wardlink.codecs.ieee11073 import NumberLike
 from wardlink.sim.ble_peripheral import (
+    BLE_SETTINGS,
     INDICATE,
     READ,
     READABLE,
@@ -54,7 +55,8 @@ class ThermometerSim(BlePeripheralSim):
 
 
 @register_simulator(
-    "ble-thermometer", "Bumble Health Thermometer peripheral (indications)"
+    "ble-thermometer", "Bumble Health Thermometer peripheral (indications)",
+    settings=BLE_SETTINGS,
 )
 def thermometer_simulator(options: SimOptions) -> BleSimulatorAdapter:
     """``wardlink sim ble-thermometer``; see BleSimulatorAdapter for --set options."""

@@ -14,6 +14,7 @@ from bumble import gatt
 
 from wardlink.codecs.ble_weight import encode_weight
 from wardlink.sim.ble_peripheral import (
+    BLE_SETTINGS,
     INDICATE,
     READ,
     READABLE,
@@ -60,7 +61,8 @@ class WeightScaleSim(BlePeripheralSim):
 
 
 @register_simulator(
-    "ble-weight-scale", "Bumble Weight Scale peripheral (indications, BMI, height)"
+    "ble-weight-scale", "Bumble Weight Scale peripheral (indications, BMI, height)",
+    settings=BLE_SETTINGS,
 )
 def weight_scale_simulator(options: SimOptions) -> BleSimulatorAdapter:
     """``wardlink sim ble-weight-scale``; see BleSimulatorAdapter for --set options."""

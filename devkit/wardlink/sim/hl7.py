@@ -21,12 +21,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import ClassVar, Final
 
 from wardlink.codecs._mllp import END_BLOCK, wrap
 from wardlink.sim.base import PtyDevice, Simulator
-from wardlink.sim.registry import SimOptions, register_simulator
+from wardlink.sim.registry import FAULT_SETTINGS, SimOptions, register_simulator
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +54,10 @@ class Hl7Simulator(Simulator):
     name: ClassVar[str] = "hl7-mllp"
     description: ClassVar[str] = "bedside monitor, IHE PCD-01 ORU^R01 over MLLP (TCP or pty)"
     default_rate_hz: ClassVar[float] = 0.5
+    settings_help: ClassVar[Mapping[str, str]] = {
+        **FAULT_SETTINGS,
+        "ack_timeout": "seconds to wait for the gateway's ACK before resending",
+    }
 
     def __init__(self, options: SimOptions) -> None:
         super().__init__(options)

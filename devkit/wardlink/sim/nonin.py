@@ -11,11 +11,12 @@ from configuration leaks either.
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from typing import ClassVar
 
 from wardlink.codecs.nonin2 import HR_MISSING, SPO2_MISSING, encode_packet
 from wardlink.sim.base import PtyDevice, Simulator
-from wardlink.sim.registry import SimOptions, register_simulator
+from wardlink.sim.registry import FAULT_SETTINGS, SimOptions, register_simulator
 
 ARTIFACT = 0x20
 
@@ -30,6 +31,10 @@ class NoninSimulator(Simulator):
     name: ClassVar[str] = "nonin-2"
     description: ClassVar[str] = "Nonin OEM III pulse oximeter, serial format #2, on a pty"
     default_rate_hz: ClassVar[float] = 3.0  # packets per second, as the module sends
+    settings_help: ClassVar[Mapping[str, str]] = {
+        **FAULT_SETTINGS,
+        "dropout_every": "send a sensor-off packet after every N packets (default 40)",
+    }
 
     def __init__(self, options: SimOptions) -> None:
         super().__init__(options)

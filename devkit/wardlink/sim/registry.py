@@ -9,7 +9,10 @@ A factory is anything callable with a ``SimOptions`` that returns an object with
 the ``RunnableSimulator`` methods - a ``Simulator`` subclass, or a small adapter
 around a simulator with its own constructor (the Bumble peripherals).
 Simulator-specific settings travel in ``SimOptions.settings`` (``--set key=value``
-on the command line).
+on the command line). Each simulator declares the settings it reads, with a line
+of help each (``wardlink sim NAME --settings`` lists them), so a mistyped key is an
+error rather than silently ignored: a fault test that injects nothing passes for
+the wrong reason.
 """
 
 from __future__ import annotations
@@ -61,12 +64,35 @@ class RunnableSimulator(Protocol):
 SimulatorFactory = Callable[[SimOptions], RunnableSimulator]
 F = TypeVar("F", bound=SimulatorFactory)
 
+#: The scheduled faults every ``Simulator`` subclass understands.
+FAULT_SETTINGS: Mapping[str, str] = {
+    "garbage_every": "write random bytes after every N messages (0 = never)",
+    "disconnect_every": "drop the link and bring it back after every N messages (0 = never)",
+    "silence_after": "go silent this many seconds after start (0 = never)",
+    "silence_for": "stay silent this many seconds (default 3600)",
+}
+
+
+class UnknownSettingError(ValueError):
+    """A ``--set`` key the simulator does not read."""
+
 
 @dataclass(frozen=True)
 class SimulatorEntry:
     name: str
     description: str
     factory: SimulatorFactory
+    settings: Mapping[str, str] = field(default_factory=dict)  # key -> help
+
+    def check_settings(self, settings: Mapping[str, str]) -> None:
+        """Raise UnknownSettingError naming the keys this simulator does not read."""
+        unknown = sorted(set(settings) - set(self.settings))
+        if unknown:
+            known = ", ".join(sorted(self.settings)) or "none"
+            raise UnknownSettingError(
+                f"simulator {self.name!r} has no setting {', '.join(map(repr, unknown))}; "
+                f"its settings: {known} (wardlink sim {self.name} --settings)"
+            )
 
 
 log = logging.getLogger(__name__)
@@ -74,8 +100,14 @@ _SIMULATORS: dict[str, SimulatorEntry] = {}
 _NOT_SIMULATORS = frozenset({"base", "registry", "patients"})
 
 
-def register_simulator(name: str, description: str = "") -> Callable[[F], F]:
-    """Decorator: make a simulator factory available as ``wardlink sim NAME``."""
+def register_simulator(
+    name: str, description: str = "", settings: Mapping[str, str] | None = None
+) -> Callable[[F], F]:
+    """Decorator: make a simulator factory available as ``wardlink sim NAME``.
+
+    ``settings`` (key -> help) are the ``--set`` keys it reads; a ``Simulator``
+    subclass may declare them as its ``settings_help`` class attribute instead.
+    """
 
     def decorate(factory: F) -> F:
         known = _SIMULATORS.get(name)
@@ -83,7 +115,10 @@ def register_simulator(name: str, description: str = "") -> Callable[[F], F]:
             raise ValueError(f"simulator name {name!r} registered twice")
         doc_lines = (factory.__doc__ or "").strip().splitlines()
         text = description or (doc_lines[0] if doc_lines else "")
-        _SIMULATORS[name] = SimulatorEntry(name=name, description=text, factory=factory)
+        declared = settings if settings is not None else getattr(factory, "settings_help", {})
+        _SIMULATORS[name] = SimulatorEntry(
+            name=name, description=text, factory=factory, settings=dict(declared)
+        )
         return factory
 
     return decorate
@@ -120,4 +155,8 @@ def get_simulator(name: str) -> SimulatorEntry:
 
 
 def create_simulator(name: str, options: SimOptions | None = None) -> RunnableSimulator:
-    return get_simulator(name).factory(options or SimOptions())
+    """A simulator by name; raises UnknownSettingError for a setting it does not read."""
+    entry = get_simulator(name)
+    chosen = options or SimOptions()
+    entry.check_settings(chosen.settings)
+    return entry.factory(chosen)
