@@ -7,8 +7,10 @@
     wardlink support alarms reset|disable|enable ALARM_ID --note TEXT
 
 Every sub-command also takes ``--api URL`` (default ``$WARDLINK_API_ENDPOINT``),
-``--region`` (default ``$AWS_REGION``, or the region in an execute-api URL) and
-``--json`` (machine-readable output instead of tables).
+``--region`` (default ``$AWS_REGION``, or the region in an execute-api URL),
+``--env-file F`` (endpoint, region and credentials from the file ``wardlink cloud
+local --env-file F`` writes) and ``--json`` (machine-readable output instead of
+tables).
 
 Requests go through the cloud API's IAM-authorized alarm endpoints, signed with
 SigV4 by ``wardlink.cloudclient`` using the standard AWS credential chain (your
@@ -30,6 +32,7 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from datetime import datetime
+from pathlib import Path
 from typing import IO, Any
 
 EXIT_OK = 0
@@ -61,6 +64,11 @@ def register(subparsers: Any) -> None:
         "--api", metavar="URL", help="API invoke URL incl. stage (default: $WARDLINK_API_ENDPOINT)"
     )
     common.add_argument("--region", help="AWS region for SigV4 (default: $AWS_REGION)")
+    common.add_argument(
+        "--env-file", type=Path, metavar="F",
+        help="API endpoint, region and credentials from this file (the one "
+        "`wardlink cloud local --env-file F` writes) instead of the environment",
+    )  # fmt: skip
     common.add_argument("--json", action="store_true", help="print JSON instead of tables")
 
     listing = verbs.add_parser(
@@ -187,17 +195,10 @@ def _act(args: argparse.Namespace) -> int:
 
 
 def _with_client(args: argparse.Namespace, run: Callable[[Any, IO[str]], None]) -> int:
-    from wardlink.cloudclient import (
-        ApiClientError,
-        ApiUnavailableError,
-        NoCredentialsError,
-        WardlinkApiClient,
-    )
+    from wardlink.cloudclient import ApiClientError, ApiUnavailableError, NoCredentialsError
 
     try:
-        endpoint = api_endpoint(args.api)
-        region = api_region(args.region, endpoint)
-        client = WardlinkApiClient(endpoint, region, user_agent="wardlink-support-cli")
+        client = support_client(args)
         run(client, sys.stdout)
     except (UsageError, NoCredentialsError, ValueError) as exc:
         print(f"wardlink support: {exc}", file=sys.stderr)
@@ -209,6 +210,36 @@ def _with_client(args: argparse.Namespace, run: Callable[[Any, IO[str]], None]) 
         print(f"wardlink support: the API is unavailable: {exc}", file=sys.stderr)
         return EXIT_API
     return EXIT_OK
+
+
+def support_client(args: argparse.Namespace) -> Any:
+    """The signed API client: from ``--env-file`` when given, else options and environment."""
+    from wardlink.cloudclient import WardlinkApiClient
+
+    env_file: Path | None = getattr(args, "env_file", None)
+    if env_file is None:
+        endpoint = api_endpoint(args.api)
+        region = api_region(args.region, endpoint)
+        return WardlinkApiClient(endpoint, region, user_agent="wardlink-support-cli")
+    from botocore.credentials import Credentials
+
+    from wardlink.fleet.operator import read_env_file
+
+    try:
+        env = read_env_file(env_file)
+    except OSError as exc:
+        raise UsageError(f"cannot read --env-file {env_file}: {exc.strerror or exc}") from exc
+    endpoint = api_endpoint(args.api, env)
+    region = api_region(args.region, endpoint, env)
+    try:
+        credentials = Credentials(
+            env["AWS_ACCESS_KEY_ID"],
+            env["AWS_SECRET_ACCESS_KEY"],
+            env.get("AWS_SESSION_TOKEN") or None,
+        )
+    except KeyError as exc:
+        raise UsageError(f"--env-file {env_file} names no {exc.args[0]}") from exc
+    return WardlinkApiClient(endpoint, region, credentials, user_agent="wardlink-support-cli")
 
 
 def api_endpoint(explicit: str | None, environ: dict[str, str] | None = None) -> str:
