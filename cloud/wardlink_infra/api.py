@@ -11,10 +11,10 @@ logs); X-Ray tracing is on. A regional WAF web ACL fronts the stage.
 Gateway routes are ``/gateways/{gateway_id}/devices...``; the token-exchange role
 gets ``execute-api:Invoke`` on them only with ``${credentials-iot:ThingName}`` in
 place of the gateway, so IAM refuses a gateway on another gateway's paths. Fleet
-search (``/devices``) and alarms (``/alarms...``) belong to the support role
-(``support_role``), which support staff and operators assume. The grants are
-``wardlink.contract.access``, which the local cloud enforces too; the handlers learn
-which callers are gateways from ``GATEWAY_ROLE_NAME``.
+search (``/devices``, and support's ``/fleet/devices``) and alarms (``/alarms...``)
+belong to the support role (``support_role``), which support staff and operators
+assume. The grants are ``wardlink.contract.access``, which the local cloud enforces
+too; the handlers learn which callers are gateways from ``GATEWAY_ROLE_NAME``.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from constructs import Construct
 from pydantic import BaseModel
 
 from wardlink.contract.access import GATEWAY_GRANTS, SUPPORT_GRANTS, Grant
+from wardlink.contract.fleet import FLEET_SEARCH_PARAMETERS
 from wardlink.contract.models import AlarmActionRequest, DeviceRegistration, UploadRequest
 from wardlink_infra import grants
 from wardlink_infra.api_models import request_schema
@@ -42,6 +43,7 @@ from wardlink_infra.tables import Tables
 DEVICES_HANDLER = "wardlink.cloudapi.handlers.devices.handler"
 UPLOADS_HANDLER = "wardlink.cloudapi.handlers.uploads.handler"
 ALARMS_HANDLER = "wardlink.cloudapi.handlers.alarms.handler"
+FLEET_HANDLER = "wardlink.cloudapi.handlers.fleet.handler"
 STAGE_NAME = "v1"
 PAGING_QUERY = ("limit", "next_token")
 
@@ -138,7 +140,8 @@ class WardlinkApi(Construct):
         self.devices_fn = self._devices_function(kit, tables)
         self.uploads_fn = self._uploads_function(kit, tables, data_bucket)
         self.alarms_fn = self._alarms_function(kit, tables)
-        self.functions = (self.devices_fn, self.uploads_fn, self.alarms_fn)
+        self.fleet_fn = self._fleet_function(kit, tables)
+        self.functions = (self.devices_fn, self.uploads_fn, self.alarms_fn, self.fleet_fn)
         for fn in self.functions:
             fn.allow(grants.data_key_use(data_key))
             fn.function.add_environment("GATEWAY_ROLE_NAME", gateway_role_name(settings.prefix))
@@ -206,6 +209,21 @@ class WardlinkApi(Construct):
         )
         return fn
 
+    def _fleet_function(self, kit: FunctionKit, tables: Tables) -> WardlinkFunction:
+        fn = WardlinkFunction(
+            self, "FleetSearch", kit=kit, handler=FLEET_HANDLER,
+            description="Support's fleet search (category, model prefix, firmware, site, gateway)",
+            reserved_concurrency=self._settings.concurrency.fleet_search,
+        )
+        fn.allow(
+            grants.table_access(
+                tables.devices, grants.QUERY,
+                indexes=["by_category_firmware", "by_model_prefix", "by_gateway", "by_site"],
+            ),
+            grants.table_scan(tables.devices, sid="FleetSearchOverFiltersNoIndexServes"),
+        )
+        return fn
+
     # -- resources and methods -----------------------------------------------------
 
     def _model(self, model: type[BaseModel]) -> apigw.IModel:
@@ -262,6 +280,10 @@ class WardlinkApi(Construct):
         )
         device = devices.add_resource("{device_uid}")
         self._method(device, "GET", self.devices_fn, params=_path("device_uid"))
+
+        fleet = root.add_resource("fleet").add_resource("devices")
+        self._method(fleet, "GET", self.fleet_fn, params=_query(*FLEET_SEARCH_PARAMETERS,
+                                                                *PAGING_QUERY))  # fmt: skip
 
         alarms = root.add_resource("alarms")
         self._method(alarms, "GET", self.alarms_fn, params=_query("state", *PAGING_QUERY))

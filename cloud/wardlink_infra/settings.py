@@ -40,6 +40,7 @@ class ReservedConcurrency:
     devices: int = 20
     uploads: int = 10
     alarms: int = 10
+    fleet_search: int = 5
     telemetry_writer: int = 10
     detector_engine: int = 10
 

@@ -85,6 +85,7 @@ SUPPORT_GRANTS: tuple[Grant, ...] = (
     Grant("GET", "/alarms"),
     Grant("GET", "/alarms/*"),
     Grant("POST", "/alarms/*"),
+    Grant("GET", "/fleet/devices"),
 )
 
 

@@ -13,6 +13,7 @@ DEVICES_HANDLER = "wardlink.cloudapi.handlers.devices.handler"
 UPLOADS_HANDLER = "wardlink.cloudapi.handlers.uploads.handler"
 ALARMS_HANDLER = "wardlink.cloudapi.handlers.alarms.handler"
 TELEMETRY_WRITER_HANDLER = "wardlink.cloudapi.handlers.telemetry_writer.handler"
+FLEET_HANDLER = "wardlink.cloudapi.handlers.fleet.handler"
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,7 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/alarms/{alarm_id}", ALARMS_HANDLER),
     Route("GET", "/alarms/{alarm_id}/history", ALARMS_HANDLER),
     Route("POST", "/alarms/{alarm_id}/{action}", ALARMS_HANDLER),
+    Route("GET", "/fleet/devices", FLEET_HANDLER),
 )
 
 

@@ -105,6 +105,9 @@ def register(subparsers: Any) -> None:
         verb.set_defaults(func=_act, action=action)
 
     alarms.set_defaults(func=lambda args: _usage(alarms))
+    from wardlink.fleet.support_cli import register_devices
+
+    register_devices(commands, common)
     parser.set_defaults(func=lambda args: _usage(parser))
 
 
