@@ -75,6 +75,7 @@ class WardlinkApi(Construct):
         data_bucket: s3.IBucket,
         data_key: kms.IKey,
         audit_key: kms.IKey,
+        telemetry_reader: WardlinkFunction | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         self._settings = settings
@@ -141,7 +142,13 @@ class WardlinkApi(Construct):
         self.uploads_fn = self._uploads_function(kit, tables, data_bucket)
         self.alarms_fn = self._alarms_function(kit, tables)
         self.fleet_fn = self._fleet_function(kit, tables)
-        self.functions = (self.devices_fn, self.uploads_fn, self.alarms_fn, self.fleet_fn)
+        self.functions: tuple[WardlinkFunction, ...] = (
+            self.devices_fn, self.uploads_fn, self.alarms_fn, self.fleet_fn
+        )  # fmt: skip
+        self.telemetry_fn = telemetry_reader
+        if telemetry_reader is not None:
+            telemetry_reader.allow(grants.table_access(tables.devices, ["dynamodb:GetItem"]))
+            self.functions += (telemetry_reader,)
         for fn in self.functions:
             fn.allow(grants.data_key_use(data_key))
             fn.function.add_environment("GATEWAY_ROLE_NAME", gateway_role_name(settings.prefix))
@@ -280,6 +287,9 @@ class WardlinkApi(Construct):
         )
         device = devices.add_resource("{device_uid}")
         self._method(device, "GET", self.devices_fn, params=_path("device_uid"))
+        if self.telemetry_fn is not None:
+            self._method(device.add_resource("telemetry"), "GET", self.telemetry_fn,
+                         params={**_path("device_uid"), **_query("since_s", *PAGING_QUERY)})
 
         fleet = root.add_resource("fleet").add_resource("devices")
         self._method(fleet, "GET", self.fleet_fn, params=_query(*FLEET_SEARCH_PARAMETERS,

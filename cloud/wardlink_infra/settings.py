@@ -41,6 +41,7 @@ class ReservedConcurrency:
     uploads: int = 10
     alarms: int = 10
     fleet_search: int = 5
+    telemetry_reader: int = 5
     telemetry_writer: int = 10
     detector_engine: int = 10
 

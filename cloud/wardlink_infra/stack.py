@@ -22,6 +22,8 @@ from wardlink_infra.settings import WardlinkSettings
 from wardlink_infra.tables import Tables
 from wardlink_infra.telemetry import TelemetryStore, timestream_names
 
+DEVICE_TELEMETRY_HANDLER = "wardlink.cloudapi.handlers.device_telemetry.handler"
+
 
 class WardlinkStack(cdk.Stack):
     """Everything Wardlink runs in AWS, in one stack."""
@@ -79,6 +81,7 @@ class WardlinkStack(cdk.Stack):
         api = WardlinkApi(
             self, "Api", settings=settings, kit=kit, tables=tables,
             data_bucket=buckets.data, data_key=keys.data, audit_key=keys.audit,
+            telemetry_reader=telemetry.reader(kit, DEVICE_TELEMETRY_HANDLER),
         )
         identity = GatewayIdentity(
             self, "GatewayIdentity", settings=settings, artifacts_bucket=buckets.artifacts,

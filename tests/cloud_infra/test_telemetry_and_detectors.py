@@ -132,8 +132,9 @@ def test_every_lambda_is_hardened(resources: Resources) -> None:
         k: v for k, v in of_type(resources, "AWS::Lambda::Function").items()
         if "CustomResourceProvider" not in k  # CDK's own (restricts the VPC's default SG)
     }  # fmt: skip
-    # devices, uploads, alarms, fleet search, engine; the InfluxDB writer, set-up, rotation
-    assert len(functions) == 8
+    # devices, uploads, alarms, fleet search, telemetry reader, engine; the InfluxDB
+    # writer, set-up and rotation
+    assert len(functions) == 9
     for logical_id, resource in functions.items():
         p = props(resource)
         assert p["TracingConfig"] == {"Mode": "Active"}, logical_id

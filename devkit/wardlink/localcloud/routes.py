@@ -14,6 +14,7 @@ UPLOADS_HANDLER = "wardlink.cloudapi.handlers.uploads.handler"
 ALARMS_HANDLER = "wardlink.cloudapi.handlers.alarms.handler"
 TELEMETRY_WRITER_HANDLER = "wardlink.cloudapi.handlers.telemetry_writer.handler"
 FLEET_HANDLER = "wardlink.cloudapi.handlers.fleet.handler"
+DEVICE_TELEMETRY_HANDLER = "wardlink.cloudapi.handlers.device_telemetry.handler"
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,7 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/alarms/{alarm_id}/history", ALARMS_HANDLER),
     Route("POST", "/alarms/{alarm_id}/{action}", ALARMS_HANDLER),
     Route("GET", "/fleet/devices", FLEET_HANDLER),
+    Route("GET", "/devices/{device_uid}/telemetry", DEVICE_TELEMETRY_HANDLER),
 )
 
 

@@ -1,4 +1,8 @@
-"""``wardlink support alarms``: alarm triage for manufacturer support.
+"""``wardlink support``: alarm triage, fleet search and telemetry for manufacturer support.
+
+    wardlink support devices   [filters] [--json]           (wardlink.fleet.support_cli)
+    wardlink support telemetry GATEWAY/DEVICE [--since 1h] [--plot F.png]
+                                                           (wardlink.fleet.support_telemetry)
 
     wardlink support alarms list   [--state STATE] [--limit N]
     wardlink support alarms show   ALARM_ID [--history N]
@@ -54,7 +58,9 @@ class UsageError(Exception):
 
 
 def register(subparsers: Any) -> None:
-    parser = subparsers.add_parser("support", help="manufacturer support: alarm triage")
+    parser = subparsers.add_parser(
+        "support", help="manufacturer support: alarm triage, fleet search, telemetry"
+    )
     commands = parser.add_subparsers(dest="support_command", metavar="SUBCOMMAND")
     alarms = commands.add_parser("alarms", help="list, inspect and act on alarms")
     verbs = alarms.add_subparsers(dest="alarms_command", metavar="ACTION")
@@ -106,8 +112,10 @@ def register(subparsers: Any) -> None:
 
     alarms.set_defaults(func=lambda args: _usage(alarms))
     from wardlink.fleet.support_cli import register_devices
+    from wardlink.fleet.support_telemetry import register_telemetry
 
     register_devices(commands, common)
+    register_telemetry(commands, common)
     parser.set_defaults(func=lambda args: _usage(parser))
 
 

@@ -228,9 +228,8 @@ class FleetSearchRepository:
             if start:
                 request["ExclusiveStartKey"] = start
             need = limit - len(items)
-            request["Limit"] = need if not condition_filter else max(need, 100)
-            if index is None:
-                request["Limit"] = SCAN_PAGE
+            # with a filter, Limit counts items read, not matches: read generously
+            request["Limit"] = SCAN_PAGE if condition_filter else need
             try:
                 response = (self._ddb.query if index else self._ddb.scan)(**request)
             except ClientError as exc:
