@@ -112,17 +112,24 @@ def _percentiles(run: Callable[[int], int], runs: int) -> dict[str, float]:
     }
 
 
-def _shapes() -> dict[str, Callable[[int], FleetSearch]]:
+def _shapes(count: int) -> dict[str, Callable[[int], FleetSearch]]:
+    """Each run asks about a device that exists (run i picks device k), so pages fill."""
+
+    def pick(i: int) -> dict[str, str]:
+        k = (i * 7919) % count
+        fields = {key: value["S"] for key, value in _item(k).items() if "S" in value}
+        return fields
+
     return {
         "category+firmware": lambda i: FleetSearch(
-            category=CATEGORIES[i % len(CATEGORIES)], firmware=FIRMWARES[i % len(FIRMWARES)]
+            category=CATEGORIES[((i * 7919) % count) % len(CATEGORIES)],
+            firmware=pick(i)["firmware_version"],
         ),
         "model_prefix+firmware": lambda i: FleetSearch(
-            model=MODELS[i % len(MODELS)].split(" ")[0].lower(),
-            firmware=FIRMWARES[i % len(FIRMWARES)],
+            model=pick(i)["model"].split(" ")[0].lower(), firmware=pick(i)["firmware_version"]
         ),
-        "site": lambda i: FleetSearch(site_id=f"site-{i % 400}"),
-        "gateway": lambda i: FleetSearch(gateway_id=f"gw-{i % 2000:05d}"),
+        "site": lambda i: FleetSearch(site_id=f"site-{((i * 2 * 7919) % count) % 400}"),
+        "gateway": lambda i: FleetSearch(gateway_id=f"gw-{((i * 2 * 7919) % count) % 2000:05d}"),
     }
 
 
@@ -169,7 +176,8 @@ def main() -> int:
             return lambda i: len(repository.search(shape(i), 50).items)
 
         summary["repository"] = {
-            name: _percentiles(searching(shape), args.runs) for name, shape in _shapes().items()
+            name: _percentiles(searching(shape), args.runs)
+            for name, shape in _shapes(args.devices).items()
         }
         summary["repository_scan_status_only"] = _percentiles(
             lambda i: len(repository.search(FleetSearch(status="disconnected"), 50).items), 5
@@ -193,7 +201,7 @@ def main() -> int:
 
             summary["api"] = {
                 name: _percentiles(through_api(shape), args.runs)
-                for name, shape in _shapes().items()
+                for name, shape in _shapes(args.devices).items()
             }
     indexed = [*summary["repository"].values(), *summary["api"].values()]
     summary["target_p95_ms"] = 100

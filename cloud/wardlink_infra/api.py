@@ -225,7 +225,8 @@ class WardlinkApi(Construct):
         fn.allow(
             grants.table_access(
                 tables.devices, grants.QUERY,
-                indexes=["by_category_firmware", "by_model_prefix", "by_gateway", "by_site"],
+                indexes=["by_category_firmware", "by_model_prefix", "by_firmware_model",
+                         "by_gateway", "by_site"],
             ),
             grants.table_scan(tables.devices, sid="FleetSearchOverFiltersNoIndexServes"),
         )

@@ -46,7 +46,7 @@ def table_access(
 def table_scan(table: DeployedTable, *, sid: str) -> iam.PolicyStatement:
     """``dynamodb:Scan`` on the base table only: the one deliberate exception.
 
-    Support's fleet search answers filters no index serves (firmware alone,
+    Support's fleet search answers filters no index serves (a firmware range alone,
     connectivity, last seen) with a paged Scan it reports as such; only that
     function gets this statement, and never on an index.
     """

@@ -74,6 +74,8 @@ class WardlinkStack(cdk.Stack):
         # The writer records how far it has stored each gateway's records, for
         # GET /gateways/{id}/sequence (a gateway that lost its spool numbers above it).
         telemetry.writer.allow(grants.table_access(tables.gateways, ["dynamodb:UpdateItem"]))
+        # ... and moves each device's last_seen to its newest stored point, for support.
+        telemetry.writer.allow(grants.table_access(tables.devices, ["dynamodb:UpdateItem"]))
         detectors = DetectorEngine(
             self, "Detectors", settings=settings, data_key=keys.data, tables=tables,
             stream=ingest.stream, support_topic=self.support_topic, kit=kit,

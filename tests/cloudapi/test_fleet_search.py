@@ -118,6 +118,12 @@ def test_model_prefix_is_case_insensitive_and_firmware_ranges_compare_as_version
     assert {"gw-south/gm-2"} <= {f"{d['gateway_id']}/{d['device_id']}" for d in devices}
     prefix, _ = _cli(env_file, capsys, "--category", "glucose-meter", "--firmware", "1.2.*")
     assert {d["firmware_version"] for d in prefix} == {"1.2.0.4", "1.2.0.40", "1.2.1"}
+    exact, err = _cli(env_file, capsys, "--firmware", "1.2.0.4", "--model", "gLuCoChEcK")
+    assert {d["model"].lower() for d in exact} == {"glucocheck 3"} and "scanned" not in err
+    assert {d["firmware_version"] for d in exact} == {"1.2.0.4"}
+    assert "gw-north/gm-1" in {f"{d['gateway_id']}/{d['device_id']}" for d in exact}
+    alone, err = _cli(env_file, capsys, "--firmware", "1.2.0.4")
+    assert len(alone) == 8 + 10 + 1 and "scanned" not in err  # meters, oximeters, gm-1
     north, _ = _cli(env_file, capsys, "--gateway", "gw-north", "--model", "GLUCO")
     assert [d["device_id"] for d in north] == ["gm-1"]
     assert north[0]["last_seen"] and north[0]["source"] == "gateway"

@@ -134,3 +134,17 @@ def test_terminal_plot_draws_each_metric() -> None:
               "unit": "%"} for i in range(30)]  # fmt: skip
     drawing = terminal_plot({"device_uid": "g/d", "since": "", "until": "", "items": items})
     assert "SPO2 [%]" in drawing and "06:00:00" in drawing
+
+
+def test_stored_telemetry_moves_last_seen_forward_never_back(local_cloud: LocalCloud) -> None:
+    gateway = f"gw-seen-{uuid.uuid4().hex[:8]}"
+    api = FleetApi(local_cloud)
+    registered = api.register_device(gateway_id=gateway, device_id="spo2-1", model="Nonin 3150")
+    later = datetime.fromisoformat(registered.last_seen) + timedelta(minutes=5)
+    topic = f"wardlink/v1/{gateway}/telemetry"
+    assert local_cloud.publish(topic, _envelope(gateway, later))
+    assert local_cloud.publish(topic, _envelope(gateway, later - timedelta(minutes=3)))
+    assert local_cloud.wait_idle(20)
+    seen = datetime.fromisoformat(api.support.get_device(f"{gateway}/spo2-1").last_seen)
+    newest = later - timedelta(seconds=1)  # the newest point, not the registration
+    assert abs((seen - newest).total_seconds()) < 0.001  # points are stored to the ms

@@ -92,6 +92,7 @@ DEVICES = TableSpec(
         IndexSpec("by_serial", "serial_number", "device_uid"),
         IndexSpec("by_category_firmware", "category", "fw_key"),
         IndexSpec("by_model_prefix", "model_head", "model_sk"),
+        IndexSpec("by_firmware_model", "fw_norm", "model_uid"),
     ),
 )
 GATEWAYS = TableSpec(

@@ -7,7 +7,7 @@
 Every filter is optional and they combine. ``--model`` is a case-insensitive prefix
 (``glucose`` finds "Glucose Meter GM-200"); ``--firmware`` is exact (``1.2.0.4``),
 a prefix of whole components (``1.2.*``) or an inclusive range compared as versions
-(``1.2..1.10``, ``1.2..``, ``..1.10``). Category, model, gateway and site are
+(``1.2..1.10``, ``1.2..``, ``..1.10``). Category, model, exact firmware, gateway and site are
 answered from indexes; other filters alone make the API scan the table, and the
 command says so on stderr. ``--json`` prints a JSON list of device records (each
 with ``gateway_id``, ``device_id``, ``serial_number``, ``model``, ``category``,

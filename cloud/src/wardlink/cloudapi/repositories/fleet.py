@@ -8,12 +8,16 @@ support uses from indexes, and the rest by a Scan that it says it made:
 * category with firmware (exact, component prefix or range): ``by_category_firmware``
   (``category``, ``fw_key``); inventory units carry a category, so do registrations
   whose gateway reports one;
-* model prefix, case-insensitive, with any firmware filter: ``by_model_prefix``
-  (``model_head``, ``model_sk``), ``model_sk`` = ``{model_key}#{firmware_key}#{uid}``
-  where ``model_key`` is the lower-cased, whitespace-collapsed model, and
-  ``model_head`` its first character (the prefix must start with it);
+* exact firmware, with or without a model prefix (case-insensitive):
+  ``by_firmware_model`` (``fw_norm``, ``model_uid`` = ``{model_key}#{uid}``), where
+  ``model_key`` is the lower-cased, whitespace-collapsed model;
+* model prefix without firmware, or with a firmware prefix or range:
+  ``by_model_prefix`` (``model_head``, ``model_sk`` = ``{model_key}#{firmware_key}#{uid}``),
+  ``model_head`` being the key's first character; a firmware prefix or range is then
+  a filter on the rows of that model prefix (slower for a broad prefix);
 * gateway: ``by_gateway``; site: ``by_site``;
-* anything else (firmware alone, connectivity, last seen): a Scan, reported as such.
+* anything else (connectivity or last seen alone, a firmware range alone): a Scan,
+  reported as such.
 
 Firmware versions are compared as versions, not text: ``firmware_key`` zero-pads
 every numeric component (``1.10`` sorts after ``1.9``), so a range is a key
@@ -36,6 +40,7 @@ from wardlink.contract.models import UNKNOWN_FIRMWARE
 
 CATEGORY_INDEX = "by_category_firmware"
 MODEL_INDEX = "by_model_prefix"
+FIRMWARE_MODEL_INDEX = "by_firmware_model"
 GATEWAY_INDEX = "by_gateway"
 SITE_INDEX = "by_site"
 INVENTORY_PREFIX = "inventory#"
@@ -47,6 +52,7 @@ SCAN_PAGE = 1000
 _KEYS = {
     CATEGORY_INDEX: ("category", "fw_key"),
     MODEL_INDEX: ("model_head", "model_sk"),
+    FIRMWARE_MODEL_INDEX: ("fw_norm", "model_uid"),
     GATEWAY_INDEX: ("gateway_id", "device_uid"),
     SITE_INDEX: ("site_id", "device_uid"),
 }
@@ -67,7 +73,12 @@ def index_attributes(uid: str, model: str, firmware_version: str | None) -> dict
     """The derived attributes the fleet indexes read, for one Devices-table item."""
     key = model_key(model)
     fw = firmware_key(firmware_version)
-    attributes = {"fw_key": f"{fw}#{uid}", "model_sk": f"{key}#{fw}#{uid}"}
+    attributes = {
+        "fw_key": f"{fw}#{uid}",
+        "model_sk": f"{key}#{fw}#{uid}",
+        "fw_norm": fw,
+        "model_uid": f"{key}#{uid}",
+    }
     if key:
         attributes["model_head"] = key[0]
     return attributes
@@ -101,6 +112,8 @@ class FleetSearch:
         """The index that serves this search, or None for a Scan."""
         if self.category:
             return CATEGORY_INDEX
+        if self.firmware is not None:
+            return FIRMWARE_MODEL_INDEX
         if self.model:
             return MODEL_INDEX
         if self.gateway_id:
@@ -138,6 +151,12 @@ class FleetSearch:
             if firmware:
                 return f"category = :pk AND {firmware}", True
             return "category = :pk", False
+        if index == FIRMWARE_MODEL_INDEX:
+            values[":pk"] = to_attr(firmware_key(self.firmware))
+            if self.model is not None:
+                values[":mp"] = to_attr(model_key(self.model))
+                return "fw_norm = :pk AND begins_with(model_uid, :mp)", True
+            return "fw_norm = :pk", True
         if index == MODEL_INDEX:
             assert self.model is not None
             prefix = model_key(self.model)
@@ -170,7 +189,7 @@ class FleetSearch:
         if index not in (SITE_INDEX,):
             equal("site_id", self.site_id, "site")
         equal("status", self.status, "st")
-        if self.model is not None and index != MODEL_INDEX:
+        if self.model is not None and index not in (MODEL_INDEX, FIRMWARE_MODEL_INDEX):
             names["#msk"] = "model_sk"
             values[":mpf"] = to_attr(model_key(self.model))
             filters.append("begins_with(#msk, :mpf)")
