@@ -180,8 +180,6 @@ class AttachedCloud(DemoCloud):
         self._outbox.put(None)
         if self._sender is not None:
             await asyncio.to_thread(self._sender.join, 30.0)
-        registrar = self.registrar
-        self.report.devices_registered = registrar.counters.registered if registrar else 0
         self.report.messages_forwarded = self.forwarded
         try:
             support = await asyncio.to_thread(self._client, support=True)
@@ -191,6 +189,8 @@ class AttachedCloud(DemoCloud):
             for device in devices:
                 if device.gateway_id == self.gateway_id:
                     self.report.telemetry_read_back_by_device[device.device_id] = 0
+            # the demo gateway's devices as the cloud has them registered
+            self.report.devices_registered = len(self.report.telemetry_read_back_by_device)
             await asyncio.to_thread(self._read_back)
             page = await asyncio.to_thread(support.list_alarms, AlarmState.ACTIVE)
             self.report.active_alarms = [

@@ -419,7 +419,10 @@ def alarm_details(alarm: Any) -> str:
     if alarm.last_alert:
         lines += ["", "Alert text:", *_wrap(alarm.last_alert)]
     if alarm.runbook:
-        lines += ["", f"Runbook: {alarm.runbook}"]
+        where = alarm.runbook
+        if not where.startswith("https://"):
+            where += " (the link in the alert text; docs/support-guide.md, the alerts one by one)"
+        lines += ["", f"Runbook: {where}"]
     return "\n".join(lines)
 
 

@@ -115,6 +115,8 @@ class TelemetryWindowReader:
 
 def _samples(series: dict[str, Any]) -> list[Sample]:
     tags = series.get("tags", {})
+    if not tags.get("mdc_code"):
+        return []  # a status or alert point of the device: not an observation
     columns = series["columns"]
     found = []
     for row in series.get("values", []):
