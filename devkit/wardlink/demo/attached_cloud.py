@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 IOT_RULE_PATH = "/_local/iot-rule"
 CREDENTIALS_PATH = "/_local/credentials"
 BATCH = 200
+BATCH_BYTES = 3 * 1024 * 1024  # base64 makes it 4 MB: below the local API's 6 MB body limit
 
 
 class AttachedCloud(DemoCloud):
@@ -129,9 +130,11 @@ class AttachedCloud(DemoCloud):
         while not done:
             item = self._outbox.get()
             batch: list[tuple[str, bytes]] = []
+            size = 0
             while item is not None:
                 batch.append(item)
-                if len(batch) >= BATCH or self._outbox.empty():
+                size += len(item[1])
+                if len(batch) >= BATCH or size >= BATCH_BYTES or self._outbox.empty():
                     break
                 item = self._outbox.get()
             done = item is None

@@ -38,6 +38,7 @@ ISO_INSTANT_PATTERN = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+
 STATUS_PATTERN = "^(" + "|".join(s.value for s in DeviceState) + ")$"
 FirmwareQuery = Annotated[str | None, Query(pattern=FIRMWARE_PATTERN)]
 InstantQuery = Annotated[str | None, Query(pattern=ISO_INSTANT_PATTERN)]
+FirmwarePrefixQuery = Annotated[str | None, Query(pattern=r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,63}\*?$")]
 
 
 @app.get("/fleet/devices")
@@ -45,7 +46,7 @@ def search_fleet(
     category: Annotated[str | None, Query(pattern=CATEGORY_PATTERN)] = None,
     model: Annotated[str | None, Query(min_length=1, max_length=128)] = None,
     firmware: FirmwareQuery = None,
-    firmware_prefix: Annotated[str | None, Query(pattern=r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,63}\*?$")] = None,  # noqa: E501
+    firmware_prefix: FirmwarePrefixQuery = None,
     firmware_from: FirmwareQuery = None,
     firmware_to: FirmwareQuery = None,
     site_id: Annotated[str | None, Query(pattern=SITE_ID_PATTERN)] = None,
@@ -69,7 +70,8 @@ def search_fleet(
     )
     page = repository.search(search, limit, next_token)
     if page.scanned:
-        logger.info("fleet search scanned the Devices table", extra={"filters": search})
+        filters = {k: v for k, v in vars(search).items() if v is not None}
+        logger.info("fleet search scanned the Devices table", extra={"filters": filters})
     return page
 
 

@@ -175,8 +175,17 @@ def _acknowledge(highest_seq: dict[str, int]) -> None:
         )
 
 
+#: ``last_seen`` is kept to within this much: one write per device and interval per container.
+SEEN_EVERY_MS = 10_000
+MAX_SEEN_CACHE = 50_000
+_seen_written: dict[tuple[str, str], int] = {}
+
+
 def _mark_seen(last_seen_ms: dict[str, int]) -> None:
     """Move each registered device's ``last_seen`` forward to its newest stored point.
+
+    At most one write per device every ``SEEN_EVERY_MS`` of data time per container
+    (a busy device would otherwise cost a write per batch), so it may lag by that.
 
     Registration alone set ``last_seen`` (the time the gateway announced the device);
     support needs when the device last sent data. Never moves it back, never creates
@@ -186,7 +195,12 @@ def _mark_seen(last_seen_ms: dict[str, int]) -> None:
     table = services.settings.devices_table
     if not last_seen_ms or not table:
         return
+    if len(_seen_written) > MAX_SEEN_CACHE:
+        _seen_written.clear()
     for uid, time_ms in sorted(last_seen_ms.items()):
+        if time_ms - _seen_written.get((table, uid), -SEEN_EVERY_MS) < SEEN_EVERY_MS:
+            continue  # written less than SEEN_EVERY_MS ago by this container: keep it cheap
+        _seen_written[(table, uid)] = time_ms
         seen = iso_ms(time_ms)
         try:
             services.dynamodb.update_item(
