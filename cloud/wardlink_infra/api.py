@@ -11,11 +11,11 @@ logs); X-Ray tracing is on. A regional WAF web ACL fronts the stage.
 Gateway routes are ``/gateways/{gateway_id}/devices...``; the token-exchange role
 gets ``execute-api:Invoke`` on them only with ``${credentials-iot:ThingName}`` in
 place of the gateway, so IAM refuses a gateway on another gateway's paths. Fleet
-search (``/devices``) and alarms (``/alarms...``) belong to the support role
-(``support_role``), which support staff and operators assume, and so do Device
-Defender's audit findings (``/audit/findings``). The grants are
-``wardlink.contract.access``, which the local cloud enforces too; the handlers learn
-which callers are gateways from ``GATEWAY_ROLE_NAME``.
+search (``/devices``, and support's ``/fleet/devices``) and alarms (``/alarms...``)
+belong to the support role (``support_role``), which support staff and operators
+assume, and so do Device Defender's audit findings (``/audit/findings``). The grants
+are ``wardlink.contract.access``, which the local cloud enforces too; the handlers
+learn which callers are gateways from ``GATEWAY_ROLE_NAME``.
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ from pydantic import BaseModel
 
 from wardlink.contract.access import GATEWAY_GRANTS, SUPPORT_GRANTS, Grant
 from wardlink.contract.diagnostics import DiagnosticsDecisionBody, DiagnosticsRequestBody
+from wardlink.contract.fleet import FLEET_SEARCH_PARAMETERS
 from wardlink.contract.models import AlarmActionRequest, DeviceRegistration, UploadRequest
 from wardlink_infra import grants
 from wardlink_infra.api_models import request_schema
@@ -48,6 +49,7 @@ DIAGNOSTICS_HANDLER = "wardlink.cloudapi.handlers.diagnostics.handler"
 AUDIT_HANDLER = "wardlink.cloudapi.handlers.audit.handler"
 #: Device Defender's audit reads; IAM gives them no resource type (only "*").
 AUDIT_READ_ACTIONS = ["iot:ListAuditTasks", "iot:DescribeAuditTask", "iot:ListAuditFindings"]
+FLEET_HANDLER = "wardlink.cloudapi.handlers.fleet.handler"
 STAGE_NAME = "v1"
 PAGING_QUERY = ("limit", "next_token")
 
@@ -79,6 +81,7 @@ class WardlinkApi(Construct):
         data_bucket: s3.IBucket,
         data_key: kms.IKey,
         audit_key: kms.IKey,
+        telemetry_reader: WardlinkFunction | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         self._settings = settings
@@ -146,13 +149,19 @@ class WardlinkApi(Construct):
         self.alarms_fn = self._alarms_function(kit, tables)
         self.diagnostics_fn = self._diagnostics_function(kit, data_bucket)
         self.audit_fn = self._audit_function(kit)
-        self.functions = (
+        self.fleet_fn = self._fleet_function(kit, tables)
+        self.functions: tuple[WardlinkFunction, ...] = (
             self.devices_fn,
             self.uploads_fn,
             self.alarms_fn,
             self.diagnostics_fn,
             self.audit_fn,
+            self.fleet_fn,
         )
+        self.telemetry_fn = telemetry_reader
+        if telemetry_reader is not None:
+            telemetry_reader.allow(grants.table_access(tables.devices, ["dynamodb:GetItem"]))
+            self.functions += (telemetry_reader,)
         for fn in self.functions:
             fn.allow(grants.data_key_use(data_key))
             fn.function.add_environment("GATEWAY_ROLE_NAME", gateway_role_name(settings.prefix))
@@ -260,6 +269,22 @@ class WardlinkApi(Construct):
         )
         return fn
 
+    def _fleet_function(self, kit: FunctionKit, tables: Tables) -> WardlinkFunction:
+        fn = WardlinkFunction(
+            self, "FleetSearch", kit=kit, handler=FLEET_HANDLER,
+            description="Support's fleet search (category, model prefix, firmware, site, gateway)",
+            reserved_concurrency=self._settings.concurrency.fleet_search,
+        )
+        fn.allow(
+            grants.table_access(
+                tables.devices, grants.QUERY,
+                indexes=["by_category_firmware", "by_model_prefix", "by_firmware_model",
+                         "by_gateway", "by_site"],
+            ),
+            grants.table_scan(tables.devices, sid="FleetSearchOverFiltersNoIndexServes"),
+        )
+        return fn
+
     # -- resources and methods -----------------------------------------------------
 
     def _model(self, model: type[BaseModel]) -> apigw.IModel:
@@ -316,6 +341,13 @@ class WardlinkApi(Construct):
         )
         device = devices.add_resource("{device_uid}")
         self._method(device, "GET", self.devices_fn, params=_path("device_uid"))
+        if self.telemetry_fn is not None:
+            self._method(device.add_resource("telemetry"), "GET", self.telemetry_fn,
+                         params={**_path("device_uid"), **_query("since_s", *PAGING_QUERY)})
+
+        fleet = root.add_resource("fleet").add_resource("devices")
+        self._method(fleet, "GET", self.fleet_fn, params=_query(*FLEET_SEARCH_PARAMETERS,
+                                                                *PAGING_QUERY))  # fmt: skip
 
         alarms = root.add_resource("alarms")
         self._method(alarms, "GET", self.alarms_fn, params=_query("state", *PAGING_QUERY))

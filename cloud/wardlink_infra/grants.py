@@ -3,7 +3,8 @@
 The CDK helpers add wildcard actions (``kms:GenerateDataKey*``, ``dynamodb:*Item``
 families) and land in inline default policies; here every statement names its
 actions and resources, so each function's policy reads as a list of what it may
-do. Table statements never include ``dynamodb:Scan``.
+do. Table statements never include ``dynamodb:Scan``; the one exception is
+``table_scan``, support's fleet search over filters no index serves.
 """
 
 from __future__ import annotations
@@ -40,6 +41,17 @@ def table_access(
     resources = [table.table.table_arn]
     resources += [f"{table.table.table_arn}/index/{name}" for name in wanted]
     return iam.PolicyStatement(actions=sorted(set(actions)), resources=resources)
+
+
+def table_scan(table: DeployedTable, *, sid: str) -> iam.PolicyStatement:
+    """``dynamodb:Scan`` on the base table only: the one deliberate exception.
+
+    Support's fleet search answers filters no index serves (a firmware range alone,
+    connectivity, last seen) with a paged Scan it reports as such; only that
+    function gets this statement, and never on an index.
+    """
+    return iam.PolicyStatement(sid=sid, actions=["dynamodb:Scan"],
+                               resources=[table.table.table_arn])  # fmt: skip
 
 
 def data_key_use(key: kms.IKey, *, encrypt: bool = True) -> iam.PolicyStatement:

@@ -43,6 +43,8 @@ class ReservedConcurrency:
     alarms: int = 10
     diagnostics: int = 5
     audit: int = 2
+    fleet_search: int = 5
+    telemetry_reader: int = 5
     telemetry_writer: int = 10
     detector_engine: int = 10
 

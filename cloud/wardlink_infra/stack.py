@@ -24,6 +24,8 @@ from wardlink_infra.settings import WardlinkSettings
 from wardlink_infra.tables import Tables
 from wardlink_infra.telemetry import TelemetryStore, timestream_names
 
+DEVICE_TELEMETRY_HANDLER = "wardlink.cloudapi.handlers.device_telemetry.handler"
+
 
 class WardlinkStack(cdk.Stack):
     """Everything Wardlink runs in AWS, in one stack."""
@@ -74,6 +76,8 @@ class WardlinkStack(cdk.Stack):
         # The writer records how far it has stored each gateway's records, for
         # GET /gateways/{id}/sequence (a gateway that lost its spool numbers above it).
         telemetry.writer.allow(grants.table_access(tables.gateways, ["dynamodb:UpdateItem"]))
+        # ... and moves each device's last_seen to its newest stored point, for support.
+        telemetry.writer.allow(grants.table_access(tables.devices, ["dynamodb:UpdateItem"]))
         detectors = DetectorEngine(
             self, "Detectors", settings=settings, data_key=keys.data, tables=tables,
             stream=ingest.stream, support_topic=self.support_topic, kit=kit,
@@ -81,6 +85,7 @@ class WardlinkStack(cdk.Stack):
         api = WardlinkApi(
             self, "Api", settings=settings, kit=kit, tables=tables,
             data_bucket=buckets.data, data_key=keys.data, audit_key=keys.audit,
+            telemetry_reader=telemetry.reader(kit, DEVICE_TELEMETRY_HANDLER),
         )
         identity = GatewayIdentity(
             self, "GatewayIdentity", settings=settings, artifacts_bucket=buckets.artifacts,

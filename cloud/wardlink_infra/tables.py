@@ -44,6 +44,9 @@ DEVICES = TableDef(
         IndexDef("by_model_firmware", "model", "firmware_sk"),
         IndexDef("by_site", "site_id", "device_uid"),
         IndexDef("by_serial", "serial_number", "device_uid"),
+        IndexDef("by_category_firmware", "category", "fw_key"),
+        IndexDef("by_model_prefix", "model_head", "model_sk"),
+        IndexDef("by_firmware_model", "fw_norm", "model_uid"),
     ),
 )
 GATEWAYS = TableDef(

@@ -377,16 +377,17 @@ class TelemetryStore(Construct):
         )
         schedule.node.add_dependency(invoke, self.setup)
 
+        self._reader_environment = {
+            "TELEMETRY_STORE": "influxdb",
+            "INFLUXDB_URL": url,
+            "INFLUXDB_DATABASE": INFLUXDB_BUCKET,
+            "INFLUXDB_TOKEN_SECRET_ARN": self.token_secret.secret_arn,
+        }
         writer = self._function(
             kit, "Writer", TELEMETRY_WRITER_HANDLER,
             "Kinesis uplink -> Timestream for InfluxDB, line protocol over /write (idempotent)",
             self.writer_sg, cdk.Duration.seconds(60),
-            environment={
-                "TELEMETRY_STORE": "influxdb",
-                "INFLUXDB_URL": url,
-                "INFLUXDB_DATABASE": INFLUXDB_BUCKET,
-                "INFLUXDB_TOKEN_SECRET_ARN": self.token_secret.secret_arn,
-            },
+            environment=dict(self._reader_environment),
             reserved_concurrency=settings.concurrency.telemetry_writer,
             memory_size=512,
         )  # fmt: skip
@@ -401,6 +402,30 @@ class TelemetryStore(Construct):
             "InfluxDBTokenSecretArn": self.token_secret.secret_arn,
         }
         return writer
+
+    def reader(self, kit: FunctionKit, handler: str) -> WardlinkFunction:
+        """The support API's telemetry reader (``GET /devices/{uid}/telemetry``).
+
+        With InfluxDB: in the VPC beside the writer, reading the store's token. With
+        LiveAnalytics the route answers 501 (no read path there yet), so the function
+        holds no store permission at all.
+        """
+        description = "A device's recent telemetry for support (InfluxQL over /query)"
+        if self.settings.telemetry_store != "influxdb":
+            return WardlinkFunction(
+                self, "Reader", kit=kit, handler=handler, description=description,
+                reserved_concurrency=2, environment={"TELEMETRY_STORE": "liveanalytics"},
+            )  # fmt: skip
+        reader = WardlinkFunction(
+            self, "Reader", kit=kit, handler=handler, description=description,
+            reserved_concurrency=self.settings.concurrency.telemetry_reader,
+            timeout=cdk.Duration.seconds(20), environment=self._reader_environment,
+            vpc=self.vpc, security_groups=[self._client_sg("ReaderSg", "telemetry reader")],
+        )  # fmt: skip
+        reader.allow(
+            _secret_access("ReadStoreToken", self.token_secret, ["secretsmanager:GetSecretValue"])
+        )
+        return reader
 
     def _client_sg(self, construct_id: str, who: str) -> ec2.SecurityGroup:
         group = ec2.SecurityGroup(

@@ -42,7 +42,7 @@ def _methods(resources: Resources) -> dict[tuple[str, str], dict[str, Any]]:
 
 def test_every_method_uses_aws_iam(template: Template, resources: Resources) -> None:
     methods = of_type(resources, "AWS::ApiGateway::Method")
-    assert len(methods) == 16
+    assert len(methods) == 18
     template.all_resources_properties(
         "AWS::ApiGateway::Method", {"AuthorizationType": "AWS_IAM"}
     )
@@ -67,6 +67,8 @@ def test_routes_and_handlers(resources: Resources) -> None:
         ("GET", "/gateways/{gateway_id}/diagnostics/{request_id}"): "diagnostics",
         ("POST", "/gateways/{gateway_id}/diagnostics/{request_id}/{decision}"): "diagnostics",
         ("GET", "/audit/findings"): "audit",
+        ("GET", "/fleet/devices"): "fleet",
+        ("GET", "/devices/{device_uid}/telemetry"): "device_telemetry",
     }
     assert set(methods) == set(expected)
     for key, handler_module in expected.items():
@@ -169,8 +171,8 @@ def test_cloudtrail_is_encrypted_validated_and_sent_to_logs(template: Template) 
 def test_alarms_cover_errors_dlqs_and_5xx_and_notify_ops(resources: Resources) -> None:
     alarms = [props(a) for a in of_type(resources, "AWS::CloudWatch::Alarm").values()]
     metrics = [(a.get("Namespace"), a.get("MetricName")) for a in alarms]
-    # 6 API/engine functions + the InfluxDB writer, set-up and rotation; 5 DLQs
-    assert metrics.count(("AWS/Lambda", "Errors")) == 9
+    # 8 API/engine functions + the InfluxDB writer, set-up and rotation; 5 DLQs
+    assert metrics.count(("AWS/Lambda", "Errors")) == 11
     assert metrics.count(("AWS/SQS", "ApproximateNumberOfMessagesVisible")) == 5
     assert metrics.count(("AWS/ApiGateway", "5XXError")) == 1
     ops = [k for k, t in of_type(resources, "AWS::SNS::Topic").items() if "Ops" in k]

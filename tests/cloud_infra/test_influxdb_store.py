@@ -29,6 +29,7 @@ from tests.cloud_infra.template_helpers import (
 
 WRITER = "wardlink.cloudapi.handlers.telemetry_writer.handler"
 SETUP = "wardlink.cloudapi.handlers.influxdb_setup.handler"
+READER = "wardlink.cloudapi.handlers.device_telemetry.handler"
 ROTATION = "wardlink.cloudapi.handlers.influxdb_setup.rotation_handler"
 CFN_LINT = Path(sys.executable).with_name("cfn-lint")
 
@@ -89,7 +90,18 @@ def test_only_the_telemetry_functions_reach_port_8086(resources: Resources) -> N
     sources = {_ref(i["SourceSecurityGroupId"]) for i in ingress}
     writer_sg = {_ref(g) for g in _function(resources, WRITER)[1]["VpcConfig"]["SecurityGroupIds"]}
     admin_sg = {_ref(g) for g in _function(resources, SETUP)[1]["VpcConfig"]["SecurityGroupIds"]}
-    assert sources == writer_sg | admin_sg and len(sources) == 2
+    reader_sg = {_ref(g) for g in _function(resources, READER)[1]["VpcConfig"]["SecurityGroupIds"]}
+    assert sources == writer_sg | admin_sg | reader_sg and len(sources) == 3
+
+
+def test_support_reader_runs_in_the_vpc_and_only_reads(resources: Resources) -> None:
+    _, reader = _function(resources, READER)
+    env = reader["Environment"]["Variables"]
+    assert env["TELEMETRY_STORE"] == "influxdb" and reader["VpcConfig"]["SubnetIds"]
+    grants = _grants(resources, reader)
+    actions = {a for s in grants for a in as_list(s["Action"])}
+    assert "dynamodb:GetItem" in actions and "secretsmanager:GetSecretValue" in actions
+    assert not {"dynamodb:PutItem", "dynamodb:UpdateItem", "s3:PutObject"} & actions
 
 
 def test_writer_runs_in_the_vpc_with_least_privilege(resources: Resources) -> None:

@@ -5,6 +5,7 @@ The default store, Timestream for InfluxDB, is asserted in ``test_influxdb_store
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from tests.cloud_infra.template_helpers import (
@@ -102,10 +103,15 @@ def test_engine_reads_and_writes_detector_tables_without_scan(resources: Resourc
 
 
 def test_no_policy_allows_a_scan(resources: Resources) -> None:
+    """Except support's fleet search, on the Devices table only (filters no index serves)."""
     for cfn_type in ("AWS::IAM::ManagedPolicy", "AWS::IAM::Policy"):
         for policy in of_type(resources, cfn_type).values():
             for statement in statements(props(policy)["PolicyDocument"]):
                 actions = as_list(statement["Action"])
+                if statement.get("Sid") == "FleetSearchOverFiltersNoIndexServes":
+                    assert actions == ["dynamodb:Scan"]
+                    assert "index" not in json.dumps(statement["Resource"])
+                    continue
                 assert "dynamodb:Scan" not in actions
                 assert not any(a.startswith("dynamodb:*") for a in actions)
 
@@ -127,8 +133,9 @@ def test_every_lambda_is_hardened(resources: Resources) -> None:
         if "CustomResourceProvider" not in k  # CDK's own (restricts the VPC's default SG)
         and not k.startswith("AWS679f53fac002430cb0da5b7982bd2287")  # AwsCustomResource's
     }  # fmt: skip
-    # devices, uploads, alarms, diagnostics, audit, engine; the InfluxDB writer, set-up, rotation
-    assert len(functions) == 9
+    # devices, uploads, alarms, diagnostics, audit, fleet search, telemetry reader, engine;
+    # the InfluxDB writer, set-up and rotation
+    assert len(functions) == 11
     for logical_id, resource in functions.items():
         p = props(resource)
         assert p["TracingConfig"] == {"Mode": "Active"}, logical_id

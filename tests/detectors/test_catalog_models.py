@@ -181,7 +181,8 @@ def test_device_fault_alerts_on_codes_on_changes_and_on_clearing() -> None:
     assert fault == (
         "Wardlink alert: device FAULT. Device pump-7 (model Acme Pump 2) on gateway gw-1 "
         f'reports error codes ["E17"] since {iso(10)}. Look the codes up in the device manual '
-        "before contacting the site. Runbook: https://support.wardlink.example/runbooks/device-fault"
+        "before contacting the site. This is a device service alert for support, not a clinical "
+        "alarm. Runbook: https://support.wardlink.example/runbooks/device-fault"
     )
     assert 'now reports error codes ["E17","E42"] (was ["E17"])' in changed
     assert f'codes ["E17","E42"] had been reported since {iso(10)}' in cleared
@@ -332,6 +333,7 @@ def test_vital_signs_state_is_the_worst_metric_level() -> None:
     )  # HR normal: SpO2 still critical
     h.send("WardlinkTelemetry", telemetry("mon", 150456, 90, "%", 40), 40)  # SpO2 warning
     h.send("WardlinkTelemetry", telemetry("mon", 150456, 96, "%", 50), 50)  # all normal
+    h.advance(110)  # ... and they stay so for the recovery timer (60 s)
     assert h.transitions() == [
         (None, "Normal"),
         ("Normal", "Warning"),
@@ -348,10 +350,24 @@ def test_vital_signs_state_is_the_worst_metric_level() -> None:
     assert "SpO2 outside critical limits (SpO2 <92 % warning, <88 % critical)" in critical
     assert f"at {iso(20)}; outside normal limits since {iso(10)}" in critical
     assert "improved from CRITICAL" in improved
-    assert f"within normal limits at {iso(50)} (outside since {iso(10)})" in cleared
+    assert f"within normal limits for 60 s, since {iso(50)} (outside since {iso(10)})" in cleared
     for text in (warning, critical, improved, cleared):
         assert_actionable_without_phi(text, "vital-signs")
         assert "85" not in text and "130" not in text  # no measured values in alerts
+
+
+def test_vital_signs_clear_only_after_staying_in_range_for_the_recovery_timer() -> None:
+    """A reading hovering at a limit (out, in, out within seconds) is one episode, not three."""
+    h = Harness(load("vital-signs"))
+    h.send("WardlinkTelemetry", telemetry("mon", 150456, 97, "%", 0), 0)
+    for second, spo2 in ((10, 90), (12, 93), (14, 91), (16, 94), (18, 90), (20, 95)):
+        h.send("WardlinkTelemetry", telemetry("mon", 150456, spo2, "%", second), second)
+    h.advance(79)  # 59 s in range since the last excursion: still the same episode
+    assert h.transitions() == [(None, "Normal"), ("Normal", "Warning")]
+    h.advance(81)  # 61 s in range: cleared, once
+    assert h.transitions()[-1] == ("Warning", "Normal")
+    warning, cleared = messages(h)
+    assert "WARNING" in warning and "for 60 s" in cleared
 
 
 def test_no_patient_reference_reaches_any_output() -> None:

@@ -136,6 +136,8 @@ async def test_short_heartbeat_from_the_demo_loader(gateway: Gateway) -> None:
     async with LocalDetectors(None, sink, models=models) as runner:
         await runner.ingest(gateway.status("pulse-1"))
         await asyncio.wait_for(offline.wait(), WAIT_S)
+    (alert,) = sink.of_model(OFFLINE)
+    assert "no connected status for 1 s." in alert.message  # the timer that ran, not 300 s
 
 
 def test_threaded_host_with_alarm_rows_in_dynamodb_local(

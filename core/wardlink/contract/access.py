@@ -92,6 +92,7 @@ SUPPORT_GRANTS: tuple[Grant, ...] = (
     Grant("POST", "/alarms/*"),
     Grant("POST", "/gateways/*/diagnostics"),  # ask a gateway for its diagnostics bundle
     Grant("GET", "/audit/findings"),
+    Grant("GET", "/fleet/devices"),
 )
 
 

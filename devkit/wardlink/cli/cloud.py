@@ -18,7 +18,11 @@ interrupted: one stdout line per alert (``[sns] <time> <key>: <text>``; the full
 alerts go to ``--alerts-file`` as JSON lines), and on stderr the counters
 (registrations, stored telemetry, alerts, alarm changes) whenever they change.
 Alarms are in the API: ``wardlink support alarms list`` with the exported
-variables.
+variables, or ``--env-file F``. The env file also names the local DynamoDB, S3
+(``AWS_ENDPOINT_URL_S3``, bucket ``DATA_BUCKET``), IoT and InfluxDB endpoints. The
+cloud keeps running until interrupted, so it can be shared: ``wardlink demo
+--cloud-env F`` attaches a simulated site to it, and ``wardlink support ... --env-file
+F`` works during and after the demo.
 
 Gateways never get the operator's identity: ``wardlink cloud credentials`` asks the
 running local cloud (signed with the operator identity from ``--env-file``) for

@@ -21,6 +21,7 @@ def _demo(args: argparse.Namespace) -> int:
         workdir=args.workdir,
         seed=args.seed,
         cloud=args.cloud,
+        cloud_env=args.cloud_env,
         ui_port=args.ui_port,
         ui_credentials=args.ui_credentials,
         ui_idle_timeout_s=args.ui_idle_timeout,
@@ -46,10 +47,18 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--summary", type=Path, default=None, help="write a JSON summary here")
     parser.add_argument("--workdir", type=Path, default=None, help="keep spool and PKI here")
     parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument(
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument(
         "--cloud",
         action="store_true",
         help="also run the local cloud: device registration, telemetry store, detectors and alerts",
+    )
+    where.add_argument(
+        "--cloud-env",
+        type=Path,
+        metavar="F",
+        help="attach to the local cloud `wardlink cloud local --env-file F` runs (it keeps "
+        "running after the demo, for `wardlink support ... --env-file F`)",
     )
     parser.add_argument(
         "--ui-port",

@@ -44,6 +44,8 @@ class CloudReport:
     telemetry_read_back_by_device: dict[str, int] = field(default_factory=dict)
     alerts: list[str] = field(default_factory=list)
     active_alarms: list[dict[str, Any]] = field(default_factory=list)
+    messages_forwarded: int = 0
+    """Attached (``--cloud-env``): broker messages handed to the running cloud's IoT rule."""
 
 
 class DemoCloud:

@@ -53,6 +53,8 @@ class DemoOptions:
     drain_timeout: float = 15.0
     live: bool | None = None
     cloud: bool = False
+    cloud_env: Path | None = None
+    """Attach to the local cloud this env file names instead of starting one."""
     ui_port: int | None = None
     ui_credentials: Path | None = None
     ui_idle_timeout_s: float = 900.0
@@ -161,6 +163,12 @@ class SiteDemo:
             )
             await demo_cloud.start()
             broker.tap(demo_cloud.forward)
+        elif self.options.cloud_env is not None:
+            from wardlink.demo.attached_cloud import AttachedCloud
+
+            demo_cloud = AttachedCloud(self.options.cloud_env, GATEWAY_ID)
+            await demo_cloud.start()
+            broker.tap(demo_cloud.forward)
         policy = RedactionPolicy.default()
         site: SimulatedSite = await build_site(workdir, policy, writer, seed=self.options.seed)
         demo_ui = None
@@ -256,9 +264,13 @@ class SiteDemo:
             if demo_cloud is not None:
                 report = await demo_cloud.finish()
                 self.summary.cloud = dataclasses.asdict(report)
+                stored = (
+                    f"{report.messages_forwarded} messages forwarded"
+                    if self.options.cloud_env is not None
+                    else f"{report.telemetry_records_stored} telemetry records stored"
+                )
                 print(
-                    f"cloud: {report.devices_registered} devices registered, "
-                    f"{report.telemetry_records_stored} telemetry records stored "
+                    f"cloud: {report.devices_registered} devices registered, {stored} "
                     f"({report.telemetry_points_read_back} read back from "
                     f"{report.telemetry_store or 'the store'}), "
                     f"{len(report.alerts)} alerts, {len(report.active_alarms)} active alarms"

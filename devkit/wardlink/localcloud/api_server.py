@@ -81,6 +81,9 @@ class LocalApiServer:
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
             server_version = "wardlink-local-api"
+            # headers and body go out as two writes; without TCP_NODELAY a kept-alive
+            # connection waits ~40 ms for the client's delayed ACK on every response
+            disable_nagle_algorithm = True
 
             def log_message(self, format: str, *args: Any) -> None:
                 return  # the handlers log; per-request access lines are noise here

@@ -28,6 +28,8 @@ installs its own cloud's services (``wardlink.localcloud.handler_env``).
 
 from __future__ import annotations
 
+import base64
+import binascii
 import secrets
 import shutil
 import tempfile
@@ -155,6 +157,27 @@ LOCAL_REGISTRATION_ROLE = "arn:aws:iam::000000000000:role/wardlink-local-iot-reg
 #: The local stand-in for the token-exchange role every gateway assumes.
 LOCAL_GATEWAY_ROLE = "wardlink-gateway-tes"
 CREDENTIALS_PATH = "/_local/credentials"
+#: The IoT rule over HTTP: a process attached to this cloud (``wardlink demo
+#: --cloud-env F``) hands it what its own broker accepted, as ``publish`` would.
+IOT_RULE_PATH = "/_local/iot-rule"
+MAX_RULE_MESSAGES = 500
+
+
+class RuleMessage(BaseModel):
+    """One MQTT message as the broker accepted it; ``payload_b64`` is the raw payload."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    topic: str = Field(min_length=1, max_length=256)
+    payload_b64: str = Field(max_length=200_000)
+
+
+class RuleBatch(BaseModel):
+    """Body of ``POST /_local/iot-rule``: messages in the order the broker accepted them."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    messages: list[RuleMessage] = Field(max_length=MAX_RULE_MESSAGES)
 
 
 class CredentialsRequest(BaseModel):
@@ -271,7 +294,10 @@ class LocalCloud:
     def _admin(
         self, principal: Principal, method: str, path: str, body: bytes
     ) -> tuple[int, dict[str, Any]]:
-        """``POST /_local/credentials``: the operator mints gateway or support credentials."""
+        """``POST /_local/credentials``: the operator mints gateway or support credentials;
+        ``POST /_local/iot-rule``: the operator feeds broker messages to the IoT rule."""
+        if (method, path) == ("POST", IOT_RULE_PATH):
+            return self._admin_rule(principal, body)
         if (method, path) != ("POST", CREDENTIALS_PATH):
             return 404, {"message": "Not Found"}
         if principal.access_key != self.credentials.access_key:
@@ -291,6 +317,18 @@ class LocalCloud:
         except LocalCloudError as exc:
             return 403, {"message": str(exc)}
         return 200, credential_lines(minted)
+
+    def _admin_rule(self, principal: Principal, body: bytes) -> tuple[int, dict[str, Any]]:
+        if principal.access_key != self.credentials.access_key:
+            return 403, {"message": "only the operator identity may feed the IoT rule"}
+        try:
+            batch = RuleBatch.model_validate_json(body or b"{}")
+            decoded = [(m.topic, base64.b64decode(m.payload_b64, validate=True))
+                       for m in batch.messages]  # fmt: skip
+        except (ValidationError, RecursionError, binascii.Error):
+            return 400, {"message": "expected {\"messages\": [{\"topic\", \"payload_b64\"}]}"}
+        accepted = sum(1 for topic, payload in decoded if self.publish(topic, payload))
+        return 200, {"accepted": accepted, "ignored": len(decoded) - accepted}
 
     # -- lifecycle --------------------------------------------------------------------
 

@@ -15,6 +15,8 @@ ALARMS_HANDLER = "wardlink.cloudapi.handlers.alarms.handler"
 DIAGNOSTICS_HANDLER = "wardlink.cloudapi.handlers.diagnostics.handler"
 AUDIT_HANDLER = "wardlink.cloudapi.handlers.audit.handler"
 TELEMETRY_WRITER_HANDLER = "wardlink.cloudapi.handlers.telemetry_writer.handler"
+FLEET_HANDLER = "wardlink.cloudapi.handlers.fleet.handler"
+DEVICE_TELEMETRY_HANDLER = "wardlink.cloudapi.handlers.device_telemetry.handler"
 
 
 @dataclass(frozen=True)
@@ -47,6 +49,8 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/alarms/{alarm_id}/history", ALARMS_HANDLER),
     Route("POST", "/alarms/{alarm_id}/{action}", ALARMS_HANDLER),
     Route("GET", "/audit/findings", AUDIT_HANDLER),
+    Route("GET", "/fleet/devices", FLEET_HANDLER),
+    Route("GET", "/devices/{device_uid}/telemetry", DEVICE_TELEMETRY_HANDLER),
 )
 
 

@@ -1,4 +1,8 @@
-"""``wardlink support alarms``: alarm triage for manufacturer support.
+"""``wardlink support``: alarm triage, fleet search and telemetry for manufacturer support.
+
+    wardlink support devices   [filters] [--json]           (wardlink.fleet.support_cli)
+    wardlink support telemetry GATEWAY/DEVICE [--since 1h] [--plot F.png]
+                                                           (wardlink.fleet.support_telemetry)
 
     wardlink support alarms list   [--state STATE] [--limit N]
     wardlink support alarms show   ALARM_ID [--history N]
@@ -9,8 +13,10 @@
     wardlink support audit [--days N] [--task TASK_ID] [--limit N]   (wardlink.cli.support_audit)
 
 Every sub-command also takes ``--api URL`` (default ``$WARDLINK_API_ENDPOINT``),
-``--region`` (default ``$AWS_REGION``, or the region in an execute-api URL) and
-``--json`` (machine-readable output instead of tables).
+``--region`` (default ``$AWS_REGION``, or the region in an execute-api URL),
+``--env-file F`` (endpoint, region and credentials from the file ``wardlink cloud
+local --env-file F`` writes) and ``--json`` (machine-readable output instead of
+tables).
 
 Requests go through the cloud API's IAM-authorized alarm endpoints, signed with
 SigV4 by ``wardlink.cloudclient`` using the standard AWS credential chain (your
@@ -32,6 +38,7 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from datetime import datetime
+from pathlib import Path
 from typing import IO, Any
 
 EXIT_OK = 0
@@ -40,6 +47,12 @@ EXIT_USAGE = 2
 MIN_SNOOZE_S = 60
 MAX_SNOOZE_S = 7 * 24 * 3600
 ACTIONS = ("ack", "snooze", "reset", "disable", "enable")
+MAX_LISTED = 1000
+#: What these alarms are, and what they are not (IEC 60601-1-8 alarm systems).
+SERVICE_NOTE = (
+    "Device service alerts for manufacturer support, not clinical alarms: they do not "
+    "notify clinicians and are no alarm system in the sense of IEC 60601-1-8."
+)
 STATES = ("NORMAL", "ACTIVE", "ACKNOWLEDGED", "LATCHED", "SNOOZE_DISABLED", "DISABLED")
 _DURATION = re.compile(r"^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
 _EXECUTE_API_HOST = re.compile(r"\.execute-api\.([a-z0-9-]+)\.amazonaws\.com")
@@ -54,7 +67,7 @@ class UsageError(Exception):
 
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
-        "support", help="manufacturer support: alarms, diagnostics on request, IoT audit findings"
+        "support", help="manufacturer support: alarms, fleet, telemetry, diagnostics, IoT audit"
     )
     commands = parser.add_subparsers(dest="support_command", metavar="SUBCOMMAND")
     alarms = commands.add_parser("alarms", help="list, inspect and act on alarms")
@@ -65,15 +78,23 @@ def register(subparsers: Any) -> None:
         "--api", metavar="URL", help="API invoke URL incl. stage (default: $WARDLINK_API_ENDPOINT)"
     )
     common.add_argument("--region", help="AWS region for SigV4 (default: $AWS_REGION)")
+    common.add_argument(
+        "--env-file", type=Path, metavar="F",
+        help="API endpoint, region and credentials from this file (the one "
+        "`wardlink cloud local --env-file F` writes) instead of the environment",
+    )  # fmt: skip
     common.add_argument("--json", action="store_true", help="print JSON instead of tables")
 
     listing = verbs.add_parser(
         "list", parents=[common], help="alarms that need attention, joined with their devices"
     )
     listing.add_argument(
-        "--state", choices=STATES, type=str.upper,
-        help="only this state (default: ACTIVE, LATCHED, ACKNOWLEDGED, SNOOZE_DISABLED)",
+        "--state", choices=STATES, type=str.upper, action="append",
+        help="only this state, repeatable (default: ACTIVE, LATCHED, ACKNOWLEDGED, "
+        "SNOOZE_DISABLED)",
     )  # fmt: skip
+    listing.add_argument("--site", metavar="SITE_ID", help="only alarms of this site")
+    listing.add_argument("--model", metavar="PREFIX", help="only devices whose model starts so")
     listing.add_argument("--limit", type=int, default=50, help="at most this many (default 50)")
     listing.set_defaults(func=_list)
 
@@ -108,6 +129,11 @@ def register(subparsers: Any) -> None:
 
     support_audit.register(commands, common)
     alarms.set_defaults(func=lambda args: _usage(alarms))
+    from wardlink.fleet.support_cli import register_devices
+    from wardlink.fleet.support_telemetry import register_telemetry
+
+    register_devices(commands, common)
+    register_telemetry(commands, common)
     parser.set_defaults(func=lambda args: _usage(parser))
 
 
@@ -143,25 +169,56 @@ def _list(args: argparse.Namespace) -> int:
 
         if args.limit < 1:
             raise UsageError("--limit must be at least 1")
-        state = AlarmState(args.state) if args.state else None
+        states = [AlarmState(state) for state in args.state] if args.state else [None]
         alarms: list[Any] = []
-        token: str | None = None
-        while len(alarms) < args.limit:
-            page = client.list_alarms(state, limit=min(100, args.limit - len(alarms)),
-                                      next_token=token)  # fmt: skip
-            alarms.extend(page.items)
-            token = page.next_token
-            if not token:
-                break
+        truncated = False
+        for state in dict.fromkeys(states):
+            token: str | None = None
+            while len(alarms) < MAX_LISTED:
+                page = client.list_alarms(state, limit=100, next_token=token)
+                alarms.extend(page.items)
+                token = page.next_token
+                if not token:
+                    break
+            truncated = truncated or bool(token)
+        chosen = sort_alarms(filter_alarms(alarms, args.site, args.model))
+        shown = chosen[: args.limit]
         if args.json:
-            _print_json(out, {"items": [a.model_dump(mode="json") for a in alarms],
-                              "next_token": token})  # fmt: skip
+            _print_json(out, {"items": [a.model_dump(mode="json") for a in shown],
+                              "more": len(chosen) > args.limit or truncated})  # fmt: skip
             return
-        out.write(alarm_table(alarms) + "\n")
-        if token:
-            out.write(f"(more alarms: raise --limit above {args.limit})\n")
+        out.write(SERVICE_NOTE + "\n" + alarm_table(shown) + "\n")
+        if len(chosen) > args.limit:
+            out.write(f"({len(chosen) - args.limit} more: raise --limit above {args.limit})\n")
+        if truncated:
+            out.write(f"(only the first {MAX_LISTED} alarms were read: narrow with --state)\n")
 
     return _with_client(args, run)
+
+
+def filter_alarms(alarms: Sequence[Any], site: str | None, model: str | None) -> list[Any]:
+    """Alarms of ``site`` (the alarm's or its device's) and of a model prefix (any case)."""
+    prefix = " ".join(model.lower().split()) if model else None
+    chosen = []
+    for alarm in alarms:
+        device = alarm.device
+        alarm_site = alarm.site_id or (device.site_id if device else None)
+        if site and alarm_site != site:
+            continue
+        if prefix is not None:
+            name = " ".join((device.model if device else "").lower().split())
+            if not name.startswith(prefix):
+                continue
+        chosen.append(alarm)
+    return chosen
+
+
+def sort_alarms(alarms: Sequence[Any]) -> list[Any]:
+    """Most severe first (1 is critical), then the longest-standing first."""
+    return sorted(
+        alarms,
+        key=lambda a: (a.severity if a.severity is not None else 99, a.since or a.last_change),
+    )
 
 
 def _show(args: argparse.Namespace) -> int:
@@ -172,7 +229,7 @@ def _show(args: argparse.Namespace) -> int:
             _print_json(out, {"alarm": alarm.model_dump(mode="json"),
                               "history": [h.model_dump(mode="json") for h in history]})  # fmt: skip
             return
-        out.write(alarm_details(alarm) + "\n\nHistory (oldest first):\n")
+        out.write(SERVICE_NOTE + "\n" + alarm_details(alarm) + "\n\nHistory (oldest first):\n")
         out.write(history_table(history) + "\n")
 
     return _with_client(args, run)
@@ -198,18 +255,18 @@ def _act(args: argparse.Namespace) -> int:
 
 
 def _with_client(args: argparse.Namespace, run: Callable[[Any, IO[str]], None]) -> int:
-    from wardlink.cloudclient import (
-        ApiClientError,
-        ApiUnavailableError,
-        NoCredentialsError,
-        WardlinkApiClient,
-    )
+    from wardlink.cloudclient import ApiClientError, ApiUnavailableError, NoCredentialsError
 
     try:
-        endpoint = api_endpoint(args.api)
-        region = api_region(args.region, endpoint)
-        client = WardlinkApiClient(endpoint, region, user_agent="wardlink-support-cli")
+        client = support_client(args)
         run(client, sys.stdout)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # the reader went away (`... | head`): nothing more to say, and no traceback
+        # when the interpreter flushes stdout at exit either
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_OK
     except (UsageError, NoCredentialsError, ValueError) as exc:
         print(f"wardlink support: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -220,6 +277,36 @@ def _with_client(args: argparse.Namespace, run: Callable[[Any, IO[str]], None]) 
         print(f"wardlink support: the API is unavailable: {exc}", file=sys.stderr)
         return EXIT_API
     return EXIT_OK
+
+
+def support_client(args: argparse.Namespace) -> Any:
+    """The signed API client: from ``--env-file`` when given, else options and environment."""
+    from wardlink.cloudclient import WardlinkApiClient
+
+    env_file: Path | None = getattr(args, "env_file", None)
+    if env_file is None:
+        endpoint = api_endpoint(args.api)
+        region = api_region(args.region, endpoint)
+        return WardlinkApiClient(endpoint, region, user_agent="wardlink-support-cli")
+    from botocore.credentials import Credentials
+
+    from wardlink.fleet.operator import read_env_file
+
+    try:
+        env = read_env_file(env_file)
+    except OSError as exc:
+        raise UsageError(f"cannot read --env-file {env_file}: {exc.strerror or exc}") from exc
+    endpoint = api_endpoint(args.api, env)
+    region = api_region(args.region, endpoint, env)
+    try:
+        credentials = Credentials(
+            env["AWS_ACCESS_KEY_ID"],
+            env["AWS_SECRET_ACCESS_KEY"],
+            env.get("AWS_SESSION_TOKEN") or None,
+        )
+    except KeyError as exc:
+        raise UsageError(f"--env-file {env_file} names no {exc.args[0]}") from exc
+    return WardlinkApiClient(endpoint, region, credentials, user_agent="wardlink-support-cli")
 
 
 def api_endpoint(explicit: str | None, environ: dict[str, str] | None = None) -> str:
@@ -288,13 +375,15 @@ def alarm_table(alarms: Sequence[Any], now: float | None = None) -> str:
                 alarm.state.value,
                 str(alarm.severity) if alarm.severity is not None else "-",
                 age(alarm.since, now),
+                alarm.title or "-",
                 (device.model if device else None) or "-",
                 (device.firmware_version if device else None) or "-",
-                (device.site_id if device else None) or "-",
-                _short(alarm.notes or "", 40) or "-",
+                (device.site_id if device else None) or alarm.site_id or "-",
+                f"{age(device.last_seen, now)} ago" if device else "-",
             ]
         )
-    headers = ["ALARM ID", "STATE", "SEV", "AGE", "MODEL", "FIRMWARE", "SITE", "NOTE"]
+    headers = ["ALARM ID", "STATE", "SEV", "AGE", "TITLE", "MODEL", "FIRMWARE", "SITE",
+               "LAST SEEN"]  # fmt: skip
     return table(headers, rows)
 
 
@@ -309,23 +398,48 @@ def alarm_details(alarm: Any) -> str:
         ("Since", f"{alarm.since or '-'} ({age(alarm.since)} ago)"),
         ("Last change", alarm.last_change),
     ]
+    if alarm.title:
+        fields.insert(1, ("Title", alarm.title))
     if alarm.snooze_until:
         fields.append(("Snoozed until", alarm.snooze_until))
     if alarm.notes:
         fields.append(("Last note", alarm.notes))
     device = alarm.device
     if device is not None:
+        serial = (
+            device.serial_number or "withheld by the site's PHI policy (not sent by the gateway)"
+        )
         fields += [
             ("Device", f"{device.device_id} on gateway {device.gateway_id}"),
             ("Model", _maker(device.model, device.manufacturer)),
+            ("Serial number", serial),
             ("Firmware", device.firmware_version or "unknown"),
             ("Site", device.site_id or "unknown"),
-            ("Device status", f"{device.status}, last seen {device.last_seen}"),
-        ]
+            ("Device status", device.status),
+            ("Last seen", f"{device.last_seen} ({age(device.last_seen)} ago; newest stored data "
+                          "or registration)"),
+        ]  # fmt: skip
     elif alarm.device_uid:
         fields.append(("Device", f"{alarm.device_uid} (not in the device registry)"))
+    elif alarm.gateway_id:
+        fields.append(("Gateway", f"{alarm.gateway_id} (site {alarm.site_id or 'unknown'})"))
     width = max(len(label) for label, _ in fields)
-    return "\n".join(f"{label.ljust(width)}  {value}" for label, value in fields)
+    lines = [f"{label.ljust(width)}  {value}" for label, value in fields]
+    if alarm.last_alert:
+        lines += ["", "Alert text:", *_wrap(alarm.last_alert)]
+    if alarm.runbook:
+        where = alarm.runbook
+        if not where.startswith("https://"):
+            where += " (the link in the alert text; docs/support-guide.md, the alerts one by one)"
+        lines += ["", f"Runbook: {where}"]
+    return "\n".join(lines)
+
+
+def _wrap(text: str, width: int = 88) -> list[str]:
+    import textwrap
+
+    return textwrap.wrap(" ".join(text.split()), width, initial_indent="  ",
+                         subsequent_indent="  ") or ["  -"]  # fmt: skip
 
 
 def history_table(history: Sequence[Any]) -> str:
@@ -337,7 +451,7 @@ def history_table(history: Sequence[Any]) -> str:
             entry.who,
             entry.action,
             f"{entry.from_state or '?'} -> {entry.to_state or '?'}",
-            _short(entry.why or "", 60),
+            " ".join((entry.why or "").split()),
         ]
         for entry in history
     ]
@@ -347,8 +461,3 @@ def history_table(history: Sequence[Any]) -> str:
 def _maker(model: str, manufacturer: str | None) -> str:
     known = manufacturer and manufacturer != "unknown"
     return f"{model} ({manufacturer})" if known else model
-
-
-def _short(text: str, width: int) -> str:
-    flat = " ".join(text.split())
-    return flat if len(flat) <= width else flat[: width - 3] + "..."

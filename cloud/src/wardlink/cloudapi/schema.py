@@ -7,7 +7,9 @@ serve maps to one of these keys (see docs/api.md):
 * Devices: by ``device_uid``; by gateway (``by_gateway``); by model and firmware
   (``by_model_firmware``, sort key ``"{firmware_version}#{device_uid}"``); by site
   (``by_site``); by serial number (``by_serial``: a unit's inventory record and the
-  registrations that carry its serial, see ``wardlink.fleet.inventory``).
+  registrations that carry its serial, see ``wardlink.fleet.inventory``); support's
+  fleet search by category and firmware (``by_category_firmware``) and by model
+  prefix (``by_model_prefix``), see ``wardlink.cloudapi.repositories.fleet``.
 * Gateways: by ``gateway_id``; by site (``by_site``).
 * DetectorState: by ``detector_key``.
 * Alarms: by ``alarm_id``; by state, newest change last (``by_state``).
@@ -88,6 +90,9 @@ DEVICES = TableSpec(
         IndexSpec("by_model_firmware", "model", "firmware_sk"),
         IndexSpec("by_site", "site_id", "device_uid"),
         IndexSpec("by_serial", "serial_number", "device_uid"),
+        IndexSpec("by_category_firmware", "category", "fw_key"),
+        IndexSpec("by_model_prefix", "model_head", "model_sk"),
+        IndexSpec("by_firmware_model", "fw_norm", "model_uid"),
     ),
 )
 GATEWAYS = TableSpec(

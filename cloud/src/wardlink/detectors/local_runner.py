@@ -69,8 +69,9 @@ def load_models_with_timers(
     """The models in ``models_dir`` with named timers shortened, for demos.
 
     The files are not touched: each request is loaded, every ``setTimer`` whose
-    ``timerName`` is in ``timer_seconds`` gets that duration, and the copy is
-    compiled. Alert texts that quote the shipped duration ("for 300 s") keep it.
+    ``timerName`` is in ``timer_seconds`` gets that duration, and so does the
+    ``<timer>_s`` variable the models set beside each timer, which the alert texts
+    quote ("for ${$variable.heartbeat_s} s"), so a text states the timer that ran.
     The engine rounds a fractional duration down to whole seconds, as IoT Events
     does. A name that no model's ``setTimer`` uses is an error (a typo would
     otherwise leave the shipped duration in place without a word).
@@ -95,7 +96,12 @@ def _shorten(node: Any, timer_seconds: Mapping[str, float], found: set[str]) -> 
         if isinstance(timer, dict) and timer.get("timerName") in timer_seconds:
             found.add(timer["timerName"])
             timer.pop("seconds", None)
-            timer["durationExpression"] = str(timer_seconds[timer["timerName"]])
+            timer["durationExpression"] = f"{timer_seconds[timer['timerName']]:g}"
+        variable = node.get("setVariable")
+        if isinstance(variable, dict):
+            name = str(variable.get("variableName", ""))
+            if name.endswith("_s") and name[:-2] in timer_seconds:
+                variable["value"] = f"{timer_seconds[name[:-2]]:g}"
         for value in node.values():
             _shorten(value, timer_seconds, found)
     elif isinstance(node, list):

@@ -16,7 +16,10 @@ and the unit stays "not located": the inventory is never matched on a guess.
 
 Inventory items carry no ``gateway_id`` and no ``firmware_sk`` and name their site
 ``assigned_site_id``, so they stay out of the gateway, model and site indexes the
-API serves (a gateway never sees the inventory; the API's device shape stays true).
+gateway-facing API serves (a gateway never sees the inventory; the API's device
+shape stays true). They are in support's fleet-search indexes (``by_category_firmware``,
+``by_model_prefix``: ``wardlink.cloudapi.repositories.fleet``), which only the
+support route reads.
 
 The load is idempotent: each chunk of 100 units is read first (keys and a hash of the
 inventory fields only); a unit that is absent is put with a parallel BatchWriteItem
@@ -48,6 +51,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from wardlink.cloudapi.repositories.fleet import index_attributes
 from wardlink.contract.models import FIRMWARE_PATTERN, SITE_ID_PATTERN
 
 INVENTORY_PREFIX = "inventory#"
@@ -115,6 +119,10 @@ class InventoryRecord(BaseModel):
             "firmware_version": self.firmware_version,
             "assigned_site_id": self.site_id,
             "attributes": self.attributes,
+            # support's fleet search (by_category_firmware, by_model_prefix)
+            **index_attributes(
+                inventory_uid(self.serial_number), self.model, self.firmware_version
+            ),
         }
         canonical = json.dumps(values, sort_keys=True, separators=(",", ":"))
         values["inventory_hash"] = hashlib.sha256(canonical.encode()).hexdigest()[:32]

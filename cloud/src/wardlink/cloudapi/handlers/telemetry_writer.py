@@ -29,6 +29,7 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.config import Config
+from botocore.exceptions import ClientError
 
 from wardlink.cloudapi.handlers.common import logger, tracer
 from wardlink.cloudapi.repositories import GatewayRepository
@@ -140,6 +141,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     outcome = process_records(records, get_store(), logger)
     rejected_key = report_rejected(get_services(), outcome.report.rejected)
     _acknowledge(outcome.highest_seq)
+    _mark_seen(outcome.last_seen_ms)
     logger.info(
         "telemetry batch",
         extra={
@@ -171,3 +173,51 @@ def _acknowledge(highest_seq: dict[str, int]) -> None:
             "could not record the gateways' acknowledged seq",
             extra={"gateways": sorted(highest_seq), "error": str(exc)[:500]},
         )
+
+
+#: ``last_seen`` is kept to within this much: one write per device and interval per container.
+SEEN_EVERY_MS = 10_000
+MAX_SEEN_CACHE = 50_000
+_seen_written: dict[tuple[str, str], int] = {}
+
+
+def _mark_seen(last_seen_ms: dict[str, int]) -> None:
+    """Move each registered device's ``last_seen`` forward to its newest stored point.
+
+    At most one write per device every ``SEEN_EVERY_MS`` of data time per container
+    (a busy device would otherwise cost a write per batch), so it may lag by that.
+
+    Registration alone set ``last_seen`` (the time the gateway announced the device);
+    support needs when the device last sent data. Never moves it back, never creates
+    a device (the condition fails quietly for one not registered yet).
+    """
+    services = get_services()
+    table = services.settings.devices_table
+    if not last_seen_ms or not table:
+        return
+    if len(_seen_written) > MAX_SEEN_CACHE:
+        _seen_written.clear()
+    for uid, time_ms in sorted(last_seen_ms.items()):
+        if time_ms - _seen_written.get((table, uid), -SEEN_EVERY_MS) < SEEN_EVERY_MS:
+            continue  # written less than SEEN_EVERY_MS ago by this container: keep it cheap
+        _seen_written[(table, uid)] = time_ms
+        seen = iso_ms(time_ms)
+        try:
+            services.dynamodb.update_item(
+                TableName=table,
+                Key={"device_uid": {"S": uid}},
+                UpdateExpression="SET last_seen = :seen",
+                ConditionExpression="attribute_exists(device_uid) AND "
+                "(attribute_not_exists(last_seen) OR last_seen < :seen)",
+                ExpressionAttributeValues={":seen": {"S": seen}},
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                logger.error(
+                    "could not record last seen", extra={"device_uid": uid, "error": str(exc)[:300]}
+                )
+
+
+def iso_ms(time_ms: int) -> str:
+    """``2026-12-06T06:00:00.123000+00:00``: the form ``now_iso`` writes, comparable as text."""
+    return datetime.fromtimestamp(time_ms / 1000, UTC).isoformat(timespec="microseconds")

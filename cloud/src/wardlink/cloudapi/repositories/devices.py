@@ -21,6 +21,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from wardlink.cloudapi.errors import BadRequest, Conflict, NotFound
+from wardlink.cloudapi.repositories.fleet import index_attributes
 from wardlink.cloudapi.repositories.items import (
     decode_token,
     encode_token,
@@ -107,6 +108,7 @@ class DeviceRepository:
         uid = device_uid(registration.gateway_id, registration.device_id)
         fields: dict[str, Any] = registration.model_dump(mode="json")
         fields["firmware_sk"] = firmware_sort_key(registration.firmware_version, uid)
+        fields.update(index_attributes(uid, registration.model, registration.firmware_version))
         fields["last_seen"] = now
         names: dict[str, str] = {}
         values: dict[str, Any] = {":now": to_attr(now), ":empty": to_attr([])}

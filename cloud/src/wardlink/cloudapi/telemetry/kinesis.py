@@ -64,6 +64,8 @@ class BatchOutcome:
     failed_from: str | None = None  # first sequence number to re-deliver
     highest_seq: dict[str, int] = field(default_factory=dict)
     """Per gateway, the highest ``seq`` in the records before ``failed_from``."""
+    last_seen_ms: dict[str, int] = field(default_factory=dict)
+    """Per device uid (``gateway/device``), its newest stored point before ``failed_from``."""
 
     def lambda_response(self) -> dict[str, list[dict[str, str]]]:
         failures = [{"itemIdentifier": self.failed_from}] if self.failed_from else []
@@ -151,4 +153,9 @@ def process_records(
     for index, gateway_id, seq in seqs:
         if index < handled and seq > outcome.highest_seq.get(gateway_id, 0):
             outcome.highest_seq[gateway_id] = seq
+    for index, point in pending:
+        gateway, device = point.dimension("gateway_id"), point.dimension("device_id")
+        if index < handled and gateway and device:
+            uid = f"{gateway}/{device}"
+            outcome.last_seen_ms[uid] = max(point.time_ms, outcome.last_seen_ms.get(uid, 0))
     return outcome
