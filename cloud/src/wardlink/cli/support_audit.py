@@ -25,6 +25,12 @@ SEVERITY_ORDER = ("CRITICAL", "HIGH", "MEDIUM", "LOW")
 MAX_LIMIT = 1000
 
 
+
+def _short(text: str, width: int) -> str:
+    """One table cell: the reason on one line, cut at ``width`` (``--json`` has it whole)."""
+    flat = " ".join(text.split())
+    return flat if len(flat) <= width else flat[: width - 1] + "…"
+
 def register(commands: Any, common: argparse.ArgumentParser) -> None:
     audit = commands.add_parser(
         "audit", parents=[common],
@@ -89,7 +95,7 @@ def findings_table(findings: Sequence[Any]) -> str:
 
     rows = [
         [f.severity, f.check_name, _resource(f.resource),
-         support._short(f.reason or f.reason_code or "", 60) or "-"]
+         _short(f.reason or f.reason_code or "", 60) or "-"]
         for f in sorted(findings, key=rank)
     ]  # fmt: skip
     return support.table(["SEVERITY", "CHECK", "RESOURCE", "REASON"], rows)
