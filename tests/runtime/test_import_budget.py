@@ -115,6 +115,31 @@ RedactionPolicy.default()
     assert loaded(modules, FORBIDDEN + PROXY_FORBIDDEN) == []
 
 
+#: The UI shows what the other components published: no device, spool or publisher code,
+#: and what only a diagnostics bundle needs is loaded when one is made.
+UI_FORBIDDEN = (
+    "serial",
+    "sqlite3",
+    "wardlink.codecs",
+    "wardlink.spool",
+    "wardlink.uplink.publisher",
+    "wardlink.transports",
+    "importlib.metadata",
+    "zipfile",
+)
+
+
+def test_the_ui_imports_only_what_its_pages_need() -> None:
+    modules = modules_after(
+        "from wardlink.runtime.lean import keep_pydantic_plugins_out\n"
+        "keep_pydantic_plugins_out()  # as `wardlink run` does first\n"
+        + RUN_COMMAND
+        + "import wardlink.ui.component, wardlink.ui.app\n"
+    )
+    assert "wardlink.ui.app" in modules
+    assert loaded(modules, FORBIDDEN + UI_FORBIDDEN) == []
+
+
 def test_the_cloud_client_loads_botocore_only_when_it_is_used() -> None:
     modules = modules_after("import wardlink.cloudclient\nfrom wardlink.cloudclient import *\n")
     assert loaded(modules, ("botocore", "urllib3")) == []

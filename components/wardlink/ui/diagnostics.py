@@ -18,11 +18,9 @@ import logging
 import platform
 import re
 import time
-import zipfile
 from collections import deque
 from collections.abc import Iterable
 from functools import lru_cache
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -117,6 +115,10 @@ def redact_config(value: Any, key: str = "") -> Any:
 
 
 def versions() -> dict[str, str]:
+    # Imported here, when a bundle is made: importlib.metadata (email, csv, zipfile with
+    # it) would otherwise stay resident in the UI for a page that is rarely opened.
+    from importlib import metadata
+
     found = {"python": platform.python_version(), "platform": platform.platform(terse=True)}
     for name in _DISTRIBUTIONS:
         try:
@@ -162,6 +164,8 @@ def build_bundle(
     for secret in forbidden:
         if secret and (secret in blob or secret.hex().encode() in blob):
             raise BundleRefused("a secret would have left in the diagnostics bundle")
+    import zipfile  # only when a bundle is made (see versions)
+
     buffer = io.BytesIO()
     stamp = time.localtime()[:6]
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
