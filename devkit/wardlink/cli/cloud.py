@@ -210,9 +210,13 @@ def _local(args: argparse.Namespace) -> int:
         env = cloud.environment()
         lines = [f"{key}={value}" for key, value in env.items()]
         if args.env_file:
-            fd = os.open(args.env_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            # Written whole, then renamed into place, once the cloud answers: a script
+            # can wait for the file (`until [ -s F ]`) and never read half of it.
+            partial = f"{args.env_file}.partial"
+            fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
             with os.fdopen(fd, "w") as handle:
                 handle.write("\n".join(lines) + "\n")
+            os.replace(partial, args.env_file)
         print(f"# wardlink local cloud: API {cloud.endpoint} (SigV4, region {cloud.region})")
         for line in lines:
             print(f"export {line}")
