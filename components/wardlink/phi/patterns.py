@@ -649,15 +649,32 @@ def next_class(text: str, position: int) -> str:
 
 
 #: Units a number is written before ("72 bpm", "120 mmHg", "37.2 Cel", "5 mg/dL").
-_UNIT_WORD_RE = re.compile(
+_UNIT_WORDS = (
     r"(?i:mmhg|bpm|mg|mcg|ml|mmol|meq|kpa|cmh2o|kg|lb|lbs|cm|mm|min|mins|sec|secs|ms|s|h"
     r"|hr|hrs|l|g|iu|units?|degc|degf|lpm|rpm|breaths|beats)(?![A-Za-z])"
 )
+_UNIT_WORD_RE = re.compile(_UNIT_WORDS)
+#: Units in capitals, by their first four characters (``_NO_SHAPE_RUN`` spells the same).
 _UNIT_HEADS = frozenset({"cel", "cel,", "cel.", "cel;", "mmhg", "bpm", "bpm,", "bpm."})
 
 
-#: Where a digit shape may start: a digit run, possibly after "+" or "(".
-DIGIT_START_RE: re.Pattern[str] = re.compile(r"([+(]?)(\d+)")
+#: Digit runs of up to four digits at which no shape starts, told apart inside the
+#: regex engine so that the scrubber's loop never sees them (about two in five runs
+#: of device text): a run glued to a letter ("SpO2", "MX450" - unless a separator
+#: follows: "B12/3"), the decimals of a number ("37.2"), the number of a letter code
+#: ("ALM-0107"), and a value before its unit ("72 mmHg", "97 %"; spaces only, since
+#: a tab may end a table cell that holds an age). Each case is one the scrubber's
+#: loop would skip or find no shape at (``next_class`` says ``SPACE_UNIT``).
+_NO_SHAPE_RUN = (
+    r"(?<![+(])(?<=[^\W\d_])\d{1,4}(?![\d/.-])"
+    r"|(?<=\d\.)\d{1,3}(?!\d)"
+    r"|(?<=[^\W\d_]-)\d{1,4}(?![\d/.-])"
+    r"|(?<![+(])\d{1,4}(?!\d) +(?:[%/]|(?=[A-Z])(?i:cel[,.;]|mmhg|bpm[,.]|(?:cel|bpm)\Z)"
+    rf"|(?=[a-z]){_UNIT_WORDS})"
+)
+#: Where a digit shape may start: a digit run, possibly after "+" or "(" - but not
+#: the runs of ``_NO_SHAPE_RUN``.
+DIGIT_START_RE: re.Pattern[str] = re.compile(rf"(?=[+(\d])([+(]?)(?<!\d)(?!{_NO_SHAPE_RUN})(\d+)")
 
 EMAIL_RE: re.Pattern[str] = re.compile(
     r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}"

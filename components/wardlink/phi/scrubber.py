@@ -100,7 +100,9 @@ Span = tuple[int, int, Category, str]
 
 _KNOWN_RUN_RE = re.compile(r"\d[\d().-]*\d")
 _ASCII_WORD_RE = re.compile(r"[A-Za-z]+(?:'[A-Za-z]+)*")  # WORD_RE on ASCII text
-_CAMEL_HINT_RE = re.compile(r"[a-z][A-Z][a-z]|[A-Z]{2}[a-z]{2}")
+#: "aBc" or "ABcd" inside a word (written to start at the capital, so that the regex
+#: engine skips ahead to capitals: twice as fast as the plain alternation).
+_CAMEL_HINT_RE = re.compile(r"[A-Z](?:(?<=[a-z][A-Z])[a-z]|[A-Z][a-z]{2})")
 _NAME_PREFIX_RE = re.compile(
     r"^(?:Mc|Mac|O['\u2019]|D['\u2019]|De|Di|Da|Du|La|Le|Van|Von|St)[A-Z][a-z]"
 )
@@ -137,6 +139,10 @@ _URL_TRAILING = ".,;:)]}!?"
 #: when the young one is full it becomes the old one. At most 2 x 2048 words (~0.35 MB).
 _MEMO_SIZE = 2048
 _IN_NAMES, _SAFE, _NOT_LOWER_NAME, _KNOWN = 1, 2, 4, 8
+#: A word the name loop keeps at once unless a cue, a known value or a file name puts
+#: it in a name position: a stop word or a single letter, a device word, or a safe
+#: word that is no lexicon name.
+_KEPT_OUTSIDE_NAME_POSITIONS = 16
 _SEPARATORS = frozenset("-/.")
 _SPACE_OR_SEP = frozenset(" \t-/.")
 _NUMBER_AFTER_RE = re.compile(r" \d")
@@ -207,8 +213,12 @@ class Scrubber:
                 flags |= _IN_NAMES
             if base in self._safe or base in ABBREVIATIONS:
                 flags |= _SAFE
-            if len(base) < 3 or base in STOPWORDS or base in self._protected:
+            stop = len(base) < 2 or base in STOPWORDS
+            protected = base in self._protected
+            if stop or protected or len(base) < 3:
                 flags |= _NOT_LOWER_NAME
+            if stop or protected or flags & (_SAFE | _IN_NAMES) == _SAFE:
+                flags |= _KEPT_OUTSIDE_NAME_POSITIONS
         if len(self._memo) >= _MEMO_SIZE:
             self._memo_old = self._memo
             self._memo = {}
@@ -596,12 +606,24 @@ class Scrubber:
         cue_words = _CUE_WORDS
         protected = self._protected
         file_words = ctx.file_words
-        memo, lookup = self._memo, self._flags
-        flags = [memo.get(b) or lookup(b) for b in bases]
+        flags: list[int] = list(map(self._memo.get, bases))  # type: ignore[arg-type]
+        if None in flags:  # a word the young memo lacks (a dict hit costs ~40 ns)
+            lookup = self._flags
+            flags = [lookup(b) if f is None else f for f, b in zip(flags, bases, strict=True)]
         # Candidates: capitalised words, lexicon names, known name words, words after a
         # cue and words in file names. A lower-case word of running text is not in a
         # name position and is never looked at (most words: this is the fast path).
-        candidate = [w[0].isupper() or f & _IN_NAMES > 0 for w, f in zip(words, flags, strict=True)]
+        if explain is None:
+            # the words the loop below would skip at once are no candidates (speed);
+            # those a cue, a known value or a file name makes candidates come back
+            candidate = [
+                not f & _KEPT_OUTSIDE_NAME_POSITIONS and (f & _IN_NAMES > 0 or w[0].isupper())
+                for w, f in zip(words, flags, strict=True)
+            ]
+        else:
+            candidate = [
+                w[0].isupper() or f & _IN_NAMES > 0 for w, f in zip(words, flags, strict=True)
+            ]
         after_cue = [k + 1 for k, b in enumerate(bases[:-1]) if b in cue_words]
         for k in after_cue:
             candidate[k] = True
