@@ -723,13 +723,25 @@ WORD_RE: re.Pattern[str] = re.compile(r"[^\W\d_]+(?:['\u2019][^\W\d_]+)*")
 CAMEL_RE: re.Pattern[str] = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z'\u2019]+|[A-Z]+")
 
 #: Words just before a number that mark it as a clinical code, not an identifier.
-CODE_CONTEXT_RE: re.Pattern[str] = re.compile(
-    r"(?i:mdc|code|error|err|fault|alarm|alm|inop|event|loinc|snomed|icd|cpt|model|fw"
-    r"|firmware|version|ver|rev|lot|ref|catalog|cat|part|p/n|pn)"
-    # tight against the number ("error 1000234", "ref#1234567", "MDC (8454247"), never
-    # across a clause: "called about the alarm. 7084002062" is a phone
-    r"(?:[ \t]?[:#=(]?[ \t]?\(?|-)\Z"
+_CODE_WORDS = _words(
+    "mdc code error err fault alarm alm inop event loinc snomed icd cpt model fw firmware"
+    " version ver rev lot ref catalog cat part p/n pn"
 )
+#: The same, tight against the number ("error 1000234", "ref#1234567", "MDC (8454247"),
+#: never across a clause: "called about the alarm. 7084002062" is a phone. Written
+#: backwards and matched on the reversed text before the number: one anchored match
+#: instead of a search that tries every position of the window.
+_CODE_BEFORE_REVERSED_RE = re.compile(
+    r"(?:\(?[ \t]?[:#=(]?[ \t]?|-)(?i:"
+    + "|".join(re.escape(word[::-1]) for word in sorted(_CODE_WORDS, key=len, reverse=True))
+    + ")"
+)
+
+
+def code_context_before(text: str, end: int) -> bool:
+    """Whether a code word ends just before ``end`` ("error 1000234", "MDC (8454247")."""
+    return _CODE_BEFORE_REVERSED_RE.match(text[max(0, end - 24) : end][::-1]) is not None
+
 
 #: A month/day date with no year ("3/17"). It is a date - recall first - unless the
 #: words around it make it a score or a fraction ("pain 7/10", "1/2 tab", "5/5

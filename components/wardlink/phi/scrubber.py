@@ -51,7 +51,6 @@ from wardlink.phi.patterns import (
     CAMEL_RE,
     CITY_AFTER_RE,
     CITY_STATE_RE,
-    CODE_CONTEXT_RE,
     COUNTY_WORDS,
     DATE_CUE_WORDS,
     DIGIT_MATCHERS,
@@ -79,6 +78,7 @@ from wardlink.phi.patterns import (
     ZIP_NEXT_RE,
     ZIP_VALUE_RE,
     Category,
+    code_context_before,
     next_class,
 )
 from wardlink.phi.safewords import WordHashes, load_safe_words
@@ -432,7 +432,7 @@ class Scrubber:
             category = matcher[1][match.lastgroup or ""]
             m_start, m_end = match.span()
             if category is Category.ID:
-                if CODE_CONTEXT_RE.search(text, max(0, m_start - 24), m_start):
+                if code_context_before(text, m_start):
                     continue  # "MDC 8454247", "error 1000234": a code, not a person's number
                 m_start = _letter_prefix_start(text, m_start)
             elif category is Category.ADDRESS:
@@ -455,10 +455,10 @@ class Scrubber:
         head = _letter_prefix_start(text, start)
         hash_at = start - 1 if text[start - 1 : start] == "#" else start - 2
         if head == start and text[hash_at : hash_at + 1] == "#" and hash_at >= 0:
-            if not CODE_CONTEXT_RE.search(text, max(0, hash_at - 24), hash_at):
+            if not code_context_before(text, hash_at):
                 spans.append((start, end, Category.ID, placeholder(Category.ID)))
             return
-        if head == start or CODE_CONTEXT_RE.search(text, max(0, head - 24), head):
+        if head == start or code_context_before(text, head):
             return
         spans.append((head, end, Category.ID, placeholder(Category.ID)))
 
