@@ -182,13 +182,18 @@ _ADDRESS_DIGIT = (
 _AGE_DIGIT = (
     # "94-year-old", "94 y/o", "94yo", "94 yrs", "94-y-o", "94y"; "94F", "94 M", "94,F"
     # (a sex after the number: the scrubber drops "Temp 98 F", "Rm 94F", "walked 90 m")
-    r"(?<![\d./])(?:9\d|1[0-4]\d)(?=\s*-?\s*(?i:years?|yrs?|y\.?\s?o\.?|y/o|y-o|yo|year-old|y)"
-    r"(?![A-Za-z])|[ \t]?[MFmf](?![A-Za-z0-9])|[ \t]+[,;|][ \t]*[MF](?![A-Za-z0-9])"
+    # ("92.5 yo", "93yF", "93/F" and "Age/Sex: 93/F" too)
+    r"(?<![\d./])(?:9\d|1[0-4]\d)(?:\.\d(?=\s*(?i:y)))?"
+    r"(?=\s*-?\s*(?i:years?|yrs?|y\.?\s?o\.?|y/o|y-o|yo|year-old|y)"
+    r"(?![A-Za-z])|y[MF](?![A-Za-z0-9])|/[MF](?![A-Za-z0-9/])"
+    r"|[ \t]?[MFmf](?![A-Za-z0-9])|[ \t]+[,;|][ \t]*[MF](?![A-Za-z0-9])"
     # "Resident, 98, female", "94 yr old woman"
     r"|[ \t]*,?[ \t]*(?i:female|male|woman|man|lady|gentleman)(?![A-Za-z]))",
     # "in his 90s", "in her late 90's": the decade of a person over 89
     r"(?:(?<=his )|(?<=her )|(?<=eir )|(?<=rly )|(?<=mid )|(?<=ate )|(?<=id-)|(?<=ly-)|(?<=te-))"
     r"90['\u2019]?s(?![A-Za-z])",
+    # "M/93", "F/101": sex then age
+    r"(?<=[MF]/)(?<![A-Za-z0-9][MF]/)(?:9\d|1[0-4]\d)(?![\d./])",
 )
 #: Ages over 89 said by context rather than a unit ("she is 94 now", "turned 101
 #: today", "at 96 he"): what may follow the number.
@@ -196,7 +201,16 @@ _AGE_AFTER = (
     r"(?=[ \t]*(?:$|[.,;:!?)\n]|(?i:and|now|today|tomorrow|yesterday|this|last|next|years?|yrs?"
     r"|yo|in|on\s+\w+day|she|he|they|but|with|w/)(?![A-Za-z])))"
 )
-_AGE_N = r"(?:9\d|1[0-4]\d)(?![\d%]|\.\d)"
+_AGE_N = r"(?:9\d|1[0-4]\d)(?![\d%+]|\.\d)"  # "age 90+" is generalised already
+#: A spelled age over 89: "ninety", "ninety-three", "one hundred and two".
+_SPELLED_AGE = (
+    r"(?i:ninety(?:[- ](?:one|two|three|four|five|six|seven|eight|nine))?"
+    r"|one[ \t]+hundred(?:[ \t]+(?:and[ \t]+)?(?:one|two|three|four|five|six|seven|eight|nine"
+    r"|ten))?)(?![A-Za-z-])"
+)
+SPELLED_AGE_RE: re.Pattern[str] = re.compile(rf"(?<![A-Za-z]){_SPELLED_AGE}")
+#: "age ~95", "aged approx. 95", "age about 95": a hedge before the number.
+_ABOUT = r"(?:(?:~|(?i:approx\.?|approximately|about|around|circa|ca\.)[ \t]*)[ \t]*)?"
 #: "age of the device: 95 days" is no person's age.
 _NOT_A_DURATION = (
     r"(?![ \t]*(?i:days?|d|hrs?|hours?|h|min|mins|minutes|months?|mo|weeks?|wks?|s|sec"
@@ -336,7 +350,7 @@ _TRIGGER_ALTERNATIVES: list[tuple[Category, str, frozenset[str]]] = [
         Category.AGE,
         r"(?<![A-Za-z])(?i:ages?|aged)(?:[ \t]*\((?i:yrs?|years)\))?"
         r"(?:[ \t]+(?i:of)(?:[ \t]+[A-Za-z]+){0,4}?)?[ \t]*(?:[:=]|(?i:is|was))?[ \t]*"
-        rf"{_AGE_N}(?:[ \t]*(?:,|(?i:and)|&|/)[ \t]*{_AGE_N})*{_NOT_A_DURATION}",
+        rf"{_ABOUT}{_AGE_N}(?:[ \t]*(?:,|(?i:and)|&|/)[ \t]*{_AGE_N})*{_NOT_A_DURATION}",
         frozenset({"age", "aged", "ages"}),
     ),
     (
@@ -347,16 +361,23 @@ _TRIGGER_ALTERNATIVES: list[tuple[Category, str, frozenset[str]]] = [
         r"(?:[ \t]+(?i:in)[ \t]+(?:(?i:bed|rm|room|bay)[ \t]*)?[A-Za-z0-9-]{1,5})?"
         r"(?:['\u2019]s|[ \t]+(?i:is|was|turned|turns"
         r"|will[ \t]+be|just[ \t]+turned))[ \t]+(?:(?i:now|only|just|almost|nearly|already)[ \t]+)?"
-        rf"{_AGE_N}{_AGE_AFTER}",
+        rf"(?:{_AGE_N}{_AGE_AFTER}|{_SPELLED_AGE})",
         frozenset({"she", "he", "patient", "pt", "they", "who"}),
     ),
     (
         # "turned 92 today", "turns 100 on Sunday", "at 94 she still gardens"
         Category.AGE,
-        rf"(?<![A-Za-z])(?i:turned|turns|turning)[ \t]+{_AGE_N}{_AGE_AFTER}"
+        rf"(?<![A-Za-z])(?i:turned|turns|turning)[ \t]+(?:{_AGE_N}{_AGE_AFTER}|{_SPELLED_AGE})"
         rf"|(?<![A-Za-z])(?i:at)[ \t]+{_AGE_N},?[ \t]+"
         r"(?i:she|he|they)(?![A-Za-z])",
         frozenset({"turned", "turns", "turning", "at"}),
+    ),
+    (
+        # "a woman of 94", "a gentleman of ninety-one"
+        Category.AGE,
+        r"(?<![A-Za-z])(?i:man|woman|lady|gentleman|gent|male|female)[ \t]+(?i:of)[ \t]+"
+        rf"(?:{_AGE_N}{_NOT_A_DURATION}|{_SPELLED_AGE})",
+        frozenset({"man", "woman", "lady", "gentleman", "gent", "male", "female"}),
     ),
     (
         # "ninety-three years old", "a ninety-one-year-old"; "in her nineties"
@@ -481,10 +502,11 @@ _DIGIT_ALTERNATIVES: list[tuple[Category, str, _Start]] = [
             high=3,
             after=_WORDISH,
             spaced=frozenset({*_WORD_NEXT, SPACE_OTHER}),
-            seps=_DASH,
+            seps=_ANY_SEP,
         ),
     ),
     (Category.AGE, _AGE_DIGIT[1], _Start(low=2, high=2, after=frozenset({ALPHA, OTHER}))),
+    (Category.AGE, _AGE_DIGIT[2], _Start(low=2, high=3)),
     (Category.DATE, _DATE_DIGIT[0], _Start(low=4, high=4, after=frozenset({SEP}))),
     (Category.DATE, _DATE_DIGIT[1], _Start(high=2, after=frozenset({SEP}))),
     (Category.DATE, _DATE_DIGIT[2], _Start(high=2, after=frozenset({SEP, ALPHA}), seps=_DASH)),
@@ -668,7 +690,7 @@ _UNIT_HEADS = frozenset({"cel", "cel,", "cel.", "cel;", "mmhg", "bpm", "bpm,", "
 _NO_SHAPE_RUN = (
     r"(?<![+(])(?<=[^\W\d_])\d{1,4}(?![\d/.-])"
     r"|(?<=\d\.)\d{1,3}(?!\d)"
-    r"|(?<=[^\W\d_]-)\d{1,4}(?![\d/.-])"
+    r"|(?<=[^\W\d_]-)\d{1,4}(?![\d/.'\u2019s-])"  # but "mid-90s"
     r"|(?<![+(])\d{1,4}(?!\d) +(?:[%/]|(?=[A-Z])(?i:cel[,.;]|mmhg|bpm[,.]|(?:cel|bpm)\Z)"
     rf"|(?=[a-z]){_UNIT_WORDS})"
 )

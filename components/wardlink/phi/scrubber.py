@@ -66,6 +66,7 @@ from wardlink.phi.patterns import (
     PARTIAL_MONTH_DAY_RE,
     PATH_AFTER_RE,
     PLACE_BEFORE_RE,
+    SPELLED_AGE_RE,
     STATE_ABBRS,
     STATE_LAST_WORDS,
     TLD_RE,
@@ -107,7 +108,9 @@ _NAME_PREFIX_RE = re.compile(
     r"^(?:Mc|Mac|O['\u2019]|D['\u2019]|De|Di|Da|Du|La|Le|Van|Von|St)[A-Z][a-z]"
 )
 _NON_DIGIT_RE = re.compile(r"\D")
-_AGE_NUMBER_RE = re.compile(r"(?<!\d)(?:9\d|1[0-4]\d)(?:['\u2019]?s(?![A-Za-z]))?(?!\d)")
+_AGE_NUMBER_RE = re.compile(
+    r"(?<![\d.])(?:9\d|1[0-4]\d)(?:\.\d+)?(?:['\u2019]?s(?![A-Za-z]))?(?!\d)"
+)
 #: Words before "98 F" / "94F" / "90 m" that make the letter a unit or a place, not a sex.
 _NOT_AGE_BEFORE = frozenset(
     {"temp", "temperature", "t", "tmax", "tm", "tc", "fever", "febrile", "rm", "room", "bed",
@@ -306,6 +309,8 @@ class Scrubber:
         if category is Category.AGE:
             # every age in the span ("ages 94, 96 and 101"); a spelled one goes whole
             replacement = _AGE_NUMBER_RE.sub(AGE_OVER_CAP, value)
+            if replacement == value:  # "he is ninety-three": the spelled age
+                replacement = SPELLED_AGE_RE.sub(AGE_OVER_CAP, value)
             if replacement == value:
                 replacement = AGE_OVER_CAP
         elif category is Category.DATE and self._dates != "drop":
@@ -406,6 +411,7 @@ class Scrubber:
                         and start > 1
                         and text[start - 2].isalpha()
                         and char not in _SEPARATORS
+                        and char not in "s'\u2019"  # "mid-90s"
                     )
                 ):
                     continue  # "SpO2", "MX450", "37.2", "ALM-0107": no shape starts there
