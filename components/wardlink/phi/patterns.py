@@ -228,9 +228,16 @@ _LONG_NUMBER = (
 
 # A labelled value: "MRN: 0012345", "Acct # A-99812", "lic no. D1234567". The value
 # must hold a digit, so "MRN pending" stays.
-_SEP = r"\s*(?i:\#|no\.?|nr\.?|num(?:ber)?\.?|id)?\s*[:#=]?\s*"
-_VALUE = r"(?=[A-Za-z0-9/.-]*\d)[A-Za-z0-9][A-Za-z0-9/.-]*[A-Za-z0-9]"
-_WEAK_SEP = r"\s*(?:[:#=]|(?i:no\.|nr\.|num(?:ber)?\.?))\s*"
+# Between a label and its value, up to three of ":", "#", "=", "-", "no.", "number",
+# "id", "is": "MRN: ", "MR no. - ", "visit # no. ", "Patient ID: #", "account is ".
+_SEP_ITEM = r"(?:[:#=-]|(?i:no\.?|nr\.?|num(?:ber)?\.?|id|is)(?![A-Za-z]))"
+_SEP = rf"(?:\s*{_SEP_ITEM}){{0,3}}\s*"
+# A value holds a digit; two groups of four digits ("3516 9294") are one value.
+_VALUE = (
+    r"(?:\d{4}[ \t]\d{4}(?![\w/]|[.-]\d)"
+    r"|(?=[A-Za-z0-9/.-]*\d)[A-Za-z0-9][A-Za-z0-9/.-]*[A-Za-z0-9])"
+)
+_WEAK_SEP = rf"\s*(?:[:#=]|(?i:no\.|nr\.|num(?:ber)?\.?)){_SEP}"
 
 
 def _labelled(
@@ -241,7 +248,7 @@ def _labelled(
     value: str = _VALUE,
 ) -> tuple[tuple[str, frozenset[str]], ...]:
     """A label regex and the lower-case words it can start with."""
-    strong = (rf"(?<![A-Za-z/]){labels}(?![A-Za-z]){_SEP}{value}", frozenset(words.split()))
+    strong = (rf"(?<![A-Za-z/])(?:{labels})(?![A-Za-z]){_SEP}{value}", frozenset(words.split()))
     if weak is None:
         return (strong,)
     return strong, (
@@ -250,16 +257,31 @@ def _labelled(
     )
 
 
+_MRN_LABELS = (
+    r"(?i:mrn|mr\#|medical\s+record(?:\s+number)?|chart(?:\s+number)?|patient\s+id"
+    r"|pt\.?\s+id|patient\s+(?:number|no\.?|nr\.?|\#)|hosp(?:ital)?\.?\s*(?:number|no\.?|\#)"
+    r"|unit\s+(?:number|no\.?|\#)|med\s+rec|record\s*(?:number|no\.?|\#)|e?mpi\s*(?:no\.?|\#))"
+    r"|(?-i:E?MPI|MRN|PID)"
+)
+_MRN_WORDS = "mrn mr medical chart patient pt hospital hosp unit med record mpi empi pid"
+_ACCOUNT_LABELS = (
+    r"(?i:account|acct|billing(?:\s+id)?|invoice|claim|encounter(?:\s+id)?"
+    r"|visit\s*(?:id|number|no\.?|nr\.?|\#)|admission(?:\s+id)?|adm\.?\s*(?:no\.?|\#)"
+    r"|bank\s+account|iban|routing)|(?-i:FIN|CSN|HAR|ENC)"
+)
+_ACCOUNT_WORDS = (
+    "account acct billing invoice claim encounter visit admission adm bank iban routing"
+    " fin csn har enc"
+)
+_ID_LABELS = r"(?i:identifier|record\s+id|case\s*(?:id|number|no\.?|\#)|accession)"
+_ID_WORDS = "identifier record case accession"
+
 _LABELLED: dict[Category, tuple[tuple[str, frozenset[str]], ...]] = {
     Category.SSN: _labelled(
         r"(?i:ssn|social\s+security(?:\s+(?:number|no))?|ss\#)", "ssn social ss"
     ),
     Category.MRN: _labelled(
-        r"(?i:mrn|mr\#|medical\s+record(?:\s+number)?|chart(?:\s+number)?|patient\s+id"
-        r"|pt\.?\s+id|patient\s+number|hospital\s+number|unit\s+number|med\s+rec)",
-        "mrn mr medical chart patient pt hospital unit med",
-        weak=r"(?i:mr|pid|pin)",
-        weak_words="mr pid pin",
+        _MRN_LABELS, _MRN_WORDS, weak=r"(?i:mr|pid|pin)", weak_words="mr pid pin"
     ),
     Category.HEALTH_PLAN: _labelled(
         r"(?i:member(?:\s+id)?|subscriber(?:\s+id)?|policy|group\s+(?:number|no)|health\s+plan"
@@ -269,9 +291,8 @@ _LABELLED: dict[Category, tuple[tuple[str, frozenset[str]], ...]] = {
         " mbi payer",
     ),
     Category.ACCOUNT: _labelled(
-        r"(?i:account|acct|billing(?:\s+id)?|invoice|claim|encounter(?:\s+id)?|visit\s+(?:id|number)"
-        r"|admission(?:\s+id)?|bank\s+account|iban|routing)",
-        "account acct billing invoice claim encounter visit admission bank iban routing",
+        _ACCOUNT_LABELS,
+        _ACCOUNT_WORDS,
         weak=r"(?i:acc|fin|csn|har|enc)",
         weak_words="acc fin csn har enc",
     ),
@@ -308,8 +329,8 @@ _LABELLED: dict[Category, tuple[tuple[str, frozenset[str]], ...]] = {
         r"[A-Za-z0-9][A-Za-z0-9_/.-]*",
     ),
     Category.ID: _labelled(
-        r"(?i:identifier|record\s+id|case\s+(?:id|number))",
-        "identifier record case",
+        _ID_LABELS,
+        _ID_WORDS,
         weak=r"(?i:id)",
         weak_words="id",
     ),
@@ -610,6 +631,29 @@ TRIGGERS: dict[str, Matcher] = {
 }
 TRIGGER_WORDS: frozenset[str] = frozenset(TRIGGERS)
 
+#: The value written before its label: "0012345 (MRN)", "5726 6603 is the MRN", "use
+#: X58W5878 as MR#". Tried only where a label's trigger word found no value after it
+#: and the text just before it ends in "(", "is/was the", "as" or "=".
+_LABEL_ONLY = r"(?![A-Za-z])(?:\s*(?:[#:]|(?i:no\.?|nr\.?|num(?:ber)?\.?|id)(?![A-Za-z])))*"
+_LABELS_BEFORE = (
+    (Category.MRN, rf"{_MRN_LABELS}|(?i:mr\.?\s*(?:no\.?|\#))", f"{_MRN_WORDS} mr"),
+    (Category.ACCOUNT, rf"{_ACCOUNT_LABELS}|(?i:(?:enc|acc|fin|csn|har)\.?\s*(?:no\.?|\#))",
+     f"{_ACCOUNT_WORDS} acc"),
+    (Category.ID, _ID_LABELS, _ID_WORDS),
+)  # fmt: skip
+LABEL_BEFORE: dict[str, tuple[tuple[re.Pattern[str], Category], ...]] = {
+    word: tuple(
+        (re.compile(rf"(?<![A-Za-z/])(?:{labels}){_LABEL_ONLY}"), category)
+        for category, labels, words in _LABELS_BEFORE
+        if word in words.split()
+    )
+    for word in {w for _, _, words in _LABELS_BEFORE for w in words.split()}
+}
+VALUE_BEFORE_LABEL_RE: re.Pattern[str] = re.compile(
+    rf"(?<![\w.:/-])({_VALUE})[ \t]*(?:\(|=|(?i:is|was|as)(?:[ \t]+(?i:the|his|her|their|its))?"
+    r"[ \t]+)[ \t]*\Z"
+)
+
 #: (lead, digit-run length (7 = 7+), next class) -> the regex of the shapes that can
 #: start there, or None; the scrubber looks keys up itself (this is its hottest loop).
 DIGIT_MATCHERS: dict[_DigitKey, Matcher | None] = {}
@@ -749,12 +793,13 @@ _CODE_WORDS = _words(
     "mdc code error err fault alarm alm inop event loinc snomed icd cpt model fw firmware"
     " version ver rev lot ref catalog cat part p/n pn"
 )
-#: The same, tight against the number ("error 1000234", "ref#1234567", "MDC (8454247"),
-#: never across a clause: "called about the alarm. 7084002062" is a phone. Written
+#: The same, tight against the number ("error 1000234", "ref#1234567", "MDC (8454247",
+#: "lot no. 22B4471", "cat. no. 2379505", "part number: 882-5377-56"), never across a
+#: clause: "called about the alarm. 7084002062" is a phone. Written
 #: backwards and matched on the reversed text before the number: one anchored match
 #: instead of a search that tries every position of the window.
 _CODE_BEFORE_REVERSED_RE = re.compile(
-    r"(?:\(?[ \t]?[:#=(]?[ \t]?|-)(?i:"
+    r"(?:\(?[ \t]?[:#=(]?[ \t]?(?:\.?(?i:on|rn|mun|rebmun)[ \t]?)?\.?|-)(?i:"
     + "|".join(re.escape(word[::-1]) for word in sorted(_CODE_WORDS, key=len, reverse=True))
     + ")"
 )

@@ -60,6 +60,7 @@ from wardlink.phi.patterns import (
     FRACTION_BEFORE_WORDS,
     HOST_BEFORE_RE,
     IPV6_RE,
+    LABEL_BEFORE,
     MAC_RE,
     MDC_REF_RE,
     OTHER,
@@ -72,6 +73,7 @@ from wardlink.phi.patterns import (
     TLD_RE,
     TRIGGERS,
     URL_RE,
+    VALUE_BEFORE_LABEL_RE,
     VIN_RE,
     WORD_RE,
     YEAR_RE,
@@ -444,6 +446,13 @@ class Scrubber:
             elif category is Category.ADDRESS:
                 covered_to = self._address(text, m_start, m_end, match.group(), spans)
                 continue
+            elif (
+                category is Category.DATE
+                and "." in match.group()
+                and code_context_before(text, m_start)
+            ):
+                covered_to = m_end
+                continue  # "fw 3.7.83", "version 1.2.24": a version, not a date
             elif category is Category.DATE and _a_fraction(text, m_start, match.group()):
                 covered_to = m_end
                 continue  # "pain 7/10", "1/2 tab": a score or a fraction, not March 10
@@ -535,6 +544,14 @@ class Scrubber:
                     self._add(spans, start, end, category, text[start:end])
                     covered_to = end
                     continue
+                if base in LABEL_BEFORE and _value_may_precede(text, start, bases, i):
+                    for label, category in LABEL_BEFORE[base]:
+                        if label.match(text, start) is None:
+                            continue
+                        value = VALUE_BEFORE_LABEL_RE.search(text, max(0, start - 40), start)
+                        if value is not None:  # "0012345 (MRN)", "5726 6603 is the MRN"
+                            spans.append((*value.span(1), category, placeholder(category)))
+                        break
             word = words[i]
             if (len(word) == 2 and word in STATE_ABBRS) or (
                 base in STATE_LAST_WORDS and word[0].isupper()
@@ -1600,6 +1617,17 @@ def _company_follows(
     if j < len(bases) and bases[j] == "and":
         j += 1
     return j < len(bases) and bases[j] in _COMPANY_WORDS and ends[i] <= starts[j] <= ends[i] + 6
+
+
+#: Words between a value and its label after it: "is the MRN", "as MR#".
+_VALUE_LINKS = frozenset({"is", "was", "as", "the", "his", "her", "their", "its"})
+
+
+def _value_may_precede(text: str, start: int, bases: list[str], i: int) -> bool:
+    """Cheap test before ``VALUE_BEFORE_LABEL_RE``: a "(" or "=" just before the label,
+    or a linking word ("is the", "as")."""
+    before = text[max(0, start - 3) : start].rstrip(" \t")
+    return before.endswith(("(", "=")) or (i > 0 and bases[i - 1] in _VALUE_LINKS)
 
 
 def _a_fraction(text: str, start: int, value: str) -> bool:
