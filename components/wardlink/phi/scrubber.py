@@ -104,8 +104,10 @@ Span = tuple[int, int, Category, str]
 _KNOWN_RUN_RE = re.compile(r"\d[\d().-]*\d")
 _ASCII_WORD_RE = re.compile(r"[A-Za-z]+(?:'[A-Za-z]+)*")  # WORD_RE on ASCII text
 #: "aBc" or "ABcd" inside a word (written to start at the capital, so that the regex
-#: engine skips ahead to capitals: twice as fast as the plain alternation).
-_CAMEL_HINT_RE = re.compile(r"[A-Z](?:(?<=[a-z][A-Z])[a-z]|[A-Z][a-z]{2})")
+#: engine skips ahead to capitals: twice as fast as the plain alternation) - but not
+#: the "mHg" of "mmHg", in nearly every device message (a name glued after "mm"
+#: stays one unknown capitalised word, a name all the same).
+_CAMEL_HINT_RE = re.compile(r"[A-Z](?:(?<=[a-z][A-Z])(?<!mmH)[a-z]|[A-Z][a-z]{2})")
 _NAME_PREFIX_RE = re.compile(
     r"^(?:Mc|Mac|O['\u2019]|D['\u2019]|De|Di|Da|Du|La|Le|Van|Von|St)[A-Z][a-z]"
 )
