@@ -89,7 +89,7 @@ KEPT: tuple[tuple[str, str], ...] = (
 _RANDOM_RE = re.compile(r"%([dAa])(\d+)")
 
 
-def _fill(rng: random.Random, shape: str) -> str:
+def fill(rng: random.Random, shape: str) -> str:
     def one(match: re.Match[str]) -> str:
         kind, count = match.group(1), int(match.group(2))
         if kind == "d":
@@ -109,14 +109,14 @@ def generate(count: int = 400, seed: int = SEED) -> list[CorpusItem]:
     items: list[CorpusItem] = []
     for n in range(count):
         category, cue = rng.choice(CUES)
-        value = _fill(rng, rng.choice(VALUES))
+        value = fill(rng, rng.choice(VALUES))
         if n % 4 == 3:
             text = rng.choice(FRAMES_BEFORE).format(VAL=value, CUE=cue)
         else:
             text = rng.choice(FRAMES_AFTER).format(ID=f"{cue}{rng.choice(SEPARATORS)}{value}")
         items.append(CorpusItem(f"ids-{n:03d}", "text", text, [Label(category, value)], []))
     for n, (sentence, shape) in enumerate(KEPT * 2):
-        value = _fill(rng, shape)
+        value = fill(rng, shape)
         text = sentence.format(V=value)
         items.append(CorpusItem(f"ids-kept-{n:03d}", "text", text, [], [Label("CODE", value)]))
     return items
