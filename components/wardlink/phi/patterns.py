@@ -230,7 +230,11 @@ _LONG_NUMBER = (
 # must hold a digit, so "MRN pending" stays.
 # Between a label and its value, up to three of ":", "#", "=", "-", "no.", "number",
 # "id", "is": "MRN: ", "MR no. - ", "visit # no. ", "Patient ID: #", "account is ".
-_SEP_ITEM = r"(?:[:#=-]|(?i:no\.?|nr\.?|num(?:ber)?\.?|id|is)(?![A-Za-z]))"
+_SEP_ITEM = (
+    r"(?:[:#=]|-(?=\s)|(?i:no\.?|nr\.?|num(?:ber)?\.?|id)(?![A-Za-z])"
+    # "is" only before a number of three digits or more: "the chart is 12 pages" stays
+    r"|(?i:is)(?=\s+[A-Za-z0-9/.-]*\d{3}))"
+)
 _SEP = rf"(?:\s*{_SEP_ITEM}){{0,3}}\s*"
 # A value holds a digit; two groups of four digits ("3516 9294") are one value.
 _VALUE = (
@@ -260,12 +264,13 @@ def _labelled(
 _MRN_LABELS = (
     r"(?i:mrn|mr\#|medical\s+record(?:\s+number)?|chart(?:\s+number)?|patient\s+id"
     r"|pt\.?\s+id|patient\s+(?:number|no\.?|nr\.?|\#)|hosp(?:ital)?\.?\s*(?:number|no\.?|\#)"
-    r"|unit\s+(?:number|no\.?|\#)|med\s+rec|record\s*(?:number|no\.?|\#)|e?mpi\s*(?:no\.?|\#))"
+    r"|unit\s+(?:number|no\.?|\#)|med\.?\s*rec\.?|record\s*(?:number|no\.?|\#)|e?mpi\s*(?:no\.?|\#)"
+    r"|e[hm]r\s*(?:id|number|no\.?|\#))"
     r"|(?-i:E?MPI|MRN|PID)"
 )
-_MRN_WORDS = "mrn mr medical chart patient pt hospital hosp unit med record mpi empi pid"
+_MRN_WORDS = "mrn mr medical chart patient pt hospital hosp unit med record mpi empi pid ehr emr"
 _ACCOUNT_LABELS = (
-    r"(?i:account|acct|billing(?:\s+id)?|invoice|claim|encounter(?:\s+id)?"
+    r"(?i:account|acct\.?|billing(?:\s+id)?|invoice|claim|encounter(?:\s+id)?"
     r"|visit\s*(?:id|number|no\.?|nr\.?|\#)|admission(?:\s+id)?|adm\.?\s*(?:no\.?|\#)"
     r"|bank\s+account|iban|routing)|(?-i:FIN|CSN|HAR|ENC)"
 )
@@ -650,8 +655,9 @@ LABEL_BEFORE: dict[str, tuple[tuple[re.Pattern[str], Category], ...]] = {
     for word in {w for _, _, words in _LABELS_BEFORE for w in words.split()}
 }
 VALUE_BEFORE_LABEL_RE: re.Pattern[str] = re.compile(
-    rf"(?<![\w.:/-])({_VALUE})[ \t]*(?:\(|=|(?i:is|was|as)(?:[ \t]+(?i:the|his|her|their|its))?"
-    r"[ \t]+)[ \t]*\Z"
+    # (three digits in a row at least: "Bed 12 (MRN pending)" keeps its bed)
+    rf"(?<![\w.:/-])(?=[A-Za-z0-9/.-]*\d{{3}})({_VALUE})[ \t]*"
+    r"(?:\(|=|(?i:is|was|as)(?:[ \t]+(?i:the|his|her|their|its))?[ \t]+)[ \t]*\Z"
 )
 
 #: (lead, digit-run length (7 = 7+), next class) -> the regex of the shapes that can
