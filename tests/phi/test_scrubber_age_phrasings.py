@@ -35,6 +35,7 @@ def scrubber() -> Scrubber:
         ("a frail woman of 94", "a frail woman of 90+"),
         ("a gentleman of ninety-one", "a gentleman of 90+"),
         ("92.5 yo male", "90+ yo male"),
+        ("age 95+", "age 90++"),  # not generalised yet: the number goes
     ],
 )
 def test_age_phrasings(scrubber: Scrubber, text: str, expected: str) -> None:

@@ -201,7 +201,7 @@ _AGE_AFTER = (
     r"(?=[ \t]*(?:$|[.,;:!?)\n]|(?i:and|now|today|tomorrow|yesterday|this|last|next|years?|yrs?"
     r"|yo|in|on\s+\w+day|she|he|they|but|with|w/)(?![A-Za-z])))"
 )
-_AGE_N = r"(?:9\d|1[0-4]\d)(?![\d%+]|\.\d)"  # "age 90+" is generalised already
+_AGE_N = r"(?!90\+)(?:9\d|1[0-4]\d)(?![\d%]|\.\d)"  # "age 90+" is generalised already
 #: A spelled age over 89: "ninety", "ninety-three", "one hundred and two".
 _SPELLED_AGE = (
     r"(?i:ninety(?:[- ](?:one|two|three|four|five|six|seven|eight|nine))?"
