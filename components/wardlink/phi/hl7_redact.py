@@ -53,7 +53,7 @@ from wardlink.phi.hl7_types import (
     type_class,
 )
 from wardlink.phi.lexicon import fold
-from wardlink.phi.patterns import WORD_RE
+from wardlink.phi.patterns import SPELLED_AGE_RE, WORD_RE
 
 _NUMERIC_TYPES = frozenset({"NM", "SN", "NR", "NA", "MA"})
 _CODED_VALUE_TYPES = frozenset({"CE", "CWE", "CNE", "CF", "CD", "ID", "IS"})
@@ -615,10 +615,14 @@ class Hl7Redactor:
     def _obx_value(self, raw: str, fields: list[str], context: _Context) -> str:
         seps = context.seps
         value_type = _first_component(fields[2], seps).upper() if len(fields) > 2 else ""
+        observation = _observation(fields, seps)
+        if observation is _AGE and _over_89(fields, raw.split(seps.repetition), seps):
+            return AGE_OVER_CAP  # Safe Harbor: one category, 90 or older (any value type)
+        if observation is _BIRTH and value_type in _TIMESTAMP_VALUE_TYPES:
+            first = _unescape(_first_component(raw, seps), seps)
+            return _safe(self._actions.apply(_BIRTH_DATE, first, ()), seps)
         if value_type in _NUMERIC_TYPES:
             parts = raw.split(seps.repetition)
-            if _over_89(fields, parts, seps):
-                return AGE_OVER_CAP  # Safe Harbor: one category, 90 or older
             if all(
                 _NUMBER_RE.match(p)
                 or (value_type == "SN" and _SN_RE.match(p.replace(seps.component, "")))
@@ -962,16 +966,50 @@ def _safe(value: object, seps: _Separators, *, components: bool = False) -> str:
 #: OBX-3 codes of a person's age (LOINC: age, reported, estimated, calculated, current
 #: or at death): an age observation over 89 is PHI (Safe Harbor), its number is not.
 _AGE_CODES = frozenset({"30525-0", "21612-7", "21611-9", "29553-5", "63900-5"})
-_AGE_TEXT_RE = re.compile(r"(?i)\bage\b")
+#: "Age", "AGE_YRS", "Patient age", "PatientAge" - not "Stage", "Usage", "Dosage".
+_AGE_TEXT_RE = re.compile(r"(?<![A-Za-z])(?i:age)(?![a-z])|(?<=[a-z])Age(?![a-z])")
+#: OBX-3 codes and texts of a birth date (LOINC 21112-8).
+_BIRTH_CODES = frozenset({"21112-8"})
+_BIRTH_TEXT_RE = re.compile(r"(?i)birth|(?<![A-Za-z])DOB(?![A-Za-z])")
+_AGE, _BIRTH = "age", "birth"
 #: OBX-6 units an age may be given in, as divisors to years (none given: years).
 _AGE_UNITS = {"": 1.0, "a": 1.0, "yr": 1.0, "y": 1.0, "year": 1.0, "years": 1.0,
               "mo": 12.0, "month": 12.0, "months": 12.0, "wk": 52.0, "d": 365.0}  # fmt: skip
+#: A number in an age value, with the unit written after it ("1140 months", "96 y").
+_AGE_VALUE_RE = re.compile(r"(\d+(?:\.\d+)?)[ \t]*([A-Za-z]*)")
+
+
+def _observation(fields: list[str], seps: _Separators) -> str | None:
+    """Whether OBX-3 names a person's age or a birth date: by LOINC code in the first
+    or the alternate triplet (components 1 and 4), or by its text (2 and 5)."""
+    if len(fields) < 4 or not fields[3]:
+        return None
+    code = fields[3].split(seps.repetition)[0].split(seps.component)
+    codes = (code[0], code[3] if len(code) > 3 else "")
+    texts = (code[1] if len(code) > 1 else "", code[4] if len(code) > 4 else "")
+    if any(c in _AGE_CODES for c in codes) or any(_AGE_TEXT_RE.search(t) for t in texts):
+        return _AGE
+    if any(c in _BIRTH_CODES for c in codes) or any(_BIRTH_TEXT_RE.search(t) for t in texts):
+        return _BIRTH
+    return None
 
 
 def _over_89(fields: list[str], parts: list[str], seps: _Separators) -> bool:
-    """An age observation (OBX-3) whose numeric value (OBX-5) is over 89 years."""
-    if len(fields) < 4:
-        return False
+    """An age observation's value (OBX-5) over 89 years: a number in the unit of OBX-6
+    or of the word after it (years when none is given; an unknown unit is read as
+    years: fail closed), or a spelled age ("ninety-three")."""
+    unit = _first_component(fields[6], seps).strip().lower() if len(fields) > 6 else ""
+    for part in parts:
+        number = _AGE_VALUE_RE.search(part)
+        if number is None:
+            if SPELLED_AGE_RE.search(part):
+                return True
+            continue
+        written = unit or number.group(2).lower()
+        per_year = _AGE_UNITS.get(written.strip("{}"), 1.0)
+        if float(number.group(1)) / per_year > AGE_CAP:
+            return True
+    return False
     code = fields[3].split(seps.repetition)[0].split(seps.component)
     if code[0] not in _AGE_CODES and not (len(code) > 1 and _AGE_TEXT_RE.search(code[1])):
         return False

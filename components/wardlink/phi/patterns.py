@@ -182,13 +182,18 @@ _ADDRESS_DIGIT = (
 _AGE_DIGIT = (
     # "94-year-old", "94 y/o", "94yo", "94 yrs", "94-y-o", "94y"; "94F", "94 M", "94,F"
     # (a sex after the number: the scrubber drops "Temp 98 F", "Rm 94F", "walked 90 m")
-    r"(?<![\d./])(?:9\d|1[0-4]\d)(?=\s*-?\s*(?i:years?|yrs?|y\.?\s?o\.?|y/o|y-o|yo|year-old|y)"
-    r"(?![A-Za-z])|[ \t]?[MFmf](?![A-Za-z0-9])|[ \t]+[,;|][ \t]*[MF](?![A-Za-z0-9])"
+    # ("92.5 yo", "93yF", "93/F" and "Age/Sex: 93/F" too)
+    r"(?<![\d./])(?:9\d|1[0-4]\d)(?:\.\d(?=\s*(?i:y)))?"
+    r"(?=\s*-?\s*(?i:years?|yrs?|y\.?\s?o\.?|y/o|y-o|yo|year-old|y)"
+    r"(?![A-Za-z])|y[MF](?![A-Za-z0-9])|/[MF](?![A-Za-z0-9/])"
+    r"|[ \t]?[MFmf](?![A-Za-z0-9])|[ \t]+[,;|][ \t]*[MF](?![A-Za-z0-9])"
     # "Resident, 98, female", "94 yr old woman"
     r"|[ \t]*,?[ \t]*(?i:female|male|woman|man|lady|gentleman)(?![A-Za-z]))",
     # "in his 90s", "in her late 90's": the decade of a person over 89
     r"(?:(?<=his )|(?<=her )|(?<=eir )|(?<=rly )|(?<=mid )|(?<=ate )|(?<=id-)|(?<=ly-)|(?<=te-))"
     r"90['\u2019]?s(?![A-Za-z])",
+    # "M/93", "F/101": sex then age
+    r"(?<=[MF]/)(?<![A-Za-z0-9][MF]/)(?:9\d|1[0-4]\d)(?![\d./])",
 )
 #: Ages over 89 said by context rather than a unit ("she is 94 now", "turned 101
 #: today", "at 96 he"): what may follow the number.
@@ -196,7 +201,16 @@ _AGE_AFTER = (
     r"(?=[ \t]*(?:$|[.,;:!?)\n]|(?i:and|now|today|tomorrow|yesterday|this|last|next|years?|yrs?"
     r"|yo|in|on\s+\w+day|she|he|they|but|with|w/)(?![A-Za-z])))"
 )
-_AGE_N = r"(?:9\d|1[0-4]\d)(?![\d%]|\.\d)"
+_AGE_N = r"(?!90\+)(?:9\d|1[0-4]\d)(?![\d%]|\.\d)"  # "age 90+" is generalised already
+#: A spelled age over 89: "ninety", "ninety-three", "one hundred and two".
+_SPELLED_AGE = (
+    r"(?i:ninety(?:[- ](?:one|two|three|four|five|six|seven|eight|nine))?"
+    r"|one[ \t]+hundred(?:[ \t]+(?:and[ \t]+)?(?:one|two|three|four|five|six|seven|eight|nine"
+    r"|ten))?)(?![A-Za-z-])"
+)
+SPELLED_AGE_RE: re.Pattern[str] = re.compile(rf"(?<![A-Za-z]){_SPELLED_AGE}")
+#: "age ~95", "aged approx. 95", "age about 95": a hedge before the number.
+_ABOUT = r"(?:(?:~|(?i:approx\.?|approximately|about|around|circa|ca\.)[ \t]*)[ \t]*)?"
 #: "age of the device: 95 days" is no person's age.
 _NOT_A_DURATION = (
     r"(?![ \t]*(?i:days?|d|hrs?|hours?|h|min|mins|minutes|months?|mo|weeks?|wks?|s|sec"
@@ -214,9 +228,20 @@ _LONG_NUMBER = (
 
 # A labelled value: "MRN: 0012345", "Acct # A-99812", "lic no. D1234567". The value
 # must hold a digit, so "MRN pending" stays.
-_SEP = r"\s*(?i:\#|no\.?|nr\.?|num(?:ber)?\.?|id)?\s*[:#=]?\s*"
-_VALUE = r"(?=[A-Za-z0-9/.-]*\d)[A-Za-z0-9][A-Za-z0-9/.-]*[A-Za-z0-9]"
-_WEAK_SEP = r"\s*(?:[:#=]|(?i:no\.|nr\.|num(?:ber)?\.?))\s*"
+# Between a label and its value, up to three of ":", "#", "=", "-", "no.", "number",
+# "id", "is": "MRN: ", "MR no. - ", "visit # no. ", "Patient ID: #", "account is ".
+_SEP_ITEM = (
+    r"(?:[:#=]|-(?=\s)|(?i:no\.?|nr\.?|num(?:ber)?\.?|id)(?![A-Za-z])"
+    # "is" only before a number of three digits or more: "the chart is 12 pages" stays
+    r"|(?i:is)(?=\s+[A-Za-z0-9/.-]*\d{3}))"
+)
+_SEP = rf"(?:\s*{_SEP_ITEM}){{0,3}}\s*"
+# A value holds a digit; two groups of four digits ("3516 9294") are one value.
+_VALUE = (
+    r"(?:\d{4}[ \t]\d{4}(?![\w/]|[.-]\d)"
+    r"|(?=[A-Za-z0-9/.-]*\d)[A-Za-z0-9][A-Za-z0-9/.-]*[A-Za-z0-9])"
+)
+_WEAK_SEP = rf"\s*(?:[:#=]|(?i:no\.|nr\.|num(?:ber)?\.?)){_SEP}"
 
 
 def _labelled(
@@ -227,7 +252,7 @@ def _labelled(
     value: str = _VALUE,
 ) -> tuple[tuple[str, frozenset[str]], ...]:
     """A label regex and the lower-case words it can start with."""
-    strong = (rf"(?<![A-Za-z/]){labels}(?![A-Za-z]){_SEP}{value}", frozenset(words.split()))
+    strong = (rf"(?<![A-Za-z/])(?:{labels})(?![A-Za-z]){_SEP}{value}", frozenset(words.split()))
     if weak is None:
         return (strong,)
     return strong, (
@@ -236,16 +261,32 @@ def _labelled(
     )
 
 
+_MRN_LABELS = (
+    r"(?i:mrn|mr\#|medical\s+record(?:\s+number)?|chart(?:\s+number)?|patient\s+id"
+    r"|pt\.?\s+id|patient\s+(?:number|no\.?|nr\.?|\#)|hosp(?:ital)?\.?\s*(?:number|no\.?|\#)"
+    r"|unit\s+(?:number|no\.?|\#)|med\.?\s*rec\.?|record\s*(?:number|no\.?|\#)|e?mpi\s*(?:no\.?|\#)"
+    r"|e[hm]r\s*(?:id|number|no\.?|\#))"
+    r"|(?-i:E?MPI|MRN|PID)"
+)
+_MRN_WORDS = "mrn mr medical chart patient pt hospital hosp unit med record mpi empi pid ehr emr"
+_ACCOUNT_LABELS = (
+    r"(?i:account|acct\.?|billing(?:\s+id)?|invoice|claim|encounter(?:\s+id)?"
+    r"|visit\s*(?:id|number|no\.?|nr\.?|\#)|admission(?:\s+id)?|adm\.?\s*(?:no\.?|\#)"
+    r"|bank\s+account|iban|routing)|(?-i:FIN|CSN|HAR|ENC)"
+)
+_ACCOUNT_WORDS = (
+    "account acct billing invoice claim encounter visit admission adm bank iban routing"
+    " fin csn har enc"
+)
+_ID_LABELS = r"(?i:identifier|record\s+id|case\s*(?:id|number|no\.?|\#)|accession)"
+_ID_WORDS = "identifier record case accession"
+
 _LABELLED: dict[Category, tuple[tuple[str, frozenset[str]], ...]] = {
     Category.SSN: _labelled(
         r"(?i:ssn|social\s+security(?:\s+(?:number|no))?|ss\#)", "ssn social ss"
     ),
     Category.MRN: _labelled(
-        r"(?i:mrn|mr\#|medical\s+record(?:\s+number)?|chart(?:\s+number)?|patient\s+id"
-        r"|pt\.?\s+id|patient\s+number|hospital\s+number|unit\s+number|med\s+rec)",
-        "mrn mr medical chart patient pt hospital unit med",
-        weak=r"(?i:mr|pid|pin)",
-        weak_words="mr pid pin",
+        _MRN_LABELS, _MRN_WORDS, weak=r"(?i:mr|pid|pin)", weak_words="mr pid pin"
     ),
     Category.HEALTH_PLAN: _labelled(
         r"(?i:member(?:\s+id)?|subscriber(?:\s+id)?|policy|group\s+(?:number|no)|health\s+plan"
@@ -255,9 +296,8 @@ _LABELLED: dict[Category, tuple[tuple[str, frozenset[str]], ...]] = {
         " mbi payer",
     ),
     Category.ACCOUNT: _labelled(
-        r"(?i:account|acct|billing(?:\s+id)?|invoice|claim|encounter(?:\s+id)?|visit\s+(?:id|number)"
-        r"|admission(?:\s+id)?|bank\s+account|iban|routing)",
-        "account acct billing invoice claim encounter visit admission bank iban routing",
+        _ACCOUNT_LABELS,
+        _ACCOUNT_WORDS,
         weak=r"(?i:acc|fin|csn|har|enc)",
         weak_words="acc fin csn har enc",
     ),
@@ -294,8 +334,8 @@ _LABELLED: dict[Category, tuple[tuple[str, frozenset[str]], ...]] = {
         r"[A-Za-z0-9][A-Za-z0-9_/.-]*",
     ),
     Category.ID: _labelled(
-        r"(?i:identifier|record\s+id|case\s+(?:id|number))",
-        "identifier record case",
+        _ID_LABELS,
+        _ID_WORDS,
         weak=r"(?i:id)",
         weak_words="id",
     ),
@@ -336,7 +376,7 @@ _TRIGGER_ALTERNATIVES: list[tuple[Category, str, frozenset[str]]] = [
         Category.AGE,
         r"(?<![A-Za-z])(?i:ages?|aged)(?:[ \t]*\((?i:yrs?|years)\))?"
         r"(?:[ \t]+(?i:of)(?:[ \t]+[A-Za-z]+){0,4}?)?[ \t]*(?:[:=]|(?i:is|was))?[ \t]*"
-        rf"{_AGE_N}(?:[ \t]*(?:,|(?i:and)|&|/)[ \t]*{_AGE_N})*{_NOT_A_DURATION}",
+        rf"{_ABOUT}{_AGE_N}(?:[ \t]*(?:,|(?i:and)|&|/)[ \t]*{_AGE_N})*{_NOT_A_DURATION}",
         frozenset({"age", "aged", "ages"}),
     ),
     (
@@ -347,16 +387,23 @@ _TRIGGER_ALTERNATIVES: list[tuple[Category, str, frozenset[str]]] = [
         r"(?:[ \t]+(?i:in)[ \t]+(?:(?i:bed|rm|room|bay)[ \t]*)?[A-Za-z0-9-]{1,5})?"
         r"(?:['\u2019]s|[ \t]+(?i:is|was|turned|turns"
         r"|will[ \t]+be|just[ \t]+turned))[ \t]+(?:(?i:now|only|just|almost|nearly|already)[ \t]+)?"
-        rf"{_AGE_N}{_AGE_AFTER}",
+        rf"(?:{_AGE_N}{_AGE_AFTER}|{_SPELLED_AGE})",
         frozenset({"she", "he", "patient", "pt", "they", "who"}),
     ),
     (
         # "turned 92 today", "turns 100 on Sunday", "at 94 she still gardens"
         Category.AGE,
-        rf"(?<![A-Za-z])(?i:turned|turns|turning)[ \t]+{_AGE_N}{_AGE_AFTER}"
+        rf"(?<![A-Za-z])(?i:turned|turns|turning)[ \t]+(?:{_AGE_N}{_AGE_AFTER}|{_SPELLED_AGE})"
         rf"|(?<![A-Za-z])(?i:at)[ \t]+{_AGE_N},?[ \t]+"
         r"(?i:she|he|they)(?![A-Za-z])",
         frozenset({"turned", "turns", "turning", "at"}),
+    ),
+    (
+        # "a woman of 94", "a gentleman of ninety-one"
+        Category.AGE,
+        r"(?<![A-Za-z])(?i:man|woman|lady|gentleman|gent|male|female)[ \t]+(?i:of)[ \t]+"
+        rf"(?:{_AGE_N}{_NOT_A_DURATION}|{_SPELLED_AGE})",
+        frozenset({"man", "woman", "lady", "gentleman", "gent", "male", "female"}),
     ),
     (
         # "ninety-three years old", "a ninety-one-year-old"; "in her nineties"
@@ -481,10 +528,11 @@ _DIGIT_ALTERNATIVES: list[tuple[Category, str, _Start]] = [
             high=3,
             after=_WORDISH,
             spaced=frozenset({*_WORD_NEXT, SPACE_OTHER}),
-            seps=_DASH,
+            seps=_ANY_SEP,
         ),
     ),
     (Category.AGE, _AGE_DIGIT[1], _Start(low=2, high=2, after=frozenset({ALPHA, OTHER}))),
+    (Category.AGE, _AGE_DIGIT[2], _Start(low=2, high=3)),
     (Category.DATE, _DATE_DIGIT[0], _Start(low=4, high=4, after=frozenset({SEP}))),
     (Category.DATE, _DATE_DIGIT[1], _Start(high=2, after=frozenset({SEP}))),
     (Category.DATE, _DATE_DIGIT[2], _Start(high=2, after=frozenset({SEP, ALPHA}), seps=_DASH)),
@@ -588,6 +636,30 @@ TRIGGERS: dict[str, Matcher] = {
 }
 TRIGGER_WORDS: frozenset[str] = frozenset(TRIGGERS)
 
+#: The value written before its label: "0012345 (MRN)", "5726 6603 is the MRN", "use
+#: X58W5878 as MR#". Tried only where a label's trigger word found no value after it
+#: and the text just before it ends in "(", "is/was the", "as" or "=".
+_LABEL_ONLY = r"(?![A-Za-z])(?:\s*(?:[#:]|(?i:no\.?|nr\.?|num(?:ber)?\.?|id)(?![A-Za-z])))*"
+_LABELS_BEFORE = (
+    (Category.MRN, rf"{_MRN_LABELS}|(?i:mr\.?\s*(?:no\.?|\#))", f"{_MRN_WORDS} mr"),
+    (Category.ACCOUNT, rf"{_ACCOUNT_LABELS}|(?i:(?:enc|acc|fin|csn|har)\.?\s*(?:no\.?|\#))",
+     f"{_ACCOUNT_WORDS} acc"),
+    (Category.ID, _ID_LABELS, _ID_WORDS),
+)  # fmt: skip
+LABEL_BEFORE: dict[str, tuple[tuple[re.Pattern[str], Category], ...]] = {
+    word: tuple(
+        (re.compile(rf"(?<![A-Za-z/])(?:{labels}){_LABEL_ONLY}"), category)
+        for category, labels, words in _LABELS_BEFORE
+        if word in words.split()
+    )
+    for word in {w for _, _, words in _LABELS_BEFORE for w in words.split()}
+}
+VALUE_BEFORE_LABEL_RE: re.Pattern[str] = re.compile(
+    # (three digits in a row at least: "Bed 12 (MRN pending)" keeps its bed)
+    rf"(?<![\w.:/-])(?=[A-Za-z0-9/.-]*\d{{3}})({_VALUE})[ \t]*"
+    r"(?:\(|=|(?i:is|was|as)(?:[ \t]+(?i:the|his|her|their|its))?[ \t]+)[ \t]*\Z"
+)
+
 #: (lead, digit-run length (7 = 7+), next class) -> the regex of the shapes that can
 #: start there, or None; the scrubber looks keys up itself (this is its hottest loop).
 DIGIT_MATCHERS: dict[_DigitKey, Matcher | None] = {}
@@ -649,15 +721,32 @@ def next_class(text: str, position: int) -> str:
 
 
 #: Units a number is written before ("72 bpm", "120 mmHg", "37.2 Cel", "5 mg/dL").
-_UNIT_WORD_RE = re.compile(
+_UNIT_WORDS = (
     r"(?i:mmhg|bpm|mg|mcg|ml|mmol|meq|kpa|cmh2o|kg|lb|lbs|cm|mm|min|mins|sec|secs|ms|s|h"
     r"|hr|hrs|l|g|iu|units?|degc|degf|lpm|rpm|breaths|beats)(?![A-Za-z])"
 )
+_UNIT_WORD_RE = re.compile(_UNIT_WORDS)
+#: Units in capitals, by their first four characters (``_NO_SHAPE_RUN`` spells the same).
 _UNIT_HEADS = frozenset({"cel", "cel,", "cel.", "cel;", "mmhg", "bpm", "bpm,", "bpm."})
 
 
-#: Where a digit shape may start: a digit run, possibly after "+" or "(".
-DIGIT_START_RE: re.Pattern[str] = re.compile(r"([+(]?)(\d+)")
+#: Digit runs of up to four digits at which no shape starts, told apart inside the
+#: regex engine so that the scrubber's loop never sees them (about two in five runs
+#: of device text): a run glued to a letter ("SpO2", "MX450" - unless a separator
+#: follows: "B12/3"), the decimals of a number ("37.2"), the number of a letter code
+#: ("ALM-0107"), and a value before its unit ("72 mmHg", "97 %"; spaces only, since
+#: a tab may end a table cell that holds an age). Each case is one the scrubber's
+#: loop would skip or find no shape at (``next_class`` says ``SPACE_UNIT``).
+_NO_SHAPE_RUN = (
+    r"(?<![+(])(?<=[^\W\d_])\d{1,4}(?![\d/.-])"
+    r"|(?<=\d\.)\d{1,3}(?!\d)"
+    r"|(?<=[^\W\d_]-)\d{1,4}(?![\d/.'\u2019s-])"  # but "mid-90s"
+    r"|(?<![+(])\d{1,4}(?!\d) +(?:[%/]|(?=[A-Z])(?i:cel[,.;]|mmhg|bpm[,.]|(?:cel|bpm)\Z)"
+    rf"|(?=[a-z]){_UNIT_WORDS})"
+)
+#: Where a digit shape may start: a digit run, possibly after "+" or "(" - but not
+#: the runs of ``_NO_SHAPE_RUN``.
+DIGIT_START_RE: re.Pattern[str] = re.compile(rf"(?=[+(\d])([+(]?)(?<!\d)(?!{_NO_SHAPE_RUN})(\d+)")
 
 EMAIL_RE: re.Pattern[str] = re.compile(
     r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}"
@@ -706,13 +795,26 @@ WORD_RE: re.Pattern[str] = re.compile(r"[^\W\d_]+(?:['\u2019][^\W\d_]+)*")
 CAMEL_RE: re.Pattern[str] = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z'\u2019]+|[A-Z]+")
 
 #: Words just before a number that mark it as a clinical code, not an identifier.
-CODE_CONTEXT_RE: re.Pattern[str] = re.compile(
-    r"(?i:mdc|code|error|err|fault|alarm|alm|inop|event|loinc|snomed|icd|cpt|model|fw"
-    r"|firmware|version|ver|rev|lot|ref|catalog|cat|part|p/n|pn)"
-    # tight against the number ("error 1000234", "ref#1234567", "MDC (8454247"), never
-    # across a clause: "called about the alarm. 7084002062" is a phone
-    r"(?:[ \t]?[:#=(]?[ \t]?\(?|-)\Z"
+_CODE_WORDS = _words(
+    "mdc code error err fault alarm alm inop event loinc snomed icd cpt model fw firmware"
+    " version ver rev lot ref catalog cat part p/n pn"
 )
+#: The same, tight against the number ("error 1000234", "ref#1234567", "MDC (8454247",
+#: "lot no. 22B4471", "cat. no. 2379505", "part number: 882-5377-56"), never across a
+#: clause: "called about the alarm. 7084002062" is a phone. Written
+#: backwards and matched on the reversed text before the number: one anchored match
+#: instead of a search that tries every position of the window.
+_CODE_BEFORE_REVERSED_RE = re.compile(
+    r"(?:\(?[ \t]?[:#=(]?[ \t]?(?:\.?(?i:on|rn|mun|rebmun)[ \t]?)?\.?|-)(?i:"
+    + "|".join(re.escape(word[::-1]) for word in sorted(_CODE_WORDS, key=len, reverse=True))
+    + ")"
+)
+
+
+def code_context_before(text: str, end: int) -> bool:
+    """Whether a code word ends just before ``end`` ("error 1000234", "MDC (8454247")."""
+    return _CODE_BEFORE_REVERSED_RE.match(text[max(0, end - 24) : end][::-1]) is not None
+
 
 #: A month/day date with no year ("3/17"). It is a date - recall first - unless the
 #: words around it make it a score or a fraction ("pain 7/10", "1/2 tab", "5/5

@@ -51,7 +51,6 @@ from wardlink.phi.patterns import (
     CAMEL_RE,
     CITY_AFTER_RE,
     CITY_STATE_RE,
-    CODE_CONTEXT_RE,
     COUNTY_WORDS,
     DATE_CUE_WORDS,
     DIGIT_MATCHERS,
@@ -61,17 +60,20 @@ from wardlink.phi.patterns import (
     FRACTION_BEFORE_WORDS,
     HOST_BEFORE_RE,
     IPV6_RE,
+    LABEL_BEFORE,
     MAC_RE,
     MDC_REF_RE,
     OTHER,
     PARTIAL_MONTH_DAY_RE,
     PATH_AFTER_RE,
     PLACE_BEFORE_RE,
+    SPELLED_AGE_RE,
     STATE_ABBRS,
     STATE_LAST_WORDS,
     TLD_RE,
     TRIGGERS,
     URL_RE,
+    VALUE_BEFORE_LABEL_RE,
     VIN_RE,
     WORD_RE,
     YEAR_RE,
@@ -79,6 +81,7 @@ from wardlink.phi.patterns import (
     ZIP_NEXT_RE,
     ZIP_VALUE_RE,
     Category,
+    code_context_before,
     next_class,
 )
 from wardlink.phi.safewords import WordHashes, load_safe_words
@@ -100,12 +103,18 @@ Span = tuple[int, int, Category, str]
 
 _KNOWN_RUN_RE = re.compile(r"\d[\d().-]*\d")
 _ASCII_WORD_RE = re.compile(r"[A-Za-z]+(?:'[A-Za-z]+)*")  # WORD_RE on ASCII text
-_CAMEL_HINT_RE = re.compile(r"[a-z][A-Z][a-z]|[A-Z]{2}[a-z]{2}")
+#: "aBc" or "ABcd" inside a word (written to start at the capital, so that the regex
+#: engine skips ahead to capitals: twice as fast as the plain alternation) - but not
+#: the "mHg" of "mmHg", in nearly every device message (a name glued after "mm"
+#: stays one unknown capitalised word, a name all the same).
+_CAMEL_HINT_RE = re.compile(r"[A-Z](?:(?<=[a-z][A-Z])(?<!mmH)[a-z]|[A-Z][a-z]{2})")
 _NAME_PREFIX_RE = re.compile(
     r"^(?:Mc|Mac|O['\u2019]|D['\u2019]|De|Di|Da|Du|La|Le|Van|Von|St)[A-Z][a-z]"
 )
 _NON_DIGIT_RE = re.compile(r"\D")
-_AGE_NUMBER_RE = re.compile(r"(?<!\d)(?:9\d|1[0-4]\d)(?:['\u2019]?s(?![A-Za-z]))?(?!\d)")
+_AGE_NUMBER_RE = re.compile(
+    r"(?<![\d.])(?:9\d|1[0-4]\d)(?:\.\d+)?(?:['\u2019]?s(?![A-Za-z]))?(?!\d)"
+)
 #: Words before "98 F" / "94F" / "90 m" that make the letter a unit or a place, not a sex.
 _NOT_AGE_BEFORE = frozenset(
     {"temp", "temperature", "t", "tmax", "tm", "tc", "fever", "febrile", "rm", "room", "bed",
@@ -137,6 +146,10 @@ _URL_TRAILING = ".,;:)]}!?"
 #: when the young one is full it becomes the old one. At most 2 x 2048 words (~0.35 MB).
 _MEMO_SIZE = 2048
 _IN_NAMES, _SAFE, _NOT_LOWER_NAME, _KNOWN = 1, 2, 4, 8
+#: A word the name loop keeps at once unless a cue, a known value or a file name puts
+#: it in a name position: a stop word or a single letter, a device word, or a safe
+#: word that is no lexicon name.
+_KEPT_OUTSIDE_NAME_POSITIONS = 16
 _SEPARATORS = frozenset("-/.")
 _SPACE_OR_SEP = frozenset(" \t-/.")
 _NUMBER_AFTER_RE = re.compile(r" \d")
@@ -207,8 +220,12 @@ class Scrubber:
                 flags |= _IN_NAMES
             if base in self._safe or base in ABBREVIATIONS:
                 flags |= _SAFE
-            if len(base) < 3 or base in STOPWORDS or base in self._protected:
+            stop = len(base) < 2 or base in STOPWORDS
+            protected = base in self._protected
+            if stop or protected or len(base) < 3:
                 flags |= _NOT_LOWER_NAME
+            if stop or protected or flags & (_SAFE | _IN_NAMES) == _SAFE:
+                flags |= _KEPT_OUTSIDE_NAME_POSITIONS
         if len(self._memo) >= _MEMO_SIZE:
             self._memo_old = self._memo
             self._memo = {}
@@ -296,6 +313,8 @@ class Scrubber:
         if category is Category.AGE:
             # every age in the span ("ages 94, 96 and 101"); a spelled one goes whole
             replacement = _AGE_NUMBER_RE.sub(AGE_OVER_CAP, value)
+            if replacement == value:  # "he is ninety-three": the spelled age
+                replacement = SPELLED_AGE_RE.sub(AGE_OVER_CAP, value)
             if replacement == value:
                 replacement = AGE_OVER_CAP
         elif category is Category.DATE and self._dates != "drop":
@@ -396,6 +415,7 @@ class Scrubber:
                         and start > 1
                         and text[start - 2].isalpha()
                         and char not in _SEPARATORS
+                        and char not in "s'\u2019"  # "mid-90s"
                     )
                 ):
                     continue  # "SpO2", "MX450", "37.2", "ALM-0107": no shape starts there
@@ -422,12 +442,19 @@ class Scrubber:
             category = matcher[1][match.lastgroup or ""]
             m_start, m_end = match.span()
             if category is Category.ID:
-                if CODE_CONTEXT_RE.search(text, max(0, m_start - 24), m_start):
+                if code_context_before(text, m_start):
                     continue  # "MDC 8454247", "error 1000234": a code, not a person's number
                 m_start = _letter_prefix_start(text, m_start)
             elif category is Category.ADDRESS:
                 covered_to = self._address(text, m_start, m_end, match.group(), spans)
                 continue
+            elif (
+                category is Category.DATE
+                and "." in match.group()
+                and code_context_before(text, m_start)
+            ):
+                covered_to = m_end
+                continue  # "fw 3.7.83", "version 1.2.24": a version, not a date
             elif category is Category.DATE and _a_fraction(text, m_start, match.group()):
                 covered_to = m_end
                 continue  # "pain 7/10", "1/2 tab": a score or a fraction, not March 10
@@ -445,10 +472,10 @@ class Scrubber:
         head = _letter_prefix_start(text, start)
         hash_at = start - 1 if text[start - 1 : start] == "#" else start - 2
         if head == start and text[hash_at : hash_at + 1] == "#" and hash_at >= 0:
-            if not CODE_CONTEXT_RE.search(text, max(0, hash_at - 24), hash_at):
+            if not code_context_before(text, hash_at):
                 spans.append((start, end, Category.ID, placeholder(Category.ID)))
             return
-        if head == start or CODE_CONTEXT_RE.search(text, max(0, head - 24), head):
+        if head == start or code_context_before(text, head):
             return
         spans.append((head, end, Category.ID, placeholder(Category.ID)))
 
@@ -519,6 +546,14 @@ class Scrubber:
                     self._add(spans, start, end, category, text[start:end])
                     covered_to = end
                     continue
+                if base in LABEL_BEFORE and _value_may_precede(text, start, bases, i):
+                    for label, category in LABEL_BEFORE[base]:
+                        if label.match(text, start) is None:
+                            continue
+                        value = VALUE_BEFORE_LABEL_RE.search(text, max(0, start - 40), start)
+                        if value is not None:  # "0012345 (MRN)", "5726 6603 is the MRN"
+                            spans.append((*value.span(1), category, placeholder(category)))
+                        break
             word = words[i]
             if (len(word) == 2 and word in STATE_ABBRS) or (
                 base in STATE_LAST_WORDS and word[0].isupper()
@@ -596,12 +631,24 @@ class Scrubber:
         cue_words = _CUE_WORDS
         protected = self._protected
         file_words = ctx.file_words
-        memo, lookup = self._memo, self._flags
-        flags = [memo.get(b) or lookup(b) for b in bases]
+        flags: list[int] = list(map(self._memo.get, bases))  # type: ignore[arg-type]
+        if None in flags:  # a word the young memo lacks (a dict hit costs ~40 ns)
+            lookup = self._flags
+            flags = [lookup(b) if f is None else f for f, b in zip(flags, bases, strict=True)]
         # Candidates: capitalised words, lexicon names, known name words, words after a
         # cue and words in file names. A lower-case word of running text is not in a
         # name position and is never looked at (most words: this is the fast path).
-        candidate = [w[0].isupper() or f & _IN_NAMES > 0 for w, f in zip(words, flags, strict=True)]
+        if explain is None:
+            # the words the loop below would skip at once are no candidates (speed);
+            # those a cue, a known value or a file name makes candidates come back
+            candidate = [
+                not f & _KEPT_OUTSIDE_NAME_POSITIONS and (f & _IN_NAMES > 0 or w[0].isupper())
+                for w, f in zip(words, flags, strict=True)
+            ]
+        else:
+            candidate = [
+                w[0].isupper() or f & _IN_NAMES > 0 for w, f in zip(words, flags, strict=True)
+            ]
         after_cue = [k + 1 for k, b in enumerate(bases[:-1]) if b in cue_words]
         for k in after_cue:
             candidate[k] = True
@@ -1420,25 +1467,21 @@ _FILE_WORDS: frozenset[str] = _words(
 )
 #: Where a file name shows: an underscore or a known extension after a dot.
 _FILE_ANCHOR_RE = re.compile(r"_|\.(?i:" + "|".join(sorted(_FILE_EXTENSIONS)) + r")(?![A-Za-z0-9])")
-_FILE_DELIMITERS = frozenset(" \t\r\n,;:()[]<>\"'")
+#: A whole run of characters between delimiters that holds an anchor: the run starts
+#: after a delimiter, and the engine finds it in one pass.
+_FILE_CHUNK_RE = re.compile(
+    r"(?<![^ \t\r\n,;:()\[\]<>\"'])[^ \t\r\n,;:()\[\]<>\"']*?"
+    rf"(?:{_FILE_ANCHOR_RE.pattern})[^ \t\r\n,;:()\[\]<>\"']*"
+)
 
 
 def _file_words(text: str, starts: list[int], ends: list[int]) -> list[bool] | None:
     """Which words sit inside a file-name-like chunk ("ECG_Doe_Jane_1962.pdf")."""
-    chunks: list[tuple[int, int]] = []
-    length = len(text)
-    covered_to = -1
-    for anchor in _FILE_ANCHOR_RE.finditer(text):
-        if anchor.start() < covered_to:
-            continue
-        start, end = anchor.start(), anchor.end()
-        while start > 0 and text[start - 1] not in _FILE_DELIMITERS:
-            start -= 1
-        while end < length and text[end] not in _FILE_DELIMITERS:
-            end += 1
-        covered_to = end
-        if not _CODE_TOKEN_RE.fullmatch(text, start, end):
-            chunks.append((start, end))
+    chunks = [
+        chunk.span()
+        for chunk in _FILE_CHUNK_RE.finditer(text)
+        if not _CODE_TOKEN_RE.fullmatch(text, *chunk.span())
+    ]
     if not chunks:
         return None
     flags = [False] * len(starts)
@@ -1572,6 +1615,17 @@ def _company_follows(
     if j < len(bases) and bases[j] == "and":
         j += 1
     return j < len(bases) and bases[j] in _COMPANY_WORDS and ends[i] <= starts[j] <= ends[i] + 6
+
+
+#: Words between a value and its label after it: "is the MRN", "as MR#".
+_VALUE_LINKS = frozenset({"is", "was", "as", "the", "his", "her", "their", "its"})
+
+
+def _value_may_precede(text: str, start: int, bases: list[str], i: int) -> bool:
+    """Cheap test before ``VALUE_BEFORE_LABEL_RE``: a "(" or "=" just before the label,
+    or a linking word ("is the", "as")."""
+    before = text[max(0, start - 3) : start].rstrip(" \t")
+    return before.endswith(("(", "=")) or (i > 0 and bases[i - 1] in _VALUE_LINKS)
 
 
 def _a_fraction(text: str, start: int, value: str) -> bool:
