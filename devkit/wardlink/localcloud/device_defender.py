@@ -24,13 +24,14 @@ has already verified its caller. It listens on loopback only.
 from __future__ import annotations
 
 import json
-import threading
 import time
 from datetime import datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from importlib.resources import files
 from typing import Any
 from urllib.parse import parse_qs, unquote
+
+from wardlink.localcloud.http_service import LoopbackHttpService
 
 RECORDING = "device_defender_audit.json"
 _TIME_FIELDS = ("taskStartTime", "findingTime")
@@ -58,51 +59,17 @@ def load_recording(shift_to: float | None = None) -> dict[str, Any]:
     return document
 
 
-class LocalDeviceDefender:
+class LocalDeviceDefender(LoopbackHttpService):
     """``start()`` returns the endpoint to give the ``iot`` client (``endpoint_url``)."""
+
+    methods = ("GET", "POST")
+    thread_name = "wardlink-local-defender"
 
     def __init__(self, recording: dict[str, Any] | None = None, host: str = "127.0.0.1") -> None:
         self._data = recording if recording is not None else load_recording(time.time() - 3600)
-        self._server = ThreadingHTTPServer((host, 0), self._handler_class())
-        self._server.daemon_threads = True
-        self._thread: threading.Thread | None = None
-
-    @property
-    def endpoint(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
-
-    def start(self) -> str:
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, name="wardlink-local-defender", daemon=True
-        )
-        self._thread.start()
-        return self.endpoint
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=10)
+        super().__init__(host)
 
     # -- HTTP ------------------------------------------------------------------------
-
-    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
-        owner = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, format: str, *args: Any) -> None:
-                return
-
-            def do_GET(self) -> None:
-                owner._serve(self)
-
-            def do_POST(self) -> None:
-                owner._serve(self)
-
-        return Handler
 
     def _serve(self, request: BaseHTTPRequestHandler) -> None:
         raw_path, _, raw_query = request.path.partition("?")

@@ -41,7 +41,7 @@ import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, unquote
 from xml.sax.saxutils import escape
@@ -49,6 +49,7 @@ from xml.sax.saxutils import escape
 import yaml
 
 from wardlink.contract.access import Role
+from wardlink.localcloud.http_service import LoopbackHttpService
 from wardlink.localcloud.sigv4 import Principal, SignatureError, SigV4Verifier
 
 log = logging.getLogger(__name__)
@@ -190,8 +191,11 @@ def _epoch(moment: datetime) -> float:
     return moment.timestamp()
 
 
-class LocalGreengrass:
+class LocalGreengrass(LoopbackHttpService):
     """HTTP Greengrass v2 control plane and STS on loopback, for one local cloud."""
+
+    methods = ("GET", "POST", "PUT", "DELETE")
+    thread_name = "wardlink-local-greengrass"
 
     def __init__(
         self,
@@ -207,45 +211,9 @@ class LocalGreengrass:
         self._sts = SigV4Verifier(principals, region, service="sts")
         self._operator = operator
         self._object_exists = object_exists
-        self._server = ThreadingHTTPServer((host, 0), self._handler_class())
-        self._server.daemon_threads = True
-        self._thread: threading.Thread | None = None
-
-    @property
-    def endpoint(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
-
-    def start(self) -> str:
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, name="wardlink-local-greengrass", daemon=True
-        )
-        self._thread.start()
-        return self.endpoint
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=10)
+        super().__init__(host)
 
     # -- HTTP -------------------------------------------------------------------------------
-
-    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
-        plane = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, format: str, *args: Any) -> None:
-                return
-
-            def do_GET(self) -> None:
-                plane._serve(self)
-
-            do_POST = do_PUT = do_DELETE = do_GET
-
-        return Handler
 
     def _serve(self, request: BaseHTTPRequestHandler) -> None:
         length = int(request.headers.get("Content-Length") or 0)

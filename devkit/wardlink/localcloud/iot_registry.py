@@ -46,11 +46,12 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, unquote
 
 from wardlink.contract.access import Role
+from wardlink.localcloud.http_service import LoopbackHttpService
 from wardlink.localcloud.sigv4 import SignatureError, SigV4Verifier
 
 log = logging.getLogger(__name__)
@@ -150,8 +151,11 @@ class _ApiError(Exception):
         self.status, self.code, self.message = status, code, message
 
 
-class LocalIotRegistry:
+class LocalIotRegistry(LoopbackHttpService):
     """HTTP IoT endpoint on loopback: registration tasks here, the rest forwarded to moto."""
+
+    methods = ("GET", "POST", "PUT", "DELETE", "PATCH")
+    thread_name = "wardlink-local-iot"
 
     def __init__(
         self,
@@ -168,47 +172,14 @@ class LocalIotRegistry:
         self._tasks: dict[str, RegistrationTask] = {}
         self.issuer = LocalIssuer()
         self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer((host, 0), self._handler_class())
-        self._server.daemon_threads = True
-        self._thread: threading.Thread | None = None
-
-    @property
-    def endpoint(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
-
-    def start(self) -> str:
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, name="wardlink-local-iot", daemon=True
-        )
-        self._thread.start()
-        return self.endpoint
+        super().__init__(host)
 
     def stop(self) -> None:
         for task in self._tasks.values():
             task.cancel.set()
-        self._server.shutdown()
-        self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=10)
+        super().stop()
 
     # -- HTTP -----------------------------------------------------------------------------
-
-    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
-        registry = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, format: str, *args: Any) -> None:
-                return
-
-            def do_GET(self) -> None:
-                registry._serve(self)
-
-            do_POST = do_PUT = do_DELETE = do_PATCH = do_GET
-
-        return Handler
 
     def _serve(self, request: BaseHTTPRequestHandler) -> None:
         method = request.command
